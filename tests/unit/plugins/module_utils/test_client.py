@@ -1,0 +1,155 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) homecloud.proxmox contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Logic of the API client that needs no server: error text, retry rules, task waits."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+import requests
+
+from ansible_collections.homecloud.proxmox.plugins.module_utils import client as client_module
+from ansible_collections.homecloud.proxmox.plugins.module_utils.client import (
+    ProxmoxApiError,
+    ProxmoxClient,
+    ProxmoxError,
+    ProxmoxTaskError,
+    PveVersion,
+    upid_node,
+)
+
+UPID = "UPID:pve2:00001A2B:0000C0DE:6740A1B2:srvreload:networking:root@pam:"
+
+
+def test_api_error_names_call_status_reason_and_each_field():
+    error = ProxmoxApiError("POST", "/cluster/sdn/zones", 400, "Parameter verification failed.",
+                            {"zone": "invalid format - zone ID 'tenantabc1' ...\n", "type": "value 'x' does not ..."})
+    assert str(error) == ("POST /cluster/sdn/zones failed: HTTP 400 Parameter verification failed. - "
+                          "type: value 'x' does not ...; zone: invalid format - zone ID 'tenantabc1' ...")
+    assert not error.transient
+
+
+@pytest.mark.parametrize("status, reason, transient", [
+    (500, "cfs-lock 'file-sdn_cfg' error: got lock request timeout", True),
+    (500, "cfs-lock 'domain-sdn' error: no quorum!", True),
+    (500, "got no worker upid - start worker failed", True),
+    (502, "Bad Gateway", True),
+    (503, "Service Unavailable", True),
+    (500, "create sdn zone object failed: sdn zone object ID 'z1' already defined", False),
+    (400, "Parameter verification failed.", False),
+    (401, "authentication failure", False),
+    (403, "Permission check failed (/sdn/zones, SDN.Allocate)", False),
+    (501, "Method 'GET /nope' not implemented", False),
+])
+def test_only_transient_failures_are_transient(status, reason, transient):
+    assert ProxmoxApiError("PUT", "/x", status, reason).transient is transient
+
+
+@pytest.mark.parametrize("method, error, resend", [
+    ("GET", requests.exceptions.ConnectionError("Connection aborted. RemoteDisconnected"), True),
+    ("PUT", requests.exceptions.ConnectionError("Connection aborted."), True),
+    ("POST", requests.exceptions.ConnectionError("Connection aborted. RemoteDisconnected"), False),
+    ("POST", requests.exceptions.ConnectionError("NewConnectionError: Connection refused"), True),
+    ("POST", requests.exceptions.ConnectTimeout("connect timed out"), True),
+    ("GET", requests.exceptions.ReadTimeout("read timed out"), True),
+    ("POST", requests.exceptions.ReadTimeout("read timed out"), False),
+    ("GET", requests.exceptions.SSLError("certificate verify failed"), False),
+    ("GET", requests.exceptions.InvalidURL("bad"), False),
+])
+def test_transport_failures_are_resent_only_when_safe(method, error, resend):
+    assert client_module._may_resend(method, error) is resend  # pylint: disable=protected-access
+
+
+@pytest.mark.parametrize("data, expected", [
+    ({"version": "9.1.3", "release": "9.1"}, (9, 1, 3)),
+    ({"version": "8.4.0", "release": "8.4"}, (8, 4, 0)),
+    ({"version": "8.4", "release": "8.4"}, (8, 4, 0)),
+])
+def test_version_parsing(data, expected):
+    version = PveVersion(data)
+    assert (version.major, version.minor, version.patch) == expected
+    assert version.at_least(8, 4)
+    assert version.at_least(9) is (expected[0] >= 9)
+    assert version.as_dict()["release"] == data["release"]
+
+
+def test_version_without_number_is_an_error():
+    with pytest.raises(ProxmoxError, match="no usable version"):
+        PveVersion({"release": "x"})
+
+
+def test_upid_node():
+    assert upid_node(UPID) == "pve2"
+    with pytest.raises(ProxmoxError, match="not a task id"):
+        upid_node("pve2:1234")
+
+
+def test_wire_values():
+    wire = client_module._wire_value  # pylint: disable=protected-access
+    assert wire(True) == 1 and wire(False) == 0
+    assert wire(["pve1", "pve2"]) == "pve1,pve2"
+    assert wire("x") == "x" and wire(7) == 7
+
+
+class FakeClock:
+    """A clock that only moves when the client sleeps."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def __call__(self):
+        return self.now
+
+
+class ScriptedClient(ProxmoxClient):
+    """A client whose GETs answer from a script instead of the network."""
+
+    def __init__(self, answers, clock):
+        super(ScriptedClient, self).__init__("pve.invalid", "root@pam", password="x", sleep=clock.sleep, clock=clock)
+        self.answers = answers
+        self.calls = []
+
+    def request(self, method, path, **params):
+        self.calls.append((method, path, params))
+        answers = self.answers[path]  # the last answer repeats
+        return answers.pop(0) if len(answers) > 1 else answers[0]
+
+
+def test_wait_task_polls_until_stopped():
+    clock = FakeClock()
+    status = "/nodes/pve2/tasks/{0}/status".format(UPID)
+    client = ScriptedClient({status: [{"status": "running"}, {"status": "running"},
+                                      {"status": "stopped", "exitstatus": "WARNINGS: 2"}]}, clock)
+    assert client.wait_task(UPID, timeout=10)["exitstatus"] == "WARNINGS: 2"
+    assert clock.sleeps == [1.0, 1.0]
+
+
+def test_failed_task_reports_exit_status_and_log_tail():
+    clock = FakeClock()
+    base = "/nodes/pve2/tasks/{0}".format(UPID)
+    log = [{"n": n, "t": "line {0}".format(n)} for n in range(1, 26)]
+    client = ScriptedClient({base + "/status": [{"status": "stopped", "exitstatus": "command 'ifreload -a' failed: exit code 1"}],
+                             base + "/log": [log]}, clock)
+    with pytest.raises(ProxmoxTaskError) as caught:
+        client.wait_task(UPID, what="SDN apply")
+    message = str(caught.value)
+    assert message.startswith("SDN apply failed on node pve2: command 'ifreload -a' failed: exit code 1")
+    assert caught.value.log_tail == ["line {0}".format(n) for n in range(16, 26)]
+    assert message.endswith("line 16\nline 17\nline 18\nline 19\nline 20\nline 21\nline 22\nline 23\nline 24\nline 25")
+
+
+def test_task_timeout_says_how_long_and_what_state():
+    clock = FakeClock()
+    base = "/nodes/pve2/tasks/{0}".format(UPID)
+    client = ScriptedClient({base + "/status": [{"status": "running"}], base + "/log": [[{"n": 1, "t": "waiting"}]]}, clock)
+    with pytest.raises(ProxmoxTaskError, match=r"did not finish within 5 s \(status: running\); last task log lines:\nwaiting"):
+        client.wait_task(UPID, timeout=5, interval=2)
+    assert clock.now == 6.0
