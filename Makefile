@@ -1,0 +1,77 @@
+# Build, test and quality gates of the homecloud.proxmox collection.
+#   make demo   simulated 3-node Proxmox VE cluster + the playbooks against it (no cluster needed)
+#   make test   every gate this machine can run (.ci/run calls it)
+# `make help` lists the targets.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV   := $(CURDIR)/.venv
+BIN    := $(VENV)/bin
+BUILD  := $(CURDIR)/.build
+# ansible-playbook / ansible-doc / antsibull-docs find the collection through this tree:
+# $(COLLECTIONS)/ansible_collections/homecloud/proxmox is a symlink to the repository root.
+COLLECTIONS := $(BUILD)/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/homecloud/proxmox
+
+export PYTHON
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help venv host-packages collection build sanity lint docs-lint changelog-lint pytest test demo clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+venv: ## create/refresh .venv (Python 3.11) from requirements-dev.txt; no-op when the stamp matches
+	@bash scripts/venv.sh
+
+host-packages: ## install the missing Debian packages the gates need (apt-get only when something is missing)
+	@bash scripts/host-packages.sh
+
+collection: ## link the repository as .build/collections/ansible_collections/homecloud/proxmox
+	@mkdir -p $(dir $(COLLECTION_LINK))
+	@if [ "$$(readlink $(COLLECTION_LINK) 2>/dev/null)" != "$(CURDIR)" ]; then \
+	    ln -sfn $(CURDIR) $(COLLECTION_LINK); echo "collection: $(COLLECTION_LINK) -> $(CURDIR)"; fi
+
+build: venv ## build the collection artifact into .build/dist
+	@mkdir -p $(BUILD)/dist
+	ansible-galaxy collection build --force --output-path $(BUILD)/dist .
+
+pytest: venv collection ## unit, simulator and integration tests (pytest.ini)
+	@rc=0; ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) python -m pytest $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest: no tests collected yet (testpaths in pytest.ini): not a failure"; rc=0; fi; \
+	exit $$rc
+
+sanity: venv ## ansible-test sanity --venv --python 3.11, full default set, on a copy under .build/sanity
+	@bash scripts/sanity.sh
+
+lint: venv collection ## ansible-lint --offline, production profile (.ansible-lint)
+	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) ansible-lint --offline
+
+docs-lint: venv collection ## antsibull-docs lint-collection-docs --plugin-docs
+	@cd $(COLLECTION_LINK) && ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) \
+	    antsibull-docs lint-collection-docs --plugin-docs .
+
+changelog-lint: venv ## antsibull-changelog lint (changelogs/fragments, changelogs/changelog.yaml)
+	antsibull-changelog lint
+
+# Gates in order, cheapest first; stops at the first failure and says which one failed.
+TEST_GATES := pytest sanity lint docs-lint changelog-lint
+test: venv ## venv, then every gate: pytest sanity lint docs-lint changelog-lint
+	@start=$$(date +%s); \
+	for gate in $(TEST_GATES); do \
+	    echo "=== make test: $$gate"; t0=$$(date +%s); \
+	    if ! $(MAKE) --no-print-directory $$gate; then \
+	        echo "=== make test: FAILED at gate '$$gate' (run 'make $$gate' to reproduce)" >&2; exit 1; \
+	    fi; \
+	    echo "=== make test: $$gate passed in $$(( $$(date +%s) - t0 )) s"; \
+	done; \
+	echo "=== make test: all gates passed in $$(( $$(date +%s) - start )) s ($(TEST_GATES))"
+
+demo: venv collection ## start the Proxmox VE simulator (3 nodes, PVE 9.1) and run the demo playbooks against it
+	@bash scripts/demo.sh
+
+clean: ## remove build output (.build); keeps .venv
+	rm -rf $(BUILD)

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# make demo: a simulated Proxmox VE cluster (pvesim, 3 nodes) and the demo playbooks run
+# against it, twice: the second run must change nothing.
+#
+# Environment knobs:
+#   PVE_VERSION      simulated release, 9.1 (default) or 8.4
+#   DEMO_NODES       node names, default pve1,pve2,pve3
+#   DEMO_PLAYBOOKS   playbooks to run, in order (default: playbooks/cluster_info.yml)
+#   DEMO_KEEP=1      keep the run directory (simulator log, certificate) after the run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VENV=${VENV:-$ROOT/.venv}
+PY=$VENV/bin/python
+export PATH="$VENV/bin:$PATH"
+
+PVE_VERSION=${PVE_VERSION:-9.1}
+DEMO_NODES=${DEMO_NODES:-pve1,pve2,pve3}
+read -r -a PLAYBOOKS <<< "${DEMO_PLAYBOOKS:-playbooks/cluster_info.yml}"
+INVENTORY=inventories/demo
+START_TIMEOUT=30        # seconds the simulator gets to write its port file
+PLAY_TIMEOUT=900        # seconds one ansible-playbook run may take
+
+for f in "$INVENTORY/hosts.yml" "${PLAYBOOKS[@]}"; do
+    [ -e "$f" ] || { echo "demo: $f is missing" >&2; exit 1; }
+done
+"$PY" -c 'import pvesim' 2>/dev/null || { echo "demo: the simulator package pvesim is not importable from $ROOT" >&2; exit 1; }
+
+RUN=$(mktemp -d "${TMPDIR:-/tmp}/homecloud-demo.XXXXXX")
+PORT_FILE=$RUN/port
+CERT=$RUN/pve-ssl.pem
+SIM_LOG=$RUN/pvesim.log
+SIM_PID=
+
+stop_simulator() {
+    local rc=$?
+    if [ -n "$SIM_PID" ] && kill -0 "$SIM_PID" 2>/dev/null; then
+        kill -TERM "$SIM_PID" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$SIM_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$SIM_PID" 2>/dev/null && kill -KILL "$SIM_PID" 2>/dev/null
+        wait "$SIM_PID" 2>/dev/null || true
+    fi
+    if [ "$rc" -ne 0 ] && [ -s "$SIM_LOG" ]; then
+        echo "demo: last lines of the simulator log ($SIM_LOG):" >&2
+        tail -n 20 "$SIM_LOG" >&2
+    fi
+    if [ "${DEMO_KEEP:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
+        echo "demo: run directory kept: $RUN" >&2
+    else
+        rm -rf "$RUN"
+    fi
+    exit "$rc"
+}
+trap stop_simulator EXIT
+trap 'exit 130' INT TERM
+
+# A fresh API token secret for every run (PVE token secrets are UUIDs); the modules read it
+# from PROXMOX_TOKEN_SECRET, so it never appears on a command line of theirs.
+TOKEN_SECRET=$("$PY" -c 'import uuid; print(uuid.uuid4())')
+
+echo "demo: starting the Proxmox VE $PVE_VERSION simulator with nodes $DEMO_NODES"
+"$PY" -m pvesim --pve-version "$PVE_VERSION" --nodes "$DEMO_NODES" --bind 127.0.0.1 \
+    --port 0 --port-file "$PORT_FILE" --cert-file "$CERT" \
+    --token "root@pam!homecloud=$TOKEN_SECRET" >"$SIM_LOG" 2>&1 </dev/null &
+SIM_PID=$!
+
+deadline=$((SECONDS + START_TIMEOUT))
+until [ -s "$PORT_FILE" ] && [ -s "$CERT" ]; do
+    if ! kill -0 "$SIM_PID" 2>/dev/null; then
+        echo "demo: the simulator exited before it was ready" >&2; exit 1
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+        echo "demo: the simulator did not write $PORT_FILE within ${START_TIMEOUT}s" >&2; exit 1
+    fi
+    sleep 0.1
+done
+PORT=$(tr -d '[:space:]' < "$PORT_FILE")
+echo "demo: simulator (pid $SIM_PID) listening on https://127.0.0.1:$PORT/api2/json"
+
+export PROXMOX_HOST=127.0.0.1 PROXMOX_PORT="$PORT" PROXMOX_USER=root@pam \
+    PROXMOX_TOKEN_ID=homecloud PROXMOX_TOKEN_SECRET="$TOKEN_SECRET" PROXMOX_CA_PATH="$CERT"
+export ANSIBLE_COLLECTIONS_PATH="$ROOT/.build/collections"
+if [ -n "${CI:-}" ]; then export ANSIBLE_NOCOLOR=1; fi
+
+for pass in 1 2; do
+    for playbook in "${PLAYBOOKS[@]}"; do
+        echo "demo: run $pass: ansible-playbook -i $INVENTORY $playbook"
+        out=$RUN/run$pass-$(basename "$playbook" .yml).log
+        timeout "$PLAY_TIMEOUT" ansible-playbook -i "$INVENTORY" "$playbook" | tee "$out"
+        if [ "$pass" = 2 ] && grep -Eq '^[^ ].*: ok=[0-9]+ +changed=[1-9]' "$out"; then
+            echo "demo: the second run of $playbook changed something: not idempotent" >&2; exit 1
+        fi
+    done
+done
+echo "demo: done; the second run changed nothing"
