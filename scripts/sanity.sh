@@ -28,4 +28,14 @@ cd "$DEST"
 # ANSIBLE_TEST_CONTENT_ROOT stops ansible-test from walking up to /work/main/.git: it would
 # then ask git for the files of an ignored directory, find none and skip every test.
 export ANSIBLE_TEST_CONTENT_ROOT="$DEST"
-PATH="$VENV/bin:$PATH" "$VENV/bin/ansible-test" sanity --venv --python 3.11 --color no "$@"
+
+# pip's chatter while ansible-test fills its per-test venvs hides the results; SANITY_VERBOSE=1
+# shows everything. The exit status is ansible-test's (pipefail, the filter never fails).
+quiet_pip() {
+    if [ "${SANITY_VERBOSE:-0}" = 1 ]; then
+        cat
+    else
+        grep --line-buffered -v -E '^(WARNING: Location .* is ignored|Looking in (indexes|links)|Processing |Collecting |Downloading |Installing collected|Successfully (installed|uninstalled)|Attempting uninstall|Found existing installation|Uninstalling |Requirement already satisfied)|^ +(Downloading|Using cached|━|Attempting|Found existing|Uninstalling|Successfully)' || true
+    fi
+}
+PATH="$VENV/bin:$PATH" "$VENV/bin/ansible-test" sanity --venv --python 3.11 --color no "$@" 2>&1 | quiet_pip
