@@ -1,0 +1,110 @@
+"""Task calls under /nodes/{node}/tasks, on top of the shared task engine (pvesim/tasks.py).
+
+Source: pve-manager PVE/API2/Tasks.pm (node_tasks, upid_index, stop_task, read_task_log,
+read_task_status), pve-common src/PVE/Tools.pm dump_logfile.
+"""
+
+from pvesim.areas import Area, route
+from pvesim.errors import ParamError
+from pvesim.formats import split_list
+from pvesim.tasks import UPID_RE, status_type
+
+
+class TasksArea(Area):
+    """Lists, inspects and stops tasks of the task engine."""
+
+    def _task(self, request, must_exist=True):
+        """Tasks.pm: unparsable -> "unable to parse worker upid"; no log file -> "no such task"."""
+        upid = request.params["upid"]
+        if not UPID_RE.match(upid):
+            raise ParamError({"upid": "unable to parse worker upid"})
+        task = self.sim.tasks.find(upid)
+        if task is not None and task["node"] != request.params["node"]:
+            task = None  # the log file lives on the task's node only
+        if task is None and must_exist:
+            raise ParamError({"upid": "no such task"})
+        return task
+
+    @route("GET", "/nodes/{node}/tasks")
+    def node_tasks(self, request):
+        """Tasks.pm node_tasks: active tasks (source active/all) then the archive, newest first."""
+        params = request.params
+        source = params.get("source", "archive")
+        wanted = {"ok", "warning", "error", "unknown"}
+        if params.get("statusfilter") is not None and not params.get("errors"):
+            wanted = {item.lower() for item in split_list(params["statusfilter"])}
+        elif params.get("errors"):
+            wanted.discard("ok")
+        engine = self.sim.tasks
+        candidates = [task for task in engine.tasks() if task["node"] == params["node"]]
+        active = [task for task in candidates if engine.running(task)]
+        archived = [task for task in candidates if not engine.running(task)]
+        selected = (active if source in ("active", "all") else []) + (archived if source != "active" else [])
+        start, limit = params.get("start", 0), params.get("limit", 50)
+        result, count = [], 0
+        for task in selected:
+            running = engine.running(task)
+            # a running task has no status yet, which normalize_status_type calls 'unknown'
+            if not self._listed(task, params) or status_type("" if running else engine.exitstatus(task)) not in wanted:
+                continue
+            count += 1
+            if count <= start or len(result) >= limit:
+                continue
+            entry = engine.describe(task)
+            entry["status"] = "RUNNING" if running else engine.exitstatus(task)
+            if not running:
+                entry["endtime"] = int(engine.end_time(task))
+            result.append(entry)
+        request.set_result_attrib("total", count)
+        return result
+
+    @staticmethod
+    def _listed(task, params):
+        """The user, type, vmid and time filters of node_tasks."""
+        if params.get("userfilter") and params["userfilter"].lower() not in task["user"].lower():
+            return False
+        if params.get("typefilter") and task["type"] != params["typefilter"]:
+            return False
+        if params.get("vmid") and task["id"] != str(params["vmid"]):
+            return False
+        if params.get("since") is not None and task["starttime"] < int(params["since"]):
+            return False
+        return params.get("until") is None or task["starttime"] <= int(params["until"])
+
+    @route("GET", "/nodes/{node}/tasks/{upid}")
+    def upid_index(self, _request):
+        """Tasks.pm upid_index."""
+        return [{"name": "log"}, {"name": "status"}]
+
+    @route("DELETE", "/nodes/{node}/tasks/{upid}")
+    def stop_task(self, request):
+        """Tasks.pm stop_task: kill the worker if it still runs."""
+        self.sim.tasks.stop(self._task(request))
+
+    @route("GET", "/nodes/{node}/tasks/{upid}/status")
+    def read_task_status(self, request):
+        """Tasks.pm read_task_status: running/stopped, exitstatus once stopped."""
+        task = self._task(request)
+        engine = self.sim.tasks
+        status = engine.describe(task)
+        status["status"] = "running" if engine.running(task) else "stopped"
+        if status["status"] == "stopped":
+            status["exitstatus"] = engine.exitstatus(task)
+        return status
+
+    @route("GET", "/nodes/{node}/tasks/{upid}/log")
+    def read_task_log(self, request):
+        """Tasks.pm read_task_log + Tools.pm dump_logfile: lines numbered from 1, limit 0 = all."""
+        task = self._task(request, must_exist=False)
+        if task is None:
+            request.set_result_attrib("total", 1)
+            return [{"n": 1, "t": "unable to open file - No such file or directory"}]
+        lines = self.sim.tasks.log_lines(task)
+        start, limit = request.params.get("start", 0), request.params.get("limit", 50)
+        selected = lines[start:] if limit == 0 else lines[start:start + limit]
+        result = [{"n": start + offset + 1, "t": text} for offset, text in enumerate(selected)]
+        if not lines:
+            request.set_result_attrib("total", 1)
+            return [{"n": 1, "t": "no content"}]
+        request.set_result_attrib("total", len(lines))
+        return result

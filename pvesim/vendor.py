@@ -1,0 +1,64 @@
+"""Regenerate the vendored API schemas in pvesim/data/ from the pve-docs api-viewer data.
+
+Usage: python -m pvesim.vendor [SOURCE_DIR]   (default: ../shared/pve-api next to the repository)
+
+The source files (api-viewer/apidata.js of proxmox/pve-docs, see data/PROVENANCE.md) are
+JavaScript: `const apiSchema = [ ...JSON... ];`. We decode the single JSON value that starts at
+the first '[' and write it back as compact JSON, gzipped with a zero mtime so that the output
+is byte-for-byte reproducible.
+"""
+
+import argparse
+import gzip
+import hashlib
+import io
+import json
+import os
+import sys
+
+DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+DEFAULT_SOURCE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "pve-api")
+SCHEMA_VERSIONS = ("8.4.0", "9.1.3")
+
+
+def js_to_json(text):
+    """Return the API tree decoded from the text of an apidata.js file."""
+    tree, _end = json.JSONDecoder().raw_decode(text[text.index("["):])
+    return tree
+
+
+def gzip_compact_json(tree):
+    """Compact JSON, gzipped reproducibly (mtime 0, no file name in the header)."""
+    raw = json.dumps(tree, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    buffer = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=9) as out:
+        out.write(raw)
+    return buffer.getvalue()
+
+
+def vendor(source_dir, data_dir=DATA_DIR):
+    """Convert every known schema version; returns {file name: sha256 of the source .js}."""
+    digests = {}
+    for version in SCHEMA_VERSIONS:
+        source = os.path.join(source_dir, "apidata-pve-%s.js" % version)
+        with open(source, "rb") as handle:
+            original = handle.read()
+        digests[os.path.basename(source)] = hashlib.sha256(original).hexdigest()
+        target = os.path.join(data_dir, "apidata-pve-%s.json.gz" % version)
+        with open(target, "wb") as handle:
+            handle.write(gzip_compact_json(js_to_json(original.decode("utf-8"))))
+    return digests
+
+
+def main(argv=None):
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source_dir", nargs="?", default=DEFAULT_SOURCE)
+    args = parser.parse_args(argv)
+    for name, digest in vendor(os.path.normpath(args.source_dir)).items():
+        print("%s  %s" % (digest, name))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
