@@ -1,0 +1,66 @@
+"""Helpers for tests that talk to a running Simulator over HTTP(S) with requests."""
+
+import requests
+
+API_PREFIX = "/api2/json"
+REQUEST_TIMEOUT = 10
+
+
+class ApiSession(requests.Session):
+    """A requests.Session bound to one simulator, logged in with its token or a ticket.
+
+    `trust_env` is off: requests lets REQUESTS_CA_BUNDLE override a session's `verify`, which
+    would make the simulator's own certificate untrusted on machines that set it.
+    """
+
+    def __init__(self, sim, auth="token", user="root@pam", password=None):
+        super().__init__()
+        self.trust_env = False
+        self.verify = sim.cert_path if sim.cert_path else True
+        self.base_url = sim.url
+        self.csrf_token = None
+        if auth == "token":
+            tokenid, secret = next(iter(sim.tokens.items()))
+            self.headers["Authorization"] = "PVEAPIToken=%s=%s" % (tokenid, secret)
+        elif auth == "ticket":
+            answer = self.api("POST", "/access/ticket", data={"username": user, "password": password or sim.root_password})
+            answer.raise_for_status()
+            login = answer.json()["data"]
+            self.cookies.set("PVEAuthCookie", login["ticket"])
+            self.csrf_token = login["CSRFPreventionToken"]
+            self.headers["CSRFPreventionToken"] = self.csrf_token
+        elif auth is not None:
+            raise ValueError("auth must be 'token', 'ticket' or None")
+
+    def api(self, method, path, **kwargs):
+        """Send `method` to /api2/json<path>; returns the requests.Response."""
+        kwargs.setdefault("timeout", REQUEST_TIMEOUT)
+        return self.request(method, self.base_url + API_PREFIX + path, **kwargs)
+
+    def data(self, method, path, **kwargs):
+        """Like api(), but raise for errors and return the response's `data`."""
+        answer = self.api(method, path, **kwargs)
+        answer.raise_for_status()
+        return answer.json()["data"]
+
+    def sim(self, method, path, **kwargs):
+        """Call the /_sim/ side channel; returns the requests.Response."""
+        kwargs.setdefault("timeout", REQUEST_TIMEOUT)
+        return self.request(method, self.base_url + "/_sim/" + path.lstrip("/"), **kwargs)
+
+
+def assert_pve_error(response, status, reason, errors=None, message=None):
+    """Check an error answer: status, reason phrase, and for JSON errors the body's errors map.
+
+    `message=None` expects the JSON formatter's body with message = reason + "\\n" when
+    `errors` is given (PVE::Exception), `message=""` an empty body (authentication failures).
+    """
+    assert (response.status_code, response.reason) == (status, reason), (response.status_code, response.reason, response.text)
+    if message == "":
+        assert response.content == b""
+        return
+    document = response.json()
+    assert document["data"] is None
+    if message is not None:
+        assert document["message"] == message
+    assert document.get("errors") == errors
