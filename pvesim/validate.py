@@ -349,14 +349,21 @@ def normalize_legacy_param_formats(params, schema):
 
 
 def to_handler_values(params, schema):
-    """What the Perl handler code sees after validation: JSON booleans become 1/0."""
+    """Validated params as handlers want them: booleans and integers as int, numbers as float.
+
+    Perl code uses the strings in numeric context; Python handlers get the numbers directly.
+    Parameters sent as null (undef in Perl) are dropped.
+    """
     properties = expand_indexed(schema.get("properties", {}), params)
     converted = {}
     for key, value in params.items():
         if value is None:
             continue
-        if isinstance(value, bool) or properties.get(key, {}).get("type") == "boolean" and isinstance(value, str):
+        kind = properties.get(key, {}).get("type")
+        if isinstance(value, bool) or (kind in ("boolean", "integer") and not isinstance(value, (list, dict))):
             value = int(perl_str(value))
+        elif kind == "number" and not isinstance(value, (list, dict)):
+            value = float(perl_str(value))
         converted[key] = value
     return converted
 
