@@ -54,14 +54,13 @@ stop_simulator() {
 trap stop_simulator EXIT
 trap 'exit 130' INT TERM
 
-# A fresh API token secret for every run (PVE token secrets are UUIDs); the modules read it
-# from PROXMOX_TOKEN_SECRET, so it never appears on a command line of theirs.
-TOKEN_SECRET=$("$PY" -c 'import uuid; print(uuid.uuid4())')
+# The simulator's default API token, root@pam!homecloud, with the demo secret it documents
+# (python -m pvesim --help); the modules read it from PROXMOX_TOKEN_SECRET.
+TOKEN_SECRET=$("$PY" -c 'from pvesim.auth import DEMO_TOKEN_SECRET; print(DEMO_TOKEN_SECRET)')
 
 echo "demo: starting the Proxmox VE $PVE_VERSION simulator with nodes $DEMO_NODES"
 "$PY" -m pvesim --pve-version "$PVE_VERSION" --nodes "$DEMO_NODES" --bind 127.0.0.1 \
-    --port 0 --port-file "$PORT_FILE" --cert-file "$CERT" \
-    --token "root@pam!homecloud=$TOKEN_SECRET" >"$SIM_LOG" 2>&1 </dev/null &
+    --port 0 --port-file "$PORT_FILE" --cert-file "$CERT" >"$SIM_LOG" 2>&1 </dev/null &
 SIM_PID=$!
 
 deadline=$((SECONDS + START_TIMEOUT))
