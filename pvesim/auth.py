@@ -48,12 +48,22 @@ def hash_secret(secret):
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
+def check_tokenid(tokenid):
+    """Raise ValueError unless `tokenid` is a full token id `USER@REALM!NAME`."""
+    if not re.match(r"^%s$" % TOKEN_FULL_RE, tokenid):
+        raise ValueError("token must look like USER@REALM!NAME=SECRET, got token id %r" % tokenid)
+    return tokenid
+
+
 def parse_token_option(text):
-    """`USER@REALM!NAME=SECRET` -> (token id, secret); raises ValueError."""
-    tokenid, separator, secret = text.rpartition("=")
-    if not separator or not re.match(r"^%s$" % TOKEN_FULL_RE, tokenid):
+    """`USER@REALM!NAME=SECRET` -> (token id, secret); raises ValueError.
+
+    Split at the first '=' after the token id (token names cannot contain '='), so secrets may.
+    """
+    tokenid, separator, secret = text.partition("=")
+    if not separator:
         raise ValueError("token must look like USER@REALM!NAME=SECRET, got %r" % text)
-    return tokenid, secret
+    return check_tokenid(tokenid), secret
 
 
 def extract_auth_value(header, key):
@@ -211,4 +221,3 @@ class Permissions:
             if allowed:
                 return
         raise PermissionDenied()
-

@@ -12,6 +12,7 @@ import json
 import socket
 import ssl
 import struct
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from pvesim.dispatch import Response
@@ -115,7 +116,9 @@ class ApiServer(ThreadingHTTPServer):
             tls_socket.close()
 
     def handle_error(self, request, client_address):
-        """Connections that clients drop (or that faults reset) are not errors worth a traceback."""
+        """Connections that clients drop (or that faults reset) are not worth a traceback; bugs are."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
 
 
 def tls_context(cert_file, key_file):

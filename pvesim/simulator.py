@@ -15,7 +15,7 @@ import threading
 import time
 
 from pvesim import areas, certs, schema
-from pvesim.auth import DEMO_TOKEN_SECRET, Directory, Permissions, parse_token_option
+from pvesim.auth import DEMO_TOKEN_SECRET, Directory, Permissions, check_tokenid, parse_token_option
 from pvesim.dispatch import Dispatcher
 from pvesim.observe import Observer
 from pvesim.server import ApiServer, tls_context
@@ -35,7 +35,7 @@ def _token_table(tokens):
     if tokens is None:
         return {DEFAULT_TOKEN: DEMO_TOKEN_SECRET}
     if isinstance(tokens, dict):
-        return {parse_token_option("%s=%s" % item)[0]: item[1] for item in tokens.items()}
+        return {check_tokenid(tokenid): secret for tokenid, secret in tokens.items()}
     return dict(parse_token_option(text) for text in tokens)
 
 

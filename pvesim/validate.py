@@ -404,4 +404,3 @@ def _coerce_scalar(value, kind):
     if kind == "string" and not isinstance(value, str):
         return text
     return value
-

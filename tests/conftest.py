@@ -9,17 +9,10 @@
   (pvesim.testing.ApiSession: .api(method, path, ...), .data(...), .sim(...)).
 """
 
-import os
-import sys
-
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
-
-from pvesim import Simulator  # noqa: E402  pylint: disable=wrong-import-position
-from pvesim.testing import ApiSession  # noqa: E402  pylint: disable=wrong-import-position
+from pvesim import Simulator
+from pvesim.testing import ApiSession
 
 
 def _running(version):

@@ -152,7 +152,6 @@ class ProxmoxClient:
         self._clock = clock
         self._api = None
         self._version = None
-        self.request_count = 0
 
     # --- connection ---------------------------------------------------------------
 
@@ -201,7 +200,6 @@ class ProxmoxClient:
         resource = self.api()(path.strip("/"))
 
         def send():
-            self.request_count += 1
             try:
                 if method in ("GET", "DELETE"):
                     return resource._request(method, params=params)  # pylint: disable=protected-access
