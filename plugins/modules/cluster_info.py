@@ -36,7 +36,7 @@ extends_documentation_fragment:
   - homecloud.proxmox.api.ACTIONGROUP
   - homecloud.proxmox.attributes.INFO_MODULE
 author:
-  - homecloud.proxmox contributors
+  - homecloud.proxmox contributors (!UNKNOWN)
 """
 
 EXAMPLES = r"""
