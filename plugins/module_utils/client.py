@@ -299,9 +299,7 @@ def _may_resend(method, error):
 
 
 def _wire_value(value):
-    """PVE takes booleans as 0/1 and lists as comma-separated strings."""
+    """PVE takes booleans as 0/1; lists go out as repeated keys (array parameters)."""
     if isinstance(value, bool):
         return int(value)
-    if isinstance(value, (list, tuple)):
-        return ",".join(str(item) for item in value)
     return value

@@ -90,7 +90,7 @@ def test_upid_node():
 def test_wire_values():
     wire = client_module._wire_value  # pylint: disable=protected-access
     assert wire(True) == 1 and wire(False) == 0
-    assert wire(["pve1", "pve2"]) == "pve1,pve2"
+    assert wire(["start-address=10.0.0.10,end-address=10.0.0.20"]) == ["start-address=10.0.0.10,end-address=10.0.0.20"]
     assert wire("x") == "x" and wire(7) == 7
 
 

@@ -1,0 +1,127 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) homecloud.proxmox contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: sdn_controller
+short_description: Manage one Proxmox VE SDN controller (EVPN, BGP, IS-IS, Faucet)
+version_added: 0.1.0
+description:
+  - Creates, updates or removes one SDN controller. Only the options given are compared and written;
+    an option set to an empty string or list is removed.
+  - PVE allows one EVPN controller per cluster, and one BGP or IS-IS controller per node.
+  - Changes stay pending unless O(apply=true); see M(homecloud.proxmox.sdn_apply).
+options:
+  controller:
+    description: Controller id; letters, digits, V(-) and V(_), starting with a letter, up to 64 characters.
+    type: str
+    required: true
+  state:
+    description: Whether the controller must exist. PVE refuses to remove one that a zone uses.
+    type: str
+    choices: [present, absent]
+    default: present
+  type:
+    description: Controller type; required to create one, and PVE cannot change it later.
+    type: str
+    choices: [evpn, bgp, isis, faucet]
+  asn:
+    description: Autonomous system number (EVPN and BGP).
+    type: int
+  peers:
+    description:
+      - Underlay addresses of the BGP peers; for EVPN, the VTEP address of every node.
+      - On PVE 9.x either this or O(fabric).
+    type: list
+    elements: str
+  fabric:
+    description: SDN fabric that provides the underlay instead of O(peers) (PVE 9.x, EVPN).
+    type: str
+  node:
+    description: Node a BGP or IS-IS controller runs on.
+    type: str
+  ebgp:
+    description: Use external BGP (BGP controllers).
+    type: bool
+  ebgp_multihop:
+    description: Maximum hops to eBGP peers.
+    type: int
+  loopback:
+    description: Interface whose address is the router id (BGP, IS-IS).
+    type: str
+  bgp_multipath_as_path_relax:
+    description: Consider different AS paths of equal length for multipath (BGP).
+    type: bool
+  isis_domain:
+    description: IS-IS domain name.
+    type: str
+  isis_net:
+    description: IS-IS network entity title of the node.
+    type: str
+  isis_ifaces:
+    description: Interfaces IS-IS runs on.
+    type: list
+    elements: str
+extends_documentation_fragment:
+  - homecloud.proxmox.api
+  - homecloud.proxmox.api.ACTIONGROUP
+  - homecloud.proxmox.sdn
+  - homecloud.proxmox.attributes
+author:
+  - homecloud.proxmox contributors (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: The cluster's EVPN controller, peering over the underlay NICs
+  homecloud.proxmox.sdn_controller:
+    controller: evpnctl
+    type: evpn
+    asn: 65000
+    peers: [10.255.0.1, 10.255.0.2, 10.255.0.3]
+"""
+
+RETURN = r"""
+controller:
+  description: The controller's options after the task (as planned in check mode); V(null) when absent.
+  returned: always
+  type: dict
+  sample: {type: evpn, asn: 65000, peers: [10.255.0.1, 10.255.0.2, 10.255.0.3]}
+sdn_changes:
+  description: The objects this task changed (or would change), as V(kind/id).
+  returned: always
+  type: list
+  elements: str
+pending:
+  description: Objects with pending changes seen before the task wrote, as V(kind/id).
+  returned: always
+  type: list
+  elements: str
+applied:
+  description: Whether the SDN configuration was applied (in check mode, whether it would be).
+  returned: always
+  type: bool
+apply_task:
+  description: UPID of the apply task.
+  returned: when applied
+  type: str
+"""
+
+from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn_module import SdnObjectModule, run_object_module
+
+
+class SdnController(SdnObjectModule):
+    kind_name = "controller"
+
+
+def main():
+    run_object_module(SdnController, dict(controller=dict(type="str", required=True)))
+
+
+if __name__ == "__main__":
+    main()
