@@ -1,0 +1,172 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) homecloud.proxmox contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""tenant_network against the simulator: one apply, no-op re-runs, exact check mode, refusals, isolation."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+import pytest
+
+from .playbook import run_playbook, sim_vars
+
+CONNECTION = dict(api_host="{{ sim_host }}", api_port="{{ sim_port }}", api_token_id="{{ sim_token_id }}",
+                  api_token_secret="{{ sim_token_secret }}", ca_path="{{ sim_ca_path }}")
+CONTROLLER = dict(controller="evpnctl", type="evpn", asn=65000, peers=["10.255.0.1", "10.255.0.2", "10.255.0.3"])
+WRITES = ("POST", "PUT", "DELETE")
+
+
+def tenant_zone(name, slot, vnets=3):
+    """An EVPN zone with `vnets` VNets of one /24 each, numbered from the tenant's slot."""
+    return dict(zone=name, type="evpn", controller="evpnctl", vrf_vxlan=10000 + slot, mtu=1450, ipam="pve",
+                vnets=[dict(vnet="{0}{1:02d}".format(name[:6], number), tag=100000 + slot * 100 + number,
+                            subnets=[dict(subnet="10.{0}.{1}.0/24".format(128 + slot, number),
+                                          gateway="10.{0}.{1}.1".format(128 + slot, number))])
+                       for number in range(1, vnets + 1)])
+
+
+def converge(sim, tmp_path, zones, check=False, **options):
+    """Run tenant_network once; returns (process, the task's result)."""
+    task = dict(CONNECTION, zones=zones, **options)
+    plays = [{"name": "tenant_network", "hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": "Converge", "homecloud.proxmox.tenant_network": task, "register": "sdn", "diff": True},
+        {"name": "Save the result", "ansible.builtin.copy": {"content": "{{ sdn | to_json }}", "dest": str(tmp_path / "result.json")},
+         "check_mode": False},
+    ]}]
+    (tmp_path / "result.json").unlink(missing_ok=True)
+    process = run_playbook(plays, tmp_path, extra_vars=sim_vars(sim), check=check)
+    result = json.loads((tmp_path / "result.json").read_text()) if (tmp_path / "result.json").exists() else None
+    return process, result
+
+
+def writes(sim):
+    return [entry for entry in sim.requests() if entry["method"] in WRITES]
+
+
+@pytest.mark.parametrize("version", ["8.4", "9.1"])
+def test_first_run_applies_once_second_run_writes_nothing(sim_factory, tmp_path, version):
+    sim = sim_factory(version=version)
+    zones = [tenant_zone("shared", 0, vnets=1), tenant_zone("acme", 1), tenant_zone("globex", 2)]
+    process, first = converge(sim, tmp_path, zones, controllers=[CONTROLLER], apply=True)
+    assert process.returncode == 0, process.stdout[-5000:]
+    assert first["changed"] and first["applied"]
+    assert sim.counters()["sdn_applies"] == 1
+    assert len(first["sdn_changes"]) == 1 + 3 + 7 + 7
+    locks = [entry for entry in writes(sim) if entry["path"] == "/cluster/sdn/lock"]
+    assert len(locks) == (1 if version == "9.1" else 0)
+
+    before = sim.counters()
+    process, second = converge(sim, tmp_path, zones, controllers=[CONTROLLER], apply=True)
+    assert process.returncode == 0, process.stdout[-5000:]
+    after = sim.counters()
+    assert not second["changed"] and not second["applied"]
+    assert after["writes"] == before["writes"]
+    assert after["sdn_applies"] == 1
+    reads = dict((route, after["by_route"].get(route, 0) - before["by_route"].get(route, 0)) for route in after["by_route"])
+    assert reads["GET /cluster/sdn/zones"] == 1 and reads["GET /cluster/sdn/vnets"] == 1
+    assert reads["GET /cluster/sdn/controllers"] == 1
+    assert reads["GET /cluster/sdn/vnets/{vnet}/subnets"] == 7
+
+
+def test_check_mode_predicts_the_real_diff(sim, tmp_path):
+    zones = [tenant_zone("acme", 1, vnets=2)]
+    process, first = converge(sim, tmp_path, zones, controllers=[CONTROLLER], apply=True)
+    assert process.returncode == 0, process.stdout[-5000:]
+    changed = [dict(zones[0], mtu=1400, vnets=zones[0]["vnets"][:1] + [dict(zones[0]["vnets"][1], alias="acme db")]
+                    + [tenant_zone("acme", 1, vnets=3)["vnets"][2]])]
+    writes_before = len(writes(sim))
+    process, predicted = converge(sim, tmp_path, changed, check=True, apply=True, purge=True)
+    assert process.returncode == 0, process.stdout[-5000:]
+    assert len(writes(sim)) == writes_before, "check mode wrote"
+    process, real = converge(sim, tmp_path, changed, apply=True, purge=True)
+    assert process.returncode == 0, process.stdout[-5000:]
+    assert predicted["diff"] == real["diff"]
+    assert predicted["sdn_changes"] == real["sdn_changes"] == [
+        "zone/acme", "vnet/acme02", "vnet/acme03", "subnet/acme03/10.129.3.0/24"]
+    assert real["diff"]["before"]["zones"]["acme"]["mtu"] == 1450
+    assert real["diff"]["after"]["zones"]["acme"]["mtu"] == 1400
+
+
+@pytest.mark.parametrize("zones, message", [
+    ([dict(zone="toolongid", type="evpn", controller="evpnctl", vrf_vxlan=10001)],
+     "zone id 'toolongid' must be 2 to 8 characters"),
+    ([tenant_zone("acme", 1), dict(tenant_zone("globex", 2), vnets=[dict(vnet="globex01", tag=100201,
+                                                                         subnets=[dict(subnet="10.129.1.128/25")])])],
+     "subnet 10.129.1.128/25 overlaps 10.129.1.0/24"),
+    ([tenant_zone("acme", 1), dict(tenant_zone("globex", 2), vnets=[dict(vnet="globex01", tag=100101)])],
+     "VNI '100101' is also used by"),
+    ([tenant_zone("acme", 1), dict(tenant_zone("globex", 2), vrf_vxlan=100102)],
+     "VNI '100102' is also used by"),
+    ([dict(tenant_zone("acme", 1), vnets=[dict(vnet="acme01", tag=100101,
+                                              subnets=[dict(subnet="10.129.1.0/24", gateway="10.130.1.1")])])],
+     "gateway 10.130.1.1 is not in subnet 10.129.1.0/24"),
+], ids=["nine-character-id", "overlap", "duplicate-vni", "vrf-vxlan-clash", "gateway-outside-subnet"])
+def test_invalid_requests_fail_before_any_write(sim, tmp_path, zones, message):
+    process, _result = converge(sim, tmp_path, zones, controllers=[CONTROLLER], apply=True)
+    assert process.returncode != 0
+    assert message in process.stdout
+    assert sim.counters()["writes"] == 0
+
+
+def test_a_vni_held_outside_the_request_is_refused_before_any_write(sim, tmp_path):
+    process, _result = converge(sim, tmp_path, [tenant_zone("acme", 1)], controllers=[CONTROLLER], apply=True)
+    assert process.returncode == 0, process.stdout[-5000:]
+    count = len(writes(sim))
+    process, _result = converge(sim, tmp_path, [dict(tenant_zone("globex", 2), vrf_vxlan=10001)], apply=True)
+    assert process.returncode != 0 and "vrf_vxlan 10001 is already used by zone acme (vrf_vxlan)" in process.stdout
+    assert len(writes(sim)) == count
+
+
+def test_converging_one_tenant_writes_nothing_of_another(sim, tmp_path):
+    process, _result = converge(sim, tmp_path, [tenant_zone("acme", 1), tenant_zone("globex", 2)],
+                                controllers=[CONTROLLER], apply=True)
+    assert process.returncode == 0, process.stdout[-5000:]
+    count = len(writes(sim))
+    process, result = converge(sim, tmp_path, [dict(tenant_zone("acme", 1, vnets=2), mtu=1400)], apply=True, purge=True)
+    assert process.returncode == 0, process.stdout[-5000:]
+    new_writes = writes(sim)[count:]
+    assert new_writes, "the acme change was not written"
+    touched = json.dumps([entry["path"] + json.dumps(entry["params"]) for entry in new_writes])
+    assert "globex" not in touched and "10.130." not in touched
+    assert result["sdn_changes"] == ["zone/acme", "subnet/acme03/10.129.3.0/24", "vnet/acme03"]
+
+
+def test_foreign_pending_changes_are_reported_not_applied(sim, tmp_path, api_session):
+    process, _result = converge(sim, tmp_path, [tenant_zone("acme", 1)], controllers=[CONTROLLER], apply=True)
+    assert process.returncode == 0, process.stdout[-5000:]
+    session = api_session(sim)
+    session.api("PUT", "/cluster/sdn/zones/acme", data={"mtu": 1300})
+    applies = sim.counters()["sdn_applies"]
+    process, _result = converge(sim, tmp_path, [tenant_zone("globex", 2)], apply=True)
+    assert process.returncode != 0
+    assert "pending SDN changes that this run did not make: zone/acme" in process.stdout
+    assert sim.counters()["sdn_applies"] == applies
+    process, result = converge(sim, tmp_path, [tenant_zone("globex", 2)], apply=True, allow_foreign_pending=True)
+    assert process.returncode == 0, process.stdout[-5000:]
+    assert result["applied"] and result["pending"] == ["zone/acme"]
+
+
+def test_a_failed_write_rolls_back_and_releases_the_lock(sim, tmp_path):
+    sim.inject_fault(action="status", method="POST", path="^/cluster/sdn/vnets/acme02/subnets$", status=500,
+                     message="create sdn subnet object failed: injected")
+    process, _result = converge(sim, tmp_path, [tenant_zone("acme", 1)], controllers=[CONTROLLER], apply=True)
+    assert process.returncode != 0
+    assert "all pending SDN changes were rolled back (POST /cluster/sdn/rollback) and the lock released" in process.stdout
+    assert sim.counters()["sdn_applies"] == 0
+    process, result = converge(sim, tmp_path, [tenant_zone("acme", 1)], controllers=[CONTROLLER], apply=True)
+    assert process.returncode == 0, process.stdout[-5000:]
+    assert result["pending"] == [], "the rollback left pending changes"
+    assert result["applied"]
+
+
+def test_a_lock_held_by_another_client_is_named(sim, tmp_path, api_session):
+    holder = api_session(sim, auth="ticket")
+    holder.api("POST", "/cluster/sdn/lock")
+    process, _result = converge(sim, tmp_path, [tenant_zone("acme", 1)], controllers=[CONTROLLER], apply=True)
+    assert process.returncode != 0
+    assert "the SDN configuration is locked by another client" in process.stdout
+    assert sim.counters()["sdn_applies"] == 0
