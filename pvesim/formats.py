@@ -315,3 +315,27 @@ def verify_sdn_subnet_id(value):
         parts = value.split("-")
         cidr = "%s/%s" % (parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else "")
     _require(_cidr_ok(cidr, IPV4_RE, 32) or _cidr_ok(cidr, IPV6_RE, 128), "value does not look like a valid CIDR network")
+
+
+@register("pve-sdn-bgp-rt")
+def verify_sdn_bgp_rt(value):
+    """Zones/EvpnPlugin.pm pve_verify_sdn_bgp_rt: `ASN:ID`, both 0..4294967295."""
+    match = re.match(r"^(\d+):(\d+)$", value)
+    _require(match is not None and all(int(part) <= 4294967295 for part in match.groups()),
+             "value does not look like a valid bgp route-target")
+
+
+@register("pve-sdn-isis-net")
+def verify_sdn_isis_net(value):
+    """Controllers/IsisPlugin.pm pve_verify_sdn_isis_net."""
+    _require(perl_match(r"[a-fA-F0-9]{2}(\.[a-fA-F0-9]{4}){3,9}\.[a-fA-F0-9]{2}", value), "value does not look like a valid isis net")
+
+
+@register("pve-sdn-dhcp-range")
+def verify_sdn_dhcp_range(value):
+    """SubnetPlugin.pm $dhcp_range_fmt: `start-address=<ip>,end-address=<ip>` (both required)."""
+    pairs = dict(part.split("=", 1) for part in value.split(",") if "=" in part)
+    for key in ("start-address", "end-address"):
+        _require(key in pairs, "format error\n%s: property is missing and it is not optional" % key)
+        _require(perl_match(r"(?:%s)|(?:%s)" % (IPV4_RE, IPV6_RE), pairs[key]),
+                 "format error\n%s: invalid format - value does not look like a valid IP address" % key)

@@ -6,6 +6,7 @@ DELETE /_sim/faults    remove all faults      PUT    /_sim/latency   {"ms": N}
 POST   /_sim/reset     state, logs, counters, faults, latency
 POST   /_sim/tasks     create a task -> {"upid"}
 GET    /_sim/state     dump the state
+Areas add their own calls under /_sim/<area>/... with `side_routes()` (e.g. GET /_sim/sdn/rendered).
 Every call answers {"data": ...} with 200, or {"error": "..."} with 400/404.
 """
 
@@ -39,9 +40,20 @@ ROUTES = {
 }
 
 
+def _find(sim, key):
+    """A core call, or one an area contributes through `side_routes()` {(method, path): fn(sim, body)}."""
+    if key in ROUTES:
+        return ROUTES[key]
+    for area in sim.areas.values():
+        action = area.side_routes().get(key)
+        if action is not None:
+            return action
+    return None
+
+
 def handle(sim, method, raw_path, body):
     """Return (HTTP status, JSON document)."""
-    action = ROUTES.get((method, urlsplit(raw_path).path.rstrip("/")))
+    action = _find(sim, (method, urlsplit(raw_path).path.rstrip("/")))
     if action is None:
         return 404, {"error": "no such side-channel call: %s %s" % (method, raw_path)}
     try:

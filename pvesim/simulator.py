@@ -44,7 +44,7 @@ class Simulator:  # pylint: disable=too-many-instance-attributes
 
     def __init__(self, pve_version="9.1", nodes=DEFAULT_NODES, tls=True, bind="127.0.0.1", port=0,
                  root_password=None, tokens=None, cluster_name="homecloud", state_file=None,
-                 task_duration=DEFAULT_TASK_DURATION, seed=None):
+                 task_duration=DEFAULT_TASK_DURATION, seed=None, node_underlay=None):
         self.schema = schema.load(pve_version)
         self.pve_version = self.schema.release
         self.version = self.schema.pve_version
@@ -52,6 +52,9 @@ class Simulator:  # pylint: disable=too-many-instance-attributes
         if not self.nodes:
             raise ValueError("a cluster needs at least one node")
         self.cluster_name = cluster_name
+        self.seed = seed
+        # node -> underlay (VTEP) address for SDN rendering; see the SDN section of README.md
+        self.node_underlay = dict(node_underlay or {})
         self.tls = tls
         self.bind = bind
         self.requested_port = port

@@ -47,6 +47,10 @@ class Area:
         """Guest ids this area owns (for GET /cluster/nextid)."""
         return set()
 
+    def side_routes(self):
+        """Extra /_sim/ calls of this area: {(method, "/_sim/<area>/..."): function(sim, body)}."""
+        return {}
+
 
 def discover():
     """Every Area subclass defined in the modules of this package, in module name order."""

@@ -107,10 +107,11 @@ def test_several_errors_in_one_map(api):
     })
 
 
-def test_valid_sdn_write_is_not_simulated_yet_and_says_so(api):
-    response = api.api("POST", "/cluster/sdn/zones", data={"zone": "tenanta", "type": "simple"})
-    assert_pve_error(response, 501, "Method 'POST /cluster/sdn/zones' not implemented by pvesim", None,
-                     "Method 'POST /cluster/sdn/zones' not implemented by pvesim\n")
+def test_valid_call_not_simulated_yet_says_so(api):
+    # node-side SDN status (Zones/Status) is not simulated by the SDN area
+    response = api.api("GET", "/nodes/pve1/sdn/zones")
+    assert_pve_error(response, 501, "Method 'GET /nodes/pve1/sdn/zones' not implemented by pvesim", None,
+                     "Method 'GET /nodes/pve1/sdn/zones' not implemented by pvesim\n")
 
 
 def test_path_not_in_schema_httpserver_rest_handler(api):

@@ -1,0 +1,773 @@
+"""SDN: zones, VNets, subnets, controllers, IPAMs, DNS, IPAM IPs, apply, lock, rollback, dry-run.
+
+Sources (proxmox/pve-network, HEAD ecf98c5d; PVE 8.4 = 8f4f5d20): API2/Network/SDN.pm (index,
+reload, lock, release_lock, rollback, dry-run), API2/Network/SDN/{Zones,Vnets,Subnets,Controllers,
+Ipams,Dns,Ips}.pm, Network/SDN.pm (pending_config, lock_sdn_config, commit_config), the zone,
+controller, VNet and subnet plugins (options and hooks), Ipams/PVEPlugin.pm (IPAM state).
+Writes only change the pending config; PUT /cluster/sdn copies it to the running config
+(version + 1) and renders, per node, what pve-network would write (pvesim/sdn_render.py).
+Facts and messages: see pvesim/sdn_config.py and /work/shared/reference/pve_sdn_semantics.md.
+"""
+
+import copy
+import random
+
+from pvesim.areas import Area, route
+from pvesim.errors import ApiError, ParamError, die
+from pvesim.formats import split_list
+from pvesim.sdn_config import (
+    DNS_OPTIONS, IPAM_OPTIONS, SUBNET_OPTIONS, VNET_OPTIONS, apply_update, assert_if_modified, check_config,
+    controller_options, digest, has_pending, ip_in, ip_network, parse_dhcp_range, pending_view, perl_die, subnet_api_view,
+    subnet_cidr, subnet_id, wrap, zone_options)
+from pvesim.sdn_render import render_node, unified_diff
+from pvesim.validate import reject_line_feeds
+
+VERSIONED = ("zones", "vnets", "subnets", "controllers")  # the kinds in the pending/running model
+PVE_IPAM = {"type": "pve"}  # Network/SDN/Ipams.pm config: always injected
+MAC_PREFIX = "BC:24:11"  # datacenter.cfg mac_prefix default (PVE 8.1+), used by random_ether_addr
+
+
+class Kind:  # pylint: disable=too-few-public-methods
+    """One SDN object kind: its config key, id parameter and option table."""
+
+    def __init__(self, key, name, options, not_found="sdn '%s' does not exist\n"):
+        self.key = key
+        self.name = name
+        self.options = options
+        self.not_found = not_found
+
+
+def _options_of(table):
+    return lambda object_type, _pve9: table[object_type]
+
+
+ZONE = Kind("zones", "zone", zone_options)
+VNET = Kind("vnets", "vnet", _options_of(VNET_OPTIONS), "sdn vnet '%s' does not exist\n")
+SUBNET = Kind("subnets", "subnet", _options_of(SUBNET_OPTIONS), "sdn subnet '%s' does not exist\n")
+CONTROLLER = Kind("controllers", "controller", controller_options)
+IPAM = Kind("ipams", "ipam", _options_of(IPAM_OPTIONS))
+DNS = Kind("dns", "dns", _options_of(DNS_OPTIONS))
+
+
+class SdnArea(Area):  # pylint: disable=too-many-public-methods
+    """The SDN configuration of the cluster."""
+
+    name = "sdn"
+
+    def initial_state(self):
+        return {"pending": {key: {} for key in VERSIONED}, "running": None, "ipams": {}, "dns": {},
+                "ipam_db": {"zones": {}}, "lock": None, "rendered": {}, "draws": 0}
+
+    @property
+    def pve9(self):
+        """The 9.x schema has the lock API; 8.4 has none of it."""
+        return self.sim.pve_version != "8.4"
+
+    def side_routes(self):
+        return {("GET", "/_sim/sdn/rendered"): lambda sim, body: copy.deepcopy(self.state["rendered"])}
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _random(self):
+        """A reproducible RNG: seeded with the simulator's seed and a draw counter kept in the state."""
+        self.state["draws"] += 1
+        if self.sim.seed is None:
+            return random.Random()
+        return random.Random("%s/%d" % (self.sim.seed, self.state["draws"]))
+
+    def _random_mac(self):
+        """PVE::Tools::random_ether_addr with the datacenter mac_prefix."""
+        rng = self._random()
+        return MAC_PREFIX + "".join(":%02X" % rng.randrange(256) for _ in range(3))
+
+    def _objects(self, kind):
+        """The live (pending) config of a kind; IPAMs with the injected `pve`."""
+        if kind.key in VERSIONED:
+            return self.state["pending"][kind.key]
+        return self.state[kind.key]
+
+    def _ipams(self):
+        return dict({"pve": PVE_IPAM}, **self.state["ipams"])
+
+    def _running(self):
+        return self.state["running"] or {}
+
+    def _view(self, kind, params):
+        """(objects, digest) of the default, `running=1` or `pending=1` view (SDN zones/vnets/... index)."""
+        if kind.key not in VERSIONED:
+            objects = self._ipams() if kind is IPAM else self.state[kind.key]
+            return objects, digest(kind.name, self.state[kind.key])
+        if params.get("pending"):
+            return pending_view(self._running().get(kind.key, {}), self._objects(kind)), None
+        if params.get("running"):
+            return self._running().get(kind.key, {}), None
+        return self._objects(kind), digest(kind.name, self._objects(kind))
+
+    def _api_object(self, kind, object_id, section, config_digest):
+        """The API form: id key, digest, subnets' derived keys."""
+        if kind is SUBNET:
+            result = subnet_api_view(object_id, section)
+        else:
+            result = dict(copy.deepcopy(section), **{kind.name: object_id})
+        result["digest"] = config_digest
+        if config_digest is None and kind.key not in VERSIONED:
+            del result["digest"]
+        return result
+
+    def _find(self, kind, objects, object_id):
+        if object_id not in objects:
+            raise die(kind.not_found % object_id)
+        return objects[object_id]
+
+    def _locked(self, request, errmsg, code):
+        """SDN.pm lock_sdn_config: token check, then the code; any error becomes "<errmsg>: <err>".
+
+        The state is restored when the code fails, like an unwritten .cfg file.
+        """
+        token = request.params.get("lock-token")
+        saved = copy.deepcopy(dict(self.state))
+        try:
+            held = self.state["lock"]
+            if held is not None and token != held:
+                raise die(perl_die("invalid-token", "invalid lock token provided!"))
+            return code()
+        except ApiError as error:
+            self.state.clear()
+            self.state.update(saved)
+            raise wrap(errmsg, error) from error
+
+    @staticmethod
+    def _split_params(request, id_key):
+        params = {key: value for key, value in request.params.items() if key not in (id_key, "lock-token", "digest", "delete")}
+        reject_line_feeds(params)
+        return params, split_list(request.params.get("delete"))
+
+    def _list(self, kind, request):
+        objects, config_digest = self._view(kind, request.params)
+        result = [self._api_object(kind, object_id, objects[object_id], config_digest) for object_id in sorted(objects)]
+        wanted = request.params.get("type")
+        return [entry for entry in result if not wanted or entry.get("type") == wanted]
+
+    def _read(self, kind, request):
+        objects, config_digest = self._view(kind, request.params)
+        object_id = request.params[kind.name]
+        return self._api_object(kind, object_id, self._find(kind, objects, object_id), config_digest)
+
+    def _create(self, request, kind, hook=None):
+        """Zones.pm / Controllers.pm / Ipams.pm / Dns.pm create: check_config before the lock."""
+        params, _delete = self._split_params(request, kind.name)
+        object_type = params.pop("type")
+        object_id = request.params[kind.name]
+        settings = check_config(kind.options(object_type, self.pve9), params, True)
+
+        def code():
+            objects = self._ipams() if kind is IPAM else self._objects(kind)
+            if object_id in objects:
+                raise die("sdn %s object ID '%s' already defined\n" % (kind.name, object_id))
+            self._objects(kind)[object_id] = dict(settings, type=object_type)
+            if hook:
+                hook(object_id)
+        self._locked(request, "create sdn %s object failed" % kind.name, code)
+
+    def _update(self, request, kind, hook=None):
+        """Zones.pm / Controllers.pm update: digest, lookup, check_config, delete, hooks (all in the lock)."""
+        params, delete = self._split_params(request, kind.name)
+        object_id = request.params[kind.name]
+
+        def code():
+            objects = self._ipams() if kind is IPAM else self._objects(kind)
+            assert_if_modified(digest(kind.name, self._objects(kind)), request.params.get("digest"))
+            section = copy.deepcopy(self._find(kind, objects, object_id))
+            options = kind.options(section["type"], self.pve9)
+            old = dict(section)
+            apply_update(section, options, check_config(options, params, False), delete)
+            self._objects(kind)[object_id] = section
+            if hook:
+                hook(object_id, old)
+        self._locked(request, "update sdn %s object failed" % kind.name, code)
+
+    def _delete(self, request, kind, hook=None):
+        object_id = request.params[kind.name]
+
+        def code():
+            section = self._find(kind, self._ipams() if kind is IPAM else self._objects(kind), object_id)
+            if hook:
+                hook(object_id, section)
+            self._objects(kind).pop(object_id, None)
+        self._locked(request, "delete sdn %s object failed" % kind.name, code)
+
+    # -- index, apply, lock, rollback, dry-run ------------------------------------------------------
+    @route("GET", "/cluster/sdn")
+    def index(self, _request):
+        """API2/Network/SDN.pm index (9.x adds fabrics)."""
+        names = ["vnets", "zones", "controllers", "ipams", "dns"] + (["fabrics"] if self.pve9 else [])
+        return [{"id": name} for name in names]
+
+    def _compile(self, bump=True):
+        """SDN.pm compile_running_cfg: the pending config with the next (or same) version."""
+        version = self._running().get("version")
+        version = (version + 1 if bump else version) if version else 1
+        return dict(copy.deepcopy(self.state["pending"]), version=version)
+
+    @route("PUT", "/cluster/sdn")
+    def reload(self, request):
+        """API2/Network/SDN.pm reload: commit under the lock, then a `reloadnetworkall` worker."""
+        def commit():
+            self.state["running"] = self._compile()
+            if request.params.get("lock-token") and request.params.get("release-lock", 1):
+                self.state["lock"] = None
+        self._locked(request, "could not commit SDN config", commit)
+        running = self.state["running"]
+        self.state["rendered"] = {node: render_node(self.sim, running, node) for node in self.sim.nodes}
+        self.sim.observer.increment("sdn_applies")
+        log = ["%s: reloading network config" % node for node in self.sim.nodes]
+        return self.sim.tasks.start(self.sim.nodes[0], "reloadnetworkall", "", request.userid, log=log)
+
+    def _pending_changes(self):
+        running = self._running()
+        return any(has_pending(pending_view(running.get(key, {}), self.state["pending"][key])) for key in VERSIONED)
+
+    @route("POST", "/cluster/sdn/lock")
+    def lock(self, request):
+        """API2/Network/SDN.pm lock: no token passed, so a held lock fails the token check."""
+        def code():
+            if not request.params.get("allow-pending") and self._pending_changes():
+                raise die(perl_die("pending-changes", "configuration has pending changes"))
+            self.state["lock"] = self._lock_token()
+            return self.state["lock"]
+        return self._locked(_NoToken(request), "could not acquire lock for SDN config", code)
+
+    def _lock_token(self):
+        """SDN.pm generate_lock_token: a UUIDv7 string (time-ordered prefix, random rest)."""
+        rng = self._random()
+        millis = self.state["draws"] if self.sim.seed is not None else int(self.sim.started_at * 1000)
+        value = (millis & ((1 << 48) - 1)) << 80 | 0x7 << 76 | rng.getrandbits(12) << 64 | 0b10 << 62 | rng.getrandbits(62)
+        text = "%032x" % value
+        return "-".join((text[:8], text[8:12], text[12:16], text[16:20], text[20:]))
+
+    @route("DELETE", "/cluster/sdn/lock")
+    def release_lock(self, request):
+        """API2/Network/SDN.pm release_lock: `force` skips the token check."""
+        def code():
+            self.state["lock"] = None
+        if request.params.get("force"):
+            code()
+        else:
+            self._locked(request, "could not release lock", code)
+
+    @route("POST", "/cluster/sdn/rollback")
+    def rollback(self, request):
+        """API2/Network/SDN.pm rollback: pending := running; releases the lock when a token was given."""
+        def code():
+            running = self._running()
+            self.state["pending"] = {key: copy.deepcopy(running.get(key, {})) for key in VERSIONED}
+            if request.params.get("lock-token") and request.params.get("release-lock", 1):
+                self.state["lock"] = None
+        self._locked(request, "could not rollback SDN configuration", code)
+
+    @route("GET", "/cluster/sdn/dry-run")
+    def dry_run(self, request):
+        """API2/Network/SDN.pm dry-run: diff of the node's files against the pending config (no version bump)."""
+        node = request.params["node"]
+        node = self.sim.nodes[0] if node == "localhost" else node
+        current = self.state["rendered"].get(node, {"interfaces": "", "frr": ""})
+        pending = render_node(self.sim, self._compile(bump=False), node)
+        return {"frr-diff": unified_diff("/etc/frr/frr.conf", current["frr"], pending["frr"]),
+                "interfaces-diff": unified_diff("/etc/network/interfaces.d/sdn", current["interfaces"], pending["interfaces"])}
+
+    def cluster_resources(self):
+        """Cluster.pm resources: one `sdn` entry per node and running zone (status from the node's zone status)."""
+        zones = self._running().get("zones", {})
+        entries = []
+        for node in self.sim.nodes:
+            for zone_id in sorted(zones):
+                nodes = split_list(zones[zone_id].get("nodes"))
+                if nodes and node not in nodes:
+                    continue
+                entry = {"id": "sdn/%s/%s" % (node, zone_id), "sdn": zone_id, "node": node, "type": "sdn", "status": "available"}
+                if self.pve9:
+                    entry["zone-type"] = zones[zone_id]["type"]
+                entries.append(entry)
+        return entries
+
+    # -- zones ------------------------------------------------------------------------------------
+    @route("GET", "/cluster/sdn/zones")
+    def zones_index(self, request):
+        """API2/Network/SDN/Zones.pm index."""
+        return self._list(ZONE, request)
+
+    @route("GET", "/cluster/sdn/zones/{zone}")
+    def zone_read(self, request):
+        """API2/Network/SDN/Zones.pm read."""
+        return self._read(ZONE, request)
+
+    def _zone_references(self, zone_id):
+        """Zones.pm create/update: dns, reversedns, dnszone and ipam must refer to existing objects."""
+        zone = self.state["pending"]["zones"][zone_id]
+        for key in ("dns", "reversedns"):
+            if zone.get(key) and zone[key] not in self.state["dns"]:
+                raise ParamError({key: "%s don't exist" % zone[key]})
+        if zone.get("dnszone") and not zone.get("dns"):
+            raise ParamError({"dnszone": "missing dns server"})
+        if zone.get("ipam") and zone["ipam"] not in self._ipams():
+            raise ParamError({"ipam": "%s not existing" % zone["ipam"]})
+
+    def _zone_hook(self, zone_id):
+        """The zone plugins' on_update_hook (Zones/EvpnPlugin.pm, VxlanPlugin.pm)."""
+        zones = self.state["pending"]["zones"]
+        zone = zones[zone_id]
+        if zone["type"] == "vxlan" and self.pve9 and bool(zone.get("peers")) == bool(zone.get("fabric")):
+            message = "must have exactly one of peers / fabric defined"
+            raise ParamError({"peers": message, "fabric": message})
+        if zone["type"] != "evpn":
+            return
+        controllers = self.state["pending"]["controllers"]
+        controller = zone["controller"]
+        if controller not in controllers:
+            raise die(perl_die("controller-missing", "controller %s don't exist" % controller))
+        if controllers[controller]["type"] != "evpn":
+            raise die(perl_die("controller-not-evpn", "%s is not a evpn controller type" % controller))
+        for other_id in sorted(zones):
+            if other_id != zone_id and str(zones[other_id].get("vrf-vxlan")) == str(zone["vrf-vxlan"]):
+                raise die(perl_die("vrf-vxlan-used", "vrf-vxlan %s is already declared in %s" % (zone["vrf-vxlan"], other_id)))
+        if "mac" not in zone:
+            zone["mac"] = self._random_mac()
+
+    def _zone_created(self, zone_id):
+        self._zone_references(zone_id)
+        self._zone_hook(zone_id)
+
+    def _zone_updated(self, zone_id, old):
+        zone = self.state["pending"]["zones"][zone_id]
+        if zone.get("ipam") != old.get("ipam"):
+            if any(subnet_cidr(subnet)[0] == zone_id for subnet in self.state["pending"]["subnets"]):
+                raise ParamError({"ipam": "can't change ipam if a subnet is already defined in this zone"})
+        self._zone_references(zone_id)
+        self._zone_hook(zone_id)
+
+    def _zone_deleted(self, zone_id, _section):
+        """Zones/Plugin.pm on_delete_hook."""
+        for vnet_id in sorted(self.state["pending"]["vnets"]):
+            if self.state["pending"]["vnets"][vnet_id].get("zone") == zone_id:
+                raise die(perl_die("zone-used", "zone %s is used by vnet %s" % (zone_id, vnet_id)))
+
+    @route("POST", "/cluster/sdn/zones")
+    def zone_create(self, request):
+        """API2/Network/SDN/Zones.pm create."""
+        self._create(request, ZONE, self._zone_created)
+
+    @route("PUT", "/cluster/sdn/zones/{zone}")
+    def zone_update(self, request):
+        """API2/Network/SDN/Zones.pm update."""
+        self._update(request, ZONE, self._zone_updated)
+
+    @route("DELETE", "/cluster/sdn/zones/{zone}")
+    def zone_delete(self, request):
+        """API2/Network/SDN/Zones.pm delete."""
+        self._delete(request, ZONE, self._zone_deleted)
+
+    # -- vnets ------------------------------------------------------------------------------------
+    @route("GET", "/cluster/sdn/vnets")
+    def vnets_index(self, request):
+        """API2/Network/SDN/Vnets.pm index."""
+        return self._list(VNET, request)
+
+    @route("GET", "/cluster/sdn/vnets/{vnet}")
+    def vnet_read(self, request):
+        """API2/Network/SDN/Vnets.pm read."""
+        return self._read(VNET, request)
+
+    def _vnet_access(self, vnet_id):
+        """Vnets.pm $check_vnet_access: the vnet must exist (before the lock, so unwrapped)."""
+        return self._find(VNET, self.state["pending"]["vnets"], vnet_id)
+
+    def _vnet_subnets(self, vnet_id):
+        return [sid for sid, section in sorted(self.state["pending"]["subnets"].items()) if section.get("vnet") == vnet_id]
+
+    def _vnet_hook(self, vnet_id):
+        """The zone plugin's vnet_update_hook, then VnetPlugin.pm on_update_hook."""
+        vnets, zones = self.state["pending"]["vnets"], self.state["pending"]["zones"]
+        vnet = vnets[vnet_id]
+        zone = zones.get(vnet["zone"])
+        if zone is None:
+            raise die("cannot lookup undefined type! at /usr/share/perl5/PVE/API2/Network/SDN/Vnets.pm line 326.\n")
+        tag, others = vnet.get("tag"), {other: vnets[other] for other in sorted(vnets) if other != vnet_id}
+        check = getattr(self, "_vnet_tag_" + zone["type"], None)
+        if check is not None:
+            check(vnet, tag, others, zones)
+        if vnet.get("vlanaware") and self._vnet_subnets(vnet_id):
+            raise ParamError({"vlanaware": "vlanaware vnet is not compatible with subnets"})
+
+    @staticmethod
+    def _vnet_tag_simple(_vnet, tag, _others, _zones):
+        """Zones/SimplePlugin.pm vnet_update_hook."""
+        if tag is not None:
+            raise ParamError({"tag": "vlan tag is not allowed on simple zone"})
+
+    @staticmethod
+    def _vnet_tag_vlan(vnet, tag, others, _zones):
+        """Zones/VlanPlugin.pm vnet_update_hook."""
+        if tag is None:
+            raise ParamError({"tag": "missing vlan tag"})
+        if tag > 4096:
+            raise ParamError({"tag": "vlan tag max value is 4096"})
+        for other_id, other in others.items():
+            if other.get("zone") == vnet["zone"] and other.get("tag") == tag:
+                raise ParamError({"tag": "tag %s already exist in vnet %s" % (tag, other_id)})
+
+    @staticmethod
+    def _vnet_tag_qinq(vnet, tag, others, _zones):
+        """Zones/QinQPlugin.pm vnet_update_hook."""
+        if tag and tag > 4096:
+            raise ParamError({"tag": "VLAN tag maximal value is 4096"})
+        for other_id, other in others.items():
+            if other.get("zone") != vnet["zone"]:
+                continue
+            if tag and other.get("tag") == tag:
+                raise ParamError({"tag": "tag %s already exist in zone %s vnet %s" % (tag, vnet["zone"], other_id)})
+            if not tag and not other.get("tag"):
+                raise ParamError({"tag": "tag-less vnet already exists in zone %s vnet %s" % (vnet["zone"], other_id)})
+
+    @staticmethod
+    def _vnet_tag_vxlan(vnet, tag, others, zones):
+        """Zones/VxlanPlugin.pm and EvpnPlugin.pm vnet_update_hook: VXLAN ids are unique across vxlan+evpn zones."""
+        if tag is None:
+            raise ParamError({"tag": "missing vxlan tag"})
+        if tag > 16777216:
+            raise ParamError({"tag": "vxlan tag max value is 16777216"})
+        if vnet.get("vlanaware") and zones[vnet["zone"]]["type"] == "evpn":
+            raise ParamError({"vlan-aware": "vlan-aware option can't be enabled with evpn"})
+        for other_id, other in others.items():
+            other_zone = zones.get(other.get("zone"), {})
+            if other_zone.get("type") in ("vxlan", "evpn") and other.get("tag") == tag:
+                raise ParamError({"tag": "vxlan tag %s already exist in vnet %s in zone %s " % (tag, other_id, other["zone"])})
+
+    _vnet_tag_evpn = _vnet_tag_vxlan
+
+    def _vnet_updated(self, vnet_id, old):
+        """Vnets.pm update: the zone cannot be deleted, nor changed while subnets exist."""
+        vnet = self.state["pending"]["vnets"][vnet_id]
+        if not vnet.get("zone"):
+            raise ParamError({"zone": "cannot delete zone"})
+        if vnet["zone"] != old["zone"] and self._vnet_subnets(vnet_id):
+            raise ParamError({"zone": "can't change zone if subnets exist"})
+        self._vnet_hook(vnet_id)
+
+    @route("POST", "/cluster/sdn/vnets")
+    def vnet_create(self, request):
+        """API2/Network/SDN/Vnets.pm create: check_config runs inside the lock here."""
+        params, _delete = self._split_params(request, "vnet")
+        params.pop("type", None)
+        vnet_id = request.params["vnet"]
+
+        def code():
+            settings = check_config(VNET_OPTIONS["vnet"], params, True)
+            if vnet_id in self.state["pending"]["vnets"]:
+                raise die("sdn vnet object ID '%s' already defined\n" % vnet_id)
+            self.state["pending"]["vnets"][vnet_id] = dict(settings, type="vnet")
+            self._vnet_hook(vnet_id)
+        self._locked(request, "create sdn vnet object failed", code)
+
+    @route("PUT", "/cluster/sdn/vnets/{vnet}")
+    def vnet_update(self, request):
+        """API2/Network/SDN/Vnets.pm update."""
+        self._vnet_access(request.params["vnet"])
+        self._update(request, VNET, self._vnet_updated)
+
+    @route("DELETE", "/cluster/sdn/vnets/{vnet}")
+    def vnet_delete(self, request):
+        """API2/Network/SDN/Vnets.pm delete; VnetPlugin.pm on_delete_hook."""
+        self._vnet_access(request.params["vnet"])
+
+        def hook(vnet_id, _section):
+            if self._vnet_subnets(vnet_id):
+                raise ParamError({"vnet": "Can't delete vnet if subnets exists"})
+        self._delete(request, VNET, hook)
+
+    # -- subnets ----------------------------------------------------------------------------------
+    @route("GET", "/cluster/sdn/vnets/{vnet}/subnets")
+    def subnets_index(self, request):
+        """API2/Network/SDN/Subnets.pm index: the subnets of one vnet."""
+        vnet_id = request.params["vnet"]
+        self._vnet_access(vnet_id)
+        return [entry for entry in self._list(SUBNET, request) if entry.get("vnet") == vnet_id]
+
+    @route("GET", "/cluster/sdn/vnets/{vnet}/subnets/{subnet}")
+    def subnet_read(self, request):
+        """API2/Network/SDN/Subnets.pm read: a subnet of another vnet is a "wrong vnet"."""
+        self._vnet_access(request.params["vnet"])
+        request.params["subnet"] = self._subnet_key(request)
+        result = self._read(SUBNET, request)
+        if result.get("vnet") != request.params["vnet"]:
+            raise ParamError({"vnet": "wrong vnet"})
+        return result
+
+    def _subnet_key(self, request):
+        """A subnet path element may be the id or (on create) a CIDR."""
+        value = request.params["subnet"]
+        if "/" in value:
+            zone = self.state["pending"]["vnets"].get(request.params["vnet"], {}).get("zone")
+            return subnet_id(zone, value)
+        return value
+
+    def _subnet_hook(self, zone_id, object_id, old=None):
+        """SubnetPlugin.pm on_update_hook: vnet, gateway, dhcp ranges; then the IPAM registration."""
+        section = self.state["pending"]["subnets"][object_id]
+        cidr = subnet_api_view(object_id, section)["cidr"]
+        vnet = self.state["pending"]["vnets"].get(section.get("vnet"))
+        if vnet is None:
+            raise ParamError({"vnet": "%s don't exist" % section.get("vnet")})
+        if vnet.get("vlanaware"):
+            raise ParamError({"vnet": "you can't add a subnet on a vlanaware vnet"})
+        gateway = section.get("gateway")
+        point_to_point = ip_network(cidr).version == 4 and ip_network(cidr).prefixlen == 32
+        if gateway and not point_to_point and not ip_in(gateway, cidr):
+            raise ParamError({"gateway": "%s is not in subnet %s" % (gateway, cidr)})
+        self._check_dhcp_ranges(section.get("dhcp-range") or [], cidr)
+        ipam = self.state["pending"]["zones"].get(zone_id, {}).get("ipam")
+        if ipam == "pve":
+            self._ipam_register(zone_id, cidr, gateway, (old or {}).get("gateway"))
+
+    @staticmethod
+    def _check_dhcp_ranges(ranges, cidr):
+        """SubnetPlugin.pm validate_dhcp_ranges."""
+        seen = []
+        for text in ranges:
+            parsed = parse_dhcp_range(text)
+            start, end = parsed["start-address"], parsed["end-address"]
+            if ip_in(start, cidr) and ip_in(end, cidr) and _int_ip(start) > _int_ip(end):
+                raise ParamError({"dhcp-range": "start-address %s must be smaller than end-address %s" % (start, end)})
+            for key, address in (("start-address", start), ("end-address", end)):
+                if not ip_in(address, cidr):
+                    raise ParamError({"dhcp-range": "%s %s is not in subnet %s" % (key, address, cidr)})
+            for other_start, other_end in seen:
+                if _int_ip(start) <= other_end and other_start <= _int_ip(end):
+                    raise ParamError({"dhcp-range": "dhcp ranges must not overlap"})
+            seen.append((_int_ip(start), _int_ip(end)))
+
+    def _ipam_register(self, zone_id, cidr, gateway, old_gateway):
+        """Subnets.pm add_subnet/update_subnet with Ipams/PVEPlugin.pm: the gateway as {"gateway": 1}."""
+        subnet = self.state["ipam_db"]["zones"].setdefault(zone_id, {"subnets": {}})["subnets"].setdefault(cidr, {"ips": {}})
+        ips = subnet["ips"]
+        if old_gateway and old_gateway != gateway and ips.get(old_gateway, {}).get("gateway"):
+            del ips[old_gateway]
+        if gateway:
+            if gateway in ips and not ips[gateway].get("gateway"):
+                raise die("IP '%s' already exist\n" % gateway)
+            ips[gateway] = {"gateway": 1}
+
+    @route("POST", "/cluster/sdn/vnets/{vnet}/subnets")
+    def subnet_create(self, request):
+        """API2/Network/SDN/Subnets.pm create: id = <zone of the vnet>-<cidr with - for />."""
+        vnet_id = request.params["vnet"]
+        self._vnet_access(vnet_id)
+        params, _delete = self._split_params(request, "subnet")
+        params.pop("type")
+
+        def code():
+            zone_id = self.state["pending"]["vnets"][vnet_id]["zone"]
+            object_id = subnet_id(zone_id, request.params["subnet"])
+            settings = check_config(SUBNET_OPTIONS["subnet"], params, True)
+            if object_id in self.state["pending"]["subnets"]:
+                raise die("sdn subnet object ID '%s' already defined\n" % object_id)
+            self.state["pending"]["subnets"][object_id] = dict(settings, type="subnet")
+            self._subnet_hook(zone_id, object_id)
+        self._locked(request, "create sdn subnet object failed", code)
+
+    @route("PUT", "/cluster/sdn/vnets/{vnet}/subnets/{subnet}")
+    def subnet_update(self, request):
+        """API2/Network/SDN/Subnets.pm update."""
+        vnet_id = request.params["vnet"]
+        self._vnet_access(vnet_id)
+        request.params["subnet"] = self._subnet_key(request)
+        zone_id = self.state["pending"]["vnets"][vnet_id]["zone"]
+        self._update(request, SUBNET, lambda object_id, old: self._subnet_hook(zone_id, object_id, old))
+
+    @route("DELETE", "/cluster/sdn/vnets/{vnet}/subnets/{subnet}")
+    def subnet_delete(self, request):
+        """API2/Network/SDN/Subnets.pm delete; PVEPlugin.pm del_subnet refuses subnets with guest IPs."""
+        self._vnet_access(request.params["vnet"])
+        request.params["subnet"] = self._subnet_key(request)
+
+        def hook(object_id, _section):
+            zone_id, network, mask = subnet_cidr(object_id)
+            cidr = "%s/%d" % (network, mask)
+            subnets = self.state["ipam_db"]["zones"].get(zone_id, {}).get("subnets", {})
+            if any(not entry.get("gateway") for entry in subnets.get(cidr, {}).get("ips", {}).values()):
+                raise die("cannot delete subnet '%s', not empty\n" % cidr)
+            subnets.pop(cidr, None)
+        self._delete(request, SUBNET, hook)
+
+    # -- IPAM IPs -----------------------------------------------------------------------------------
+    def _ip_subnet(self, request):
+        """Vnets.pm get_subnet_from_vnet_ip: the IPAM subnet of the vnet that holds the IP."""
+        vnet_id, address = request.params["vnet"], request.params["ip"]
+        self._vnet_access(vnet_id)
+        for object_id in self._vnet_subnets(vnet_id):
+            zone_id, network, mask = subnet_cidr(object_id)
+            cidr = "%s/%d" % (network, mask)
+            if ip_in(address, cidr):
+                zone = self.state["ipam_db"]["zones"].setdefault(zone_id, {"subnets": {}})
+                return zone["subnets"].setdefault(cidr, {"ips": {}})["ips"]
+        raise die(perl_die("no-subnet-for-ip", "can't find any subnet for ip %s" % address))
+
+    @staticmethod
+    def _ip_entry(request):
+        params = request.params
+        return {key: params[key] for key in ("vmid", "mac") if params.get(key)}
+
+    @route("POST", "/cluster/sdn/vnets/{vnet}/ips")
+    def ip_create(self, request):
+        """API2/Network/SDN/Ips.pm ipcreate; PVEPlugin.pm add_ip: "IP '<ip>' already exist"."""
+        ips = self._ip_subnet(request)
+        if request.params["ip"] in ips:
+            raise die("IP '%s' already exist\n" % request.params["ip"])
+        ips[request.params["ip"]] = self._ip_entry(request)
+
+    @route("PUT", "/cluster/sdn/vnets/{vnet}/ips")
+    def ip_update(self, request):
+        """API2/Network/SDN/Ips.pm ipupdate: the mapping of a MAC moves to the new IP."""
+        ips = self._ip_subnet(request)
+        mac = request.params.get("mac")
+        for address in [address for address, entry in ips.items() if mac and entry.get("mac") == mac]:
+            del ips[address]
+        ips[request.params["ip"]] = self._ip_entry(request)
+
+    @route("DELETE", "/cluster/sdn/vnets/{vnet}/ips")
+    def ip_delete(self, request):
+        """API2/Network/SDN/Ips.pm ipdelete; PVEPlugin.pm del_ip."""
+        ips = self._ip_subnet(request)
+        if request.params["ip"] not in ips:
+            raise die("IP '%s' does not exist in IPAM DB\n\n" % request.params["ip"])
+        del ips[request.params["ip"]]
+
+    # -- controllers --------------------------------------------------------------------------------
+    @route("GET", "/cluster/sdn/controllers")
+    def controllers_index(self, request):
+        """API2/Network/SDN/Controllers.pm index."""
+        return self._list(CONTROLLER, request)
+
+    @route("GET", "/cluster/sdn/controllers/{controller}")
+    def controller_read(self, request):
+        """API2/Network/SDN/Controllers.pm read."""
+        return self._read(CONTROLLER, request)
+
+    def _controller_hook(self, controller_id, _old=None):
+        """Controllers/EvpnPlugin.pm and BgpPlugin.pm on_update_hook."""
+        controllers = self.state["pending"]["controllers"]
+        controller = controllers[controller_id]
+        others = [controllers[other] for other in sorted(controllers) if other != controller_id]
+        if controller["type"] == "evpn":
+            if any(other["type"] == "evpn" for other in others):
+                raise die(perl_die("one-evpn-controller", "only 1 global evpn controller can be defined"))
+            if self.pve9 and bool(controller.get("peers")) == bool(controller.get("fabric")):
+                raise die(perl_die("evpn-peers-fabric", "must have exactly one of peers / fabric defined"))
+        elif controller["type"] == "bgp":
+            if any(other["type"] == "bgp" and other.get("node") == controller.get("node") for other in others):
+                raise die(perl_die("one-bgp-controller", "only 1 bgp controller can be defined"))
+
+    def _controller_deleted(self, controller_id, section):
+        """Controllers/EvpnPlugin.pm and BgpPlugin.pm on_delete_hook."""
+        if section["type"] not in ("evpn", "bgp"):
+            return
+        zones = self.state["pending"]["zones"]
+        for zone_id in sorted(zones):
+            if zones[zone_id].get("controller") == controller_id:
+                key = "evpn-controller-used" if section["type"] == "evpn" else "bgp-controller-used"
+                raise die(perl_die(key, "controller %s is used by %s" % (controller_id, zone_id)))
+
+    @route("POST", "/cluster/sdn/controllers")
+    def controller_create(self, request):
+        """API2/Network/SDN/Controllers.pm create."""
+        self._create(request, CONTROLLER, self._controller_hook)
+
+    @route("PUT", "/cluster/sdn/controllers/{controller}")
+    def controller_update(self, request):
+        """API2/Network/SDN/Controllers.pm update."""
+        self._update(request, CONTROLLER, self._controller_hook)
+
+    @route("DELETE", "/cluster/sdn/controllers/{controller}")
+    def controller_delete(self, request):
+        """API2/Network/SDN/Controllers.pm delete."""
+        self._delete(request, CONTROLLER, self._controller_deleted)
+
+    # -- IPAMs and DNS (not part of the pending/running model) ---------------------------------------
+    @route("GET", "/cluster/sdn/ipams")
+    def ipams_index(self, request):
+        """API2/Network/SDN/Ipams.pm index (with the injected `pve`)."""
+        return self._list(IPAM, request)
+
+    @route("GET", "/cluster/sdn/ipams/{ipam}")
+    def ipam_read(self, request):
+        """API2/Network/SDN/Ipams.pm read."""
+        return self._read(IPAM, request)
+
+    @route("POST", "/cluster/sdn/ipams")
+    def ipam_create(self, request):
+        """API2/Network/SDN/Ipams.pm create."""
+        self._create(request, IPAM)
+
+    @route("PUT", "/cluster/sdn/ipams/{ipam}")
+    def ipam_update(self, request):
+        """API2/Network/SDN/Ipams.pm update."""
+        self._update(request, IPAM)
+
+    @route("DELETE", "/cluster/sdn/ipams/{ipam}")
+    def ipam_delete(self, request):
+        """API2/Network/SDN/Ipams.pm delete."""
+        self._delete(request, IPAM)
+
+    @route("GET", "/cluster/sdn/ipams/{ipam}/status")
+    def ipam_status(self, request):
+        """API2/Network/SDN/Ipams.pm ipamindex: PVE IPAM only, and only zones with `dhcp` set."""
+        if request.params["ipam"] != "pve":
+            raise die(perl_die("only-pve-ipam", "Currently only PVE IPAM is supported!"))
+        result = []
+        zones, vnets = self.state["pending"]["zones"], self.state["pending"]["vnets"]
+        for zone_id, zone_db in sorted(self.state["ipam_db"]["zones"].items()):
+            zone = zones.get(zone_id)
+            if not zone or zone.get("ipam") != "pve" or not zone.get("dhcp"):
+                continue
+            for cidr, subnet in sorted(zone_db["subnets"].items()):
+                owner = self.state["pending"]["subnets"].get(subnet_id(zone_id, cidr), {}).get("vnet")
+                if owner not in vnets:
+                    continue
+                for address, entry in sorted(subnet["ips"].items()):
+                    result.append(dict(entry, zone=zone_id, subnet=cidr, ip=address, vnet=owner))
+        return result
+
+    @route("GET", "/cluster/sdn/dns")
+    def dns_index(self, request):
+        """API2/Network/SDN/Dns.pm index."""
+        return self._list(DNS, request)
+
+    @route("GET", "/cluster/sdn/dns/{dns}")
+    def dns_read(self, request):
+        """API2/Network/SDN/Dns.pm read."""
+        return self._read(DNS, request)
+
+    @route("POST", "/cluster/sdn/dns")
+    def dns_create(self, request):
+        """API2/Network/SDN/Dns.pm create."""
+        self._create(request, DNS)
+
+    @route("PUT", "/cluster/sdn/dns/{dns}")
+    def dns_update(self, request):
+        """API2/Network/SDN/Dns.pm update."""
+        self._update(request, DNS)
+
+    @route("DELETE", "/cluster/sdn/dns/{dns}")
+    def dns_delete(self, request):
+        """API2/Network/SDN/Dns.pm delete."""
+        self._delete(request, DNS)
+
+
+def _int_ip(address):
+    return int(ip_network(address).network_address)
+
+
+class _NoToken:  # pylint: disable=too-few-public-methods
+    """POST /cluster/sdn/lock calls lock_sdn_config without a token."""
+
+    def __init__(self, request):
+        self.params = {key: value for key, value in request.params.items() if key != "lock-token"}
+
