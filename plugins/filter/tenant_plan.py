@@ -1,0 +1,320 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) homecloud.proxmox contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: tenant_plan
+short_description: Plan tenant networks, EVPN zones, VNet ids and VNIs from stable slots
+version_added: 0.1.0
+description:
+  - Turns a list of tenants and a network plan into one EVPN zone per tenant with its VNets,
+    subnets, gateways, reserved and guest address ranges, vrf-vxlan and VNet tags - ready
+    for the SDN modules - after checking the whole input.
+  - Every number comes from a stable slot the administrator gives. The tenant O(_input[].id)
+    picks the tenant network (slot O(_input[].id) of size O(network_plan.tenant_prefix) in
+    O(network_plan.supernet)), the zone's vrf-vxlan (O(network_plan.vrf_vxlan_base) + id)
+    and its VNet tags; the VNet O(_input[].vnets[].id) picks the VNet subnet (slot
+    O(_input[].vnets[].id) of size O(network_plan.vnet_prefix) in the tenant network) and the
+    tag's last two digits (O(network_plan.vnet_tag_base) + tenant id * 100 + VNet id). So
+    adding, removing or reordering tenants or adding a VNet never changes another tenant's
+    plan.
+  - Everything is validated before anything is planned, and every problem is reported at once,
+    one per line, naming the tenant, the field and the rule - PVE's id rules (zone and VNet ids
+    2 to 8 characters, C(^[a-z][a-z0-9]*[a-z0-9]$) ignoring case; VNet ids are cluster-wide),
+    duplicate tenant names, ids, zone ids and VNet ids, overlapping networks and subnets,
+    VNI collisions (VNet tags, vrf-vxlan values, and a vrf-vxlan equal to a VNet tag), VNIs
+    outside 1..16777215, networks outside their supernet, tenant or VNet ids beyond the
+    slots the address space has, missing fields and wrong types.
+  - PVE itself does not check that subnets of different VNets or zones overlap; this filter does.
+  - Fields this filter does not know are ignored, so the same tenant list can carry data for
+    other roles.
+  - IPv4 and IPv6 supernets are accepted; one plan uses one IP version.
+  - The zones of the result, RV(_value[].zone), are what M(homecloud.proxmox.tenant_network) takes as O(homecloud.proxmox.tenant_network#module:zones).
+positional: network_plan
+options:
+  _input:
+    description: The tenants.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description:
+          - The tenant's name; also its zone id unless O(_input[].zone) is set.
+        type: str
+        required: true
+      id:
+        description:
+          - The tenant's stable slot, an integer >= 1. Never reuse or change it while the tenant exists.
+          - Must be lower than the number of O(network_plan.tenant_prefix) slots in the supernet
+            unless O(_input[].network) is set.
+        type: int
+        required: true
+      zone:
+        description:
+          - The zone id, if the tenant name is not a valid PVE zone id.
+        type: str
+      network:
+        description:
+          - An explicit network for the tenant instead of its slot; must lie inside the supernet
+            and not overlap any other tenant.
+        type: str
+      zone_options:
+        description:
+          - Zone options merged over O(network_plan.zone_defaults) for this tenant (shallow merge);
+            an option set to V(null) drops the default. C(-) in names becomes C(_).
+          - V(zone), V(type), V(controller), V(vrf_vxlan) and V(vnets) are planned and refused here.
+        type: dict
+      vnets:
+        description: The tenant's VNets.
+        type: list
+        elements: dict
+        suboptions:
+          name:
+            description: The VNet's name inside the tenant, for example V(web).
+            type: str
+            required: true
+          id:
+            description:
+              - The VNet's stable slot inside the tenant, 0 to 99.
+              - Must be lower than the number of VNet-sized slots in the tenant network.
+            type: int
+            required: true
+          vnet:
+            description:
+              - The PVE VNet id. Default - the zone id cut to 6 characters followed by the two-digit
+                VNet id, for example V(acme01). Set it when two tenants' defaults collide.
+            type: str
+          prefix:
+            description: The prefix length of this VNet's subnet instead of O(network_plan.vnet_prefix).
+            type: int
+          alias:
+            description: The VNet's alias in PVE. Default - the tenant name, a space and the VNet name.
+            type: str
+  network_plan:
+    description: The settings of the plan.
+    type: dict
+    required: true
+    suboptions:
+      supernet:
+        description: The network tenant networks are carved from, for example V(10.128.0.0/12).
+        type: str
+        required: true
+      tenant_prefix:
+        description: The prefix length of a tenant network, for example V(20).
+        type: int
+        required: true
+      vnet_prefix:
+        description: The prefix length of a VNet subnet, for example V(24).
+        type: int
+        required: true
+      controller:
+        description: The id of the EVPN controller every zone uses.
+        type: str
+        required: true
+      vrf_vxlan_base:
+        description: A tenant's zone gets vrf-vxlan O(network_plan.vrf_vxlan_base) + tenant id.
+        type: int
+        default: 10000
+      vnet_tag_base:
+        description: A VNet's tag (its VXLAN VNI) is O(network_plan.vnet_tag_base) + tenant id * 100 + VNet id.
+        type: int
+        default: 100000
+      reserved_hosts:
+        description:
+          - Addresses kept for infrastructure (the tenant gateway VM, the tunnel VM, ...) right after
+            the gateway, which is the first host address of every VNet.
+        type: int
+        default: 8
+      zone_defaults:
+        description:
+          - "Zone options for every tenant, for example V({mtu: 1450, exitnodes: [pve1], advertise_subnets: true, ipam: pve})."
+          - C(-) in names becomes C(_).
+        type: dict
+        default: {}
+      shared_services:
+        description:
+          - One more tenant-like entry for the shared services zone, with the same fields as a tenant
+            plus its own O(network_plan.shared_services.supernet). It is planned the same way and
+            flagged RV(_value[].shared).
+          - Its O(network_plan.shared_services.id) defaults to V(0), a slot no tenant can use.
+        type: dict
+        suboptions:
+          supernet:
+            description: The supernet its network slot is taken from; default O(network_plan.supernet).
+            type: str
+          id:
+            description: Its stable slot, an integer >= 0.
+            type: int
+            default: 0
+author:
+  - homecloud.proxmox contributors (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: Plan the tenants' networks and zones (fails with every problem listed if the input is wrong)
+  ansible.builtin.set_fact:
+    tenant_plan: "{{ homecloud_tenants | homecloud.proxmox.tenant_plan(homecloud_network_plan) }}"
+  vars:
+    homecloud_network_plan:
+      supernet: 10.128.0.0/12
+      tenant_prefix: 20
+      vnet_prefix: 24
+      controller: evpnctl
+      zone_defaults:
+        mtu: 1450
+        exitnodes: [pve1]
+        advertise_subnets: true
+        ipam: pve
+      shared_services:
+        name: shared
+        vnets:
+          - {name: dns, id: 1}
+    homecloud_tenants:
+      - name: acme
+        id: 3
+        vnets:
+          - {name: web, id: 1}
+          - {name: db, id: 2}
+      - name: initech-labs
+        id: 4
+        zone: initech
+        vnets:
+          - {name: web, id: 1, prefix: 23}
+
+# tenant_plan[1] (acme; tenant_plan[0] is the shared services, id 0):
+#   network: 10.128.48.0/20
+#   zone: {zone: acme, type: evpn, controller: evpnctl, vrf_vxlan: 10003, mtu: 1450, ...,
+#          vnets: [{vnet: acme01, tag: 100301, alias: acme web,
+#                   subnets: [{subnet: 10.128.49.0/24, gateway: 10.128.49.1, snat: false}]}, ...]}
+#   vnets: [{name: web, id: 1, vnet: acme01, tag: 100301, cidr: 10.128.49.0/24, gateway: 10.128.49.1,
+#            reserved: [10.128.49.2, ..., 10.128.49.9], first_guest: 10.128.49.10,
+#            last_guest: 10.128.49.254, guest_count: 245}, ...]
+
+- name: Converge every tenant's zone, VNets and subnets with one SDN apply
+  homecloud.proxmox.tenant_network:
+    zones: "{{ tenant_plan | map(attribute='zone') }}"
+
+- name: Show the plan to the administrator before anything is applied
+  ansible.builtin.debug:
+    msg: "{{ item.tenant }}: zone {{ item.zone.zone }} {{ item.network }} - {{ item.vnets | map(attribute='cidr') | join(', ') }}"
+  loop: "{{ tenant_plan }}"
+"""
+
+RETURN = r"""
+_value:
+  description: One entry per tenant (and the shared services), sorted by id.
+  type: list
+  elements: dict
+  contains:
+    tenant:
+      description: The tenant's name.
+      type: str
+      sample: acme
+    id:
+      description: The tenant's id.
+      type: int
+      sample: 3
+    shared:
+      description: Whether this is the shared services entry.
+      type: bool
+      sample: false
+    network:
+      description: The tenant network.
+      type: str
+      sample: 10.128.48.0/20
+    zone:
+      description:
+        - The EVPN zone with its VNets and subnets, option names with underscores, ready for the SDN modules -
+          C(zone), C(type) (always V(evpn)), C(controller), C(vrf_vxlan), the merged zone options, and C(vnets),
+          each with C(vnet), C(tag), C(alias) and C(subnets) (C(subnet), C(gateway), C(snat) V(false)).
+      type: dict
+      sample:
+        zone: acme
+        type: evpn
+        controller: evpnctl
+        vrf_vxlan: 10003
+        mtu: 1450
+        exitnodes: [pve1]
+        advertise_subnets: true
+        ipam: pve
+        vnets:
+          - vnet: acme01
+            tag: 100301
+            alias: acme web
+            subnets:
+              - subnet: 10.128.49.0/24
+                gateway: 10.128.49.1
+                snat: false
+    vnets:
+      description: The VNets' address plan, sorted by VNet id.
+      type: list
+      elements: dict
+      contains:
+        name:
+          description: The VNet's name inside the tenant.
+          type: str
+          sample: web
+        id:
+          description: The VNet's slot.
+          type: int
+          sample: 1
+        vnet:
+          description: The PVE VNet id.
+          type: str
+          sample: acme01
+        tag:
+          description: The VNet's VXLAN VNI.
+          type: int
+          sample: 100301
+        cidr:
+          description: The VNet's subnet.
+          type: str
+          sample: 10.128.49.0/24
+        gateway:
+          description: The gateway address, the subnet's first host address.
+          type: str
+          sample: 10.128.49.1
+        reserved:
+          description: The addresses after the gateway kept for infrastructure.
+          type: list
+          elements: str
+          sample: [10.128.49.2, 10.128.49.3, 10.128.49.4, 10.128.49.5, 10.128.49.6, 10.128.49.7, 10.128.49.8, 10.128.49.9]
+        first_guest:
+          description: The first address for guests.
+          type: str
+          sample: 10.128.49.10
+        last_guest:
+          description: The last address for guests (IPv4 - before the broadcast address).
+          type: str
+          sample: 10.128.49.254
+        guest_count:
+          description: How many guest addresses there are.
+          type: int
+          sample: 245
+"""
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.homecloud.proxmox.plugins.module_utils.planning import PlanError, plan_tenants
+
+
+def tenant_plan(tenants, network_plan):
+    """The filter: the plan, or AnsibleFilterError with every problem on its own line."""
+    try:
+        return plan_tenants(tenants, network_plan)
+    except PlanError as error:
+        raise AnsibleFilterError("homecloud.proxmox.tenant_plan: %d problem(s) in the tenants or the network plan:\n%s"
+                                 % (len(error.errors), "\n".join(error.errors)))
+
+
+class FilterModule:
+    """homecloud.proxmox filters."""
+
+    def filters(self):
+        return {"tenant_plan": tenant_plan}

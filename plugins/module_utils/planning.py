@@ -1,0 +1,592 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) homecloud.proxmox contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Address and ID planning for tenants: one EVPN zone per tenant (capability C3).
+
+Every number in a plan comes from a stable slot the administrator gave: the tenant
+``id`` picks the tenant network (slot ``id`` of ``tenant_prefix`` in the supernet),
+the zone's vrf-vxlan and the first digits of its VNet tags; the VNet ``id`` picks the
+VNet subnet (slot ``id`` of ``vnet_prefix`` in the tenant network) and the last two
+digits of its tag. So adding, removing or reordering tenants never renumbers another.
+
+The whole input is validated before anything is planned and every problem is reported
+at once (``PlanError.errors``): PVE's id rules, duplicates, overlapping subnets (PVE
+itself never checks those), VNI collisions and ranges, address space exhaustion.
+
+No Ansible import here: the ``homecloud.proxmox.tenant_plan`` filter wraps it, and it
+is unit tested on its own.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from collections.abc import Mapping
+
+try:
+    import netaddr
+    HAS_NETADDR = True
+    NETADDR_IMPORT_ERROR = None
+except ImportError as import_error:  # pragma: no cover - reported by the callers
+    HAS_NETADDR = False
+    NETADDR_IMPORT_ERROR = import_error
+
+
+# PVE's id rules (pve-network Zones/Plugin.pm parse_sdn_zone_id, VnetPlugin.pm,
+# Controllers/Plugin.pm), matched ignoring case as PVE does.
+SDN_ID_PATTERN = re.compile(r"^[a-z][a-z0-9]*[a-z0-9]$", re.IGNORECASE)
+SDN_ID_MAX_LENGTH = 8
+CONTROLLER_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*[a-z0-9]$", re.IGNORECASE)
+CONTROLLER_ID_MAX_LENGTH = 64
+# VnetPlugin.pm's alias format; ")-_" is a character range there, so it is permissive.
+ALIAS_PATTERN = re.compile(r"^[\(\)-_.\w\d\s]{0,256}$", re.IGNORECASE)
+# A VXLAN VNI has 24 bits; PVE's schema allows VNet tags and vrf-vxlan 1..16777215.
+MAX_VNI = 16777215
+# VNet tag = vnet_tag_base + tenant id * 100 + vnet id: two decimal digits for the VNet.
+MAX_VNET_ID = 99
+TAG_DIGITS_PER_TENANT = 100
+# The default VNet id is the zone id cut to this length plus the two-digit VNet id,
+# which keeps it within PVE's 8 characters.
+VNET_ID_ZONE_PART = SDN_ID_MAX_LENGTH - 2
+
+DEFAULT_VRF_VXLAN_BASE = 10000
+DEFAULT_VNET_TAG_BASE = 100000
+DEFAULT_RESERVED_HOSTS = 8
+# Zone options the plan computes itself; taking them from zone_defaults or
+# zone_options would break the plan's guarantees.
+PLANNED_ZONE_OPTIONS = ("zone", "type", "controller", "vrf_vxlan", "vnets")
+
+_REQUIRED = object()
+
+
+class PlanError(ValueError):
+    """The input cannot be planned; ``errors`` holds one message per problem."""
+
+    def __init__(self, errors):
+        self.errors = list(errors)
+        super().__init__("\n".join(self.errors))
+
+
+class Settings:
+    """The validated network plan settings; a field is None when its input was invalid."""
+
+    def __init__(self):
+        self.supernet = None
+        self.tenant_prefix = None
+        self.vnet_prefix = None
+        self.controller = None
+        self.vrf_vxlan_base = None
+        self.vnet_tag_base = None
+        self.reserved_hosts = None
+        self.zone_defaults = {}
+
+
+class Entry:
+    """One tenant (or the shared services) as read and derived; None marks invalid input."""
+
+    def __init__(self, position, shared):
+        self.position = position  # "tenants[3]" or "shared_services": names the input item
+        self.label = position  # "tenant 'acme'" once the name is known
+        self.shared = shared
+        self.name = None
+        self.id = None
+        self.zone = None
+        self.supernet = None
+        self.network = None
+        self.zone_options = {}
+        self.vrf_vxlan = None
+        self.vnets = []
+
+
+class Vnet:
+    """One VNet of an entry as read and derived; None marks invalid input."""
+
+    def __init__(self, index):
+        self.field = "vnets[%d]" % index
+        self.name = None
+        self.id = None
+        self.vnet = None
+        self.prefix = None
+        self.alias = None
+        self.cidr = None
+        self.tag = None
+
+
+class Claim:
+    """Something that must be unique: who claims which value, for duplicate messages."""
+
+    def __init__(self, key, label, field, value, what, owner):
+        self.key = key
+        self.label = label
+        self.field = field
+        self.value = value
+        self.what = what
+        self.owner = owner
+
+
+def plan_tenants(tenants, network_plan):
+    """Validate everything, then return the plan as a list of dicts sorted by tenant id.
+
+    Raises PlanError with every problem found.
+    """
+    if not HAS_NETADDR:
+        raise PlanError(["the Python library netaddr is required for planning: %s" % NETADDR_IMPORT_ERROR])
+    errors = []
+    settings = read_settings(network_plan, errors)
+    entries = read_entries(tenants, network_plan, settings, errors)
+    check_unique(entries, errors)
+    check_overlaps(entries, errors)
+    if errors:
+        raise PlanError(errors)
+    return [render_entry(entry, settings) for entry in sorted(entries, key=lambda entry: entry.id)]
+
+
+# ---------------------------------------------------------------------------
+# Field readers: each appends a message naming the place, the field and the rule.
+
+def show(value):
+    """A value as messages quote it: strings in quotes, anything else as Python shows it."""
+    if isinstance(value, str):
+        return "'%s'" % value
+    return repr(value)
+
+
+def is_integer(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def read_int(mapping, key, label, errors, low, high=None, default=_REQUIRED, field=None, why=""):
+    """An integer in low..high (high None: no upper bound), or default when absent."""
+    field = field or key
+    rule = "an integer >= %d" % low if high is None else "an integer from %d to %d" % (low, high)
+    if why:
+        rule += " (%s)" % why
+    value = mapping.get(key)
+    if value is None:
+        if default is _REQUIRED:
+            errors.append("%s: %s: required, %s" % (label, field, rule))
+            return None
+        return default
+    if not is_integer(value) or value < low or (high is not None and value > high):
+        errors.append("%s: %s %s: must be %s" % (label, field, show(value), rule))
+        return None
+    return value
+
+
+def read_text(mapping, key, label, errors, field=None, required=True):
+    """A non-empty string, or None when absent (reported if required) or invalid."""
+    field = field or key
+    value = mapping.get(key)
+    if value is None:
+        if required:
+            errors.append("%s: %s: required, a non-empty string" % (label, field))
+        return None
+    if not isinstance(value, str) or not value:
+        errors.append("%s: %s %s: must be a non-empty string" % (label, field, show(value)))
+        return None
+    return value
+
+
+def read_cidr(mapping, key, label, errors, required=True):
+    """A netaddr.IPNetwork from a 'a.b.c.d/n' string without host bits."""
+    value = mapping.get(key)
+    if value is None:
+        if required:
+            errors.append("%s: %s: required, a CIDR network such as 10.128.0.0/12" % (label, key))
+        return None
+    try:
+        if not isinstance(value, str) or "/" not in value:
+            raise ValueError(value)
+        network = netaddr.IPNetwork(value)
+    except (ValueError, TypeError, netaddr.AddrFormatError):
+        errors.append("%s: %s %s: must be a CIDR network such as 10.128.0.0/12 or fd00:10::/48" % (label, key, show(value)))
+        return None
+    if network.ip != network.network:
+        errors.append("%s: %s %s: host bits are set (the network is %s)" % (label, key, show(value), network.cidr))
+        return None
+    return network
+
+
+def check_sdn_id(value, label, field, kind, errors, origin=""):
+    """PVE's zone/VNet id rule; kind is 'zone' or 'VNet'."""
+    if SDN_ID_PATTERN.match(value) and len(value) <= SDN_ID_MAX_LENGTH:
+        return True
+    errors.append("%s: %s %s%s: a %s id is 2 to %d characters (PVE rule %s, max %d)" % (
+        label, field, show(value), origin, kind, SDN_ID_MAX_LENGTH, SDN_ID_PATTERN.pattern,
+        SDN_ID_MAX_LENGTH))
+    return False
+
+
+def read_options(mapping, key, label, errors):
+    """A dict of zone options with '-' in names turned into '_' (PVE API spelling accepted)."""
+    value = mapping.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        errors.append("%s: %s %s: must be a dict of zone options" % (label, key, show(value)))
+        return {}
+    options = {}
+    for name, option in value.items():
+        option_name = str(name).replace("-", "_")
+        if option_name in PLANNED_ZONE_OPTIONS:
+            errors.append("%s: %s.%s: the plan sets this zone option itself; remove it" % (label, key, name))
+            continue
+        options[option_name] = option
+    return options
+
+
+def read_list(mapping, key, label, errors):
+    value = mapping.get(key)
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (list, tuple)):
+        errors.append("%s: %s %s: must be a list of dicts" % (label, key, show(value)))
+        return []
+    return list(value)
+
+
+# ---------------------------------------------------------------------------
+# Settings
+
+def read_settings(network_plan, errors):
+    label = "network plan"
+    settings = Settings()
+    if not isinstance(network_plan, Mapping):
+        errors.append("%s: must be a dict (supernet, tenant_prefix, vnet_prefix, controller, ...), got %s"
+                      % (label, show(network_plan)))
+        return settings
+    settings.supernet = read_cidr(network_plan, "supernet", label, errors)
+    width = max_prefix(settings.supernet)
+    vnet_prefix_value = network_plan.get("vnet_prefix")
+    settings.tenant_prefix = read_int(
+        network_plan, "tenant_prefix", label, errors,
+        low=settings.supernet.prefixlen if settings.supernet is not None else 0,
+        high=vnet_prefix_value if is_integer(vnet_prefix_value) and vnet_prefix_value <= width else width,
+        why="from the supernet's prefix length to vnet_prefix")
+    settings.vnet_prefix = read_int(
+        network_plan, "vnet_prefix", label, errors,
+        low=settings.tenant_prefix if settings.tenant_prefix is not None else 0, high=width,
+        why="from tenant_prefix to the address length")
+    controller = read_text(network_plan, "controller", label, errors)
+    if controller is not None and not (CONTROLLER_ID_PATTERN.match(controller)
+                                       and len(controller) <= CONTROLLER_ID_MAX_LENGTH):
+        errors.append("%s: controller %s: an EVPN controller id is 2 to %d characters (PVE rule %s, max %d)" % (
+            label, show(controller), CONTROLLER_ID_MAX_LENGTH, CONTROLLER_ID_PATTERN.pattern,
+            CONTROLLER_ID_MAX_LENGTH))
+        controller = None
+    settings.controller = controller
+    settings.vrf_vxlan_base = read_int(network_plan, "vrf_vxlan_base", label, errors, low=0,
+                                       default=DEFAULT_VRF_VXLAN_BASE)
+    settings.vnet_tag_base = read_int(network_plan, "vnet_tag_base", label, errors, low=0,
+                                      default=DEFAULT_VNET_TAG_BASE)
+    settings.reserved_hosts = read_int(network_plan, "reserved_hosts", label, errors, low=0,
+                                       default=DEFAULT_RESERVED_HOSTS)
+    settings.zone_defaults = read_options(network_plan, "zone_defaults", label, errors)
+    if settings.vnet_prefix is not None and settings.reserved_hosts is not None and settings.supernet is not None:
+        check_guest_room(settings.vnet_prefix, settings.supernet.version, settings.reserved_hosts,
+                         label, "vnet_prefix", errors)
+    return settings
+
+
+def max_prefix(network):
+    """The address length of network's IP version; 128 while the version is unknown."""
+    return 32 if network is not None and network.version == 4 else 128
+
+
+def host_layout(network, reserved_hosts):
+    """(gateway, first_guest, last_guest) as integers; first_guest > last_guest when there is no room.
+
+    The gateway is the first host address and the reserved hosts follow it; IPv4 keeps
+    its last address for broadcast, IPv6 has no broadcast.
+    """
+    gateway = network.first + 1
+    first_guest = gateway + 1 + reserved_hosts
+    last_guest = network.last - 1 if network.version == 4 else network.last
+    return gateway, first_guest, last_guest
+
+
+def check_guest_room(prefix, version, reserved_hosts, label, field, errors):
+    """A VNet of this size must hold at least one guest after the gateway and reserved hosts."""
+    any_network = netaddr.IPNetwork("%s/%d" % ("0.0.0.0" if version == 4 else "::", prefix))
+    dummy_gateway, first_guest, last_guest = host_layout(any_network, reserved_hosts)
+    if first_guest <= last_guest:
+        return True
+    errors.append("%s: %s %d: a /%d leaves no guest address after the gateway and %d reserved hosts; "
+                  "use a shorter prefix or fewer reserved_hosts" % (label, field, prefix, prefix, reserved_hosts))
+    return False
+
+
+def nth_subnet(parent, prefix, index, label, field, parent_text, errors):
+    """Slot `index` of size /prefix inside parent, or None (reported) beyond the last slot."""
+    slots = 2 ** (prefix - parent.prefixlen)
+    if index >= slots:
+        errors.append("%s: %s %d: beyond the %d slots of /%d in %s %s (slots 0..%d)" % (
+            label, field, index, slots, prefix, parent_text, parent.cidr, slots - 1))
+        return None
+    block = 2 ** (max_prefix(parent) - prefix)
+    first = netaddr.IPAddress(parent.first + index * block, parent.version)
+    return netaddr.IPNetwork("%s/%d" % (first, prefix))
+
+
+def check_vni(value, label, field, formula, errors):
+    if 1 <= value <= MAX_VNI:
+        return value
+    errors.append("%s: %s %d (%s) is outside 1..%d, the VXLAN VNI range" % (label, field, value, formula, MAX_VNI))
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Tenants and the shared services
+
+def read_entries(tenants, network_plan, settings, errors):
+    entries = []
+    if isinstance(tenants, (str, bytes, Mapping)) or not isinstance(tenants, (list, tuple)):
+        errors.append("tenants: must be a list of tenant dicts, got %s" % show(tenants))
+        tenants = []
+    for index, raw in enumerate(tenants):
+        entries.append(read_entry(raw, "tenants[%d]" % index, settings, errors, shared=False))
+    shared_services = network_plan.get("shared_services") if isinstance(network_plan, Mapping) else None
+    if shared_services is not None:
+        entries.append(read_entry(shared_services, "shared_services", settings, errors, shared=True))
+    return [entry for entry in entries if entry is not None]
+
+
+def read_entry(raw, position, settings, errors, shared):
+    entry = Entry(position, shared)
+    if not isinstance(raw, Mapping):
+        errors.append("%s: must be a dict (name, id, vnets, ...), got %s" % (position, show(raw)))
+        return None
+    entry.name = read_text(raw, "name", position, errors)
+    if entry.name is not None:
+        entry.label = "%s '%s'" % ("shared_services" if shared else "tenant", entry.name)
+    if shared:
+        # Tenants start at 1, so slot 0 of the supernet and the VNIs of id 0 are free for shared services.
+        entry.id = read_int(raw, "id", entry.label, errors, low=0, default=0, why="the shared services' stable slot")
+    else:
+        entry.id = read_int(raw, "id", entry.label, errors, low=1, why="the tenant's stable slot")
+    read_zone_id(raw, entry, errors)
+    read_network(raw, entry, settings, errors)
+    entry.zone_options = read_options(raw, "zone_options", entry.label, errors)
+    if entry.id is not None and settings.vrf_vxlan_base is not None:
+        entry.vrf_vxlan = check_vni(settings.vrf_vxlan_base + entry.id, entry.label, "vrf_vxlan",
+                                    "vrf_vxlan_base + id", errors)
+    for index, raw_vnet in enumerate(read_list(raw, "vnets", entry.label, errors)):
+        vnet = read_vnet(raw_vnet, index, entry, settings, errors)
+        if vnet is not None:
+            entry.vnets.append(vnet)
+    return entry
+
+
+def read_zone_id(raw, entry, errors):
+    if raw.get("zone") is None:
+        zone, origin = entry.name, " (the tenant name; set zone to choose another)"
+    else:
+        zone, origin = read_text(raw, "zone", entry.label, errors), ""
+    if zone is not None and check_sdn_id(zone, entry.label, "zone", "zone", errors, origin):
+        entry.zone = zone
+
+
+def read_network(raw, entry, settings, errors):
+    entry.supernet = settings.supernet
+    if entry.shared and raw.get("supernet") is not None:
+        entry.supernet = read_cidr(raw, "supernet", entry.label, errors)
+        if entry.supernet is not None and settings.supernet is not None \
+                and entry.supernet.version != settings.supernet.version:
+            errors.append("%s: supernet %s is IPv%d but the plan's supernet %s is IPv%d; a plan uses one IP version" % (
+                entry.label, entry.supernet, entry.supernet.version, settings.supernet, settings.supernet.version))
+            entry.supernet = None
+    if raw.get("network") is not None:
+        network = read_cidr(raw, "network", entry.label, errors)
+        if network is not None and entry.supernet is not None and network not in entry.supernet:
+            errors.append("%s: network %s is outside the supernet %s" % (entry.label, network, entry.supernet))
+            network = None
+        entry.network = network
+    elif entry.supernet is not None and settings.tenant_prefix is not None and entry.id is not None:
+        entry.network = nth_subnet(entry.supernet, settings.tenant_prefix, entry.id, entry.label, "id",
+                                   "the supernet", errors)
+
+
+def read_vnet(raw, index, entry, settings, errors):
+    vnet = Vnet(index)
+    label, field = entry.label, vnet.field
+    if not isinstance(raw, Mapping):
+        errors.append("%s: %s: must be a dict (name, id, ...), got %s" % (label, field, show(raw)))
+        return None
+    vnet.name = read_text(raw, "name", label, errors, field=field + ".name")
+    vnet.id = read_int(raw, "id", label, errors, low=0, high=MAX_VNET_ID, field=field + ".id",
+                       why="the VNet's stable slot in the tenant")
+    read_vnet_id(raw, vnet, entry, errors)
+    read_alias(raw, vnet, entry, errors)
+    read_vnet_subnet(raw, vnet, entry, settings, errors)
+    if entry.id is not None and vnet.id is not None and settings.vnet_tag_base is not None:
+        vnet.tag = check_vni(settings.vnet_tag_base + entry.id * TAG_DIGITS_PER_TENANT + vnet.id, label,
+                             field + ".tag", "vnet_tag_base + id * %d + vnet id" % TAG_DIGITS_PER_TENANT, errors)
+    return vnet
+
+
+def read_vnet_id(raw, vnet, entry, errors):
+    field = vnet.field + ".vnet"
+    if raw.get("vnet") is not None:
+        value = read_text(raw, "vnet", entry.label, errors, field=field)
+        if value is not None and check_sdn_id(value, entry.label, field, "VNet", errors):
+            vnet.vnet = value
+    elif entry.zone is not None and vnet.id is not None:
+        # Always a valid PVE id: a valid zone id (letter first) cut to 6 characters plus two digits.
+        vnet.vnet = "%s%02d" % (entry.zone[:VNET_ID_ZONE_PART], vnet.id)
+
+
+def read_alias(raw, vnet, entry, errors):
+    field = vnet.field + ".alias"
+    if raw.get("alias") is not None:
+        alias, origin = read_text(raw, "alias", entry.label, errors, field=field), ""
+    elif entry.name is not None and vnet.name is not None:
+        alias, origin = "%s %s" % (entry.name, vnet.name), " (the tenant and VNet names; set alias)"
+    else:
+        return
+    if alias is not None and not ALIAS_PATTERN.match(alias):
+        errors.append("%s: %s %s%s: PVE accepts up to 256 characters matching %s" % (
+            entry.label, field, show(alias), origin, ALIAS_PATTERN.pattern))
+        return
+    vnet.alias = alias
+
+
+def read_vnet_subnet(raw, vnet, entry, settings, errors):
+    label, field = entry.label, vnet.field
+    if raw.get("prefix") is None:
+        vnet.prefix = settings.vnet_prefix
+    else:
+        network = entry.network or entry.supernet
+        vnet.prefix = read_int(raw, "prefix", label, errors, low=entry.network.prefixlen if entry.network else 0,
+                               high=max_prefix(network), field=field + ".prefix",
+                               why="from the tenant network's prefix length to the address length")
+        if vnet.prefix is not None and settings.reserved_hosts is not None and network is not None \
+                and not check_guest_room(vnet.prefix, network.version, settings.reserved_hosts, label,
+                                         field + ".prefix", errors):
+            vnet.prefix = None
+    if entry.network is None or vnet.prefix is None or vnet.id is None:
+        return
+    if vnet.prefix < entry.network.prefixlen:
+        errors.append("%s: %s: a /%d VNet subnet cannot fit in the tenant network %s; set %s.prefix" % (
+            label, field, vnet.prefix, entry.network, field))
+        return
+    vnet.cidr = nth_subnet(entry.network, vnet.prefix, vnet.id, label, field + ".id", "the tenant network", errors)
+
+
+# ---------------------------------------------------------------------------
+# Checks across tenants
+
+def check_unique(entries, errors):
+    report_repeats(
+        [Claim(entry.name, entry.position, "name", entry.name, "the name", entry.position)
+         for entry in entries if entry.name is not None],
+        errors, "tenant names must be unique")
+    report_repeats(
+        [Claim(entry.id, entry.label, "id", entry.id, "the id", entry.label)
+         for entry in entries if entry.id is not None],
+        errors, "tenant ids must be unique (the id fixes the tenant's network slot and VNIs)")
+    report_repeats(
+        [Claim(entry.zone.lower(), entry.label, "zone", entry.zone, "the zone", entry.label)
+         for entry in entries if entry.zone is not None],
+        errors, "zone ids are cluster-wide and must be unique (compared ignoring case)")
+    for entry in entries:
+        report_repeats(vnet_claims(entry, "name", "the name"), errors, "VNet names must be unique inside a tenant")
+        report_repeats(vnet_claims(entry, "id", "the id"), errors, "VNet ids (slots) must be unique inside a tenant")
+    report_repeats(
+        [claim for entry in entries for claim in vnet_claims(entry, "vnet", "the VNet id", key=str.lower)],
+        errors, "VNet ids are cluster-wide (compared ignoring case): set vnet on one of them")
+    vni_claims = []
+    for entry in entries:
+        if entry.vrf_vxlan is not None:
+            vni_claims.append(Claim(entry.vrf_vxlan, entry.label, "vrf_vxlan", entry.vrf_vxlan, "the vrf_vxlan",
+                                    entry.label))
+        vni_claims.extend(vnet_claims(entry, "tag", "the tag"))
+    report_repeats(vni_claims, errors,
+                   "every VNI must be unique: PVE refuses a VNet tag used twice, and its docs require each "
+                   "vrf-vxlan to differ from every other vrf-vxlan and every VNet tag")
+
+
+def vnet_claims(entry, attribute, what, key=None):
+    claims = []
+    for vnet in entry.vnets:
+        value = getattr(vnet, attribute)
+        if value is not None:
+            claims.append(Claim(key(value) if key else value, entry.label, "%s.%s" % (vnet.field, attribute),
+                                value, what, "%s %s" % (entry.label, vnet.field)))
+    return claims
+
+
+def report_repeats(claims, errors, rule):
+    first_claims = {}
+    for claim in claims:
+        earlier = first_claims.setdefault(claim.key, claim)
+        if earlier is not claim:
+            errors.append("%s: %s %s is also %s of %s; %s" % (
+                claim.label, claim.field, show(claim.value), earlier.what, earlier.owner, rule))
+
+
+def check_overlaps(entries, errors):
+    report_overlaps([(entry.network, entry.label, "network") for entry in entries if entry.network is not None],
+                    errors)
+    for entry in entries:
+        report_overlaps([(vnet.cidr, entry.label, vnet.field + " subnet") for vnet in entry.vnets
+                         if vnet.cidr is not None], errors)
+
+
+def report_overlaps(networks, errors):
+    for position, (network, label, field) in enumerate(networks):
+        for earlier_network, earlier_label, earlier_field in networks[:position]:
+            if network.version == earlier_network.version and network.first <= earlier_network.last \
+                    and earlier_network.first <= network.last:
+                errors.append("%s: %s %s overlaps the %s %s of %s; PVE does not check overlapping subnets" % (
+                    label, field, network, earlier_field, earlier_network, earlier_label))
+
+
+# ---------------------------------------------------------------------------
+# Output (only reached when every check passed)
+
+def plain(value):
+    """JSON-ready copies (dict, list, str) so tenants never share one mutable option value."""
+    if isinstance(value, Mapping):
+        return dict((str(key), plain(item)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def address(number, version):
+    return str(netaddr.IPAddress(number, version))
+
+
+def render_entry(entry, settings):
+    zone = {"zone": str(entry.zone), "type": "evpn", "controller": str(settings.controller),
+            "vrf_vxlan": entry.vrf_vxlan}
+    options = dict(settings.zone_defaults)
+    options.update(entry.zone_options)
+    for name, value in options.items():
+        if value is not None:  # null in zone_options drops a zone_defaults option for this tenant
+            zone[name] = plain(value)
+    vnets = sorted(entry.vnets, key=lambda vnet: vnet.id)
+    zone["vnets"] = []
+    planned_vnets = []
+    for vnet in vnets:
+        gateway, first_guest, last_guest = host_layout(vnet.cidr, settings.reserved_hosts)
+        version = vnet.cidr.version
+        zone["vnets"].append({
+            "vnet": str(vnet.vnet), "tag": vnet.tag, "alias": str(vnet.alias),
+            "subnets": [{"subnet": str(vnet.cidr), "gateway": address(gateway, version), "snat": False}],
+        })
+        planned_vnets.append({
+            "name": str(vnet.name), "id": vnet.id, "vnet": str(vnet.vnet), "tag": vnet.tag, "cidr": str(vnet.cidr),
+            "gateway": address(gateway, version),
+            "reserved": [address(number, version) for number in range(gateway + 1, first_guest)],
+            "first_guest": address(first_guest, version), "last_guest": address(last_guest, version),
+            "guest_count": last_guest - first_guest + 1,
+        })
+    return {"tenant": str(entry.name), "id": entry.id, "shared": entry.shared, "network": str(entry.network),
+            "zone": zone, "vnets": planned_vnets}
