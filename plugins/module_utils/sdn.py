@@ -118,7 +118,8 @@ KINDS = dict((kind.name, kind) for kind in (
         Field("isis_ifaces", "list"),
     ]),
     Kind("zone", "/cluster/sdn/zones", "zone", [
-        Field("type", choices=["simple", "vlan", "qinq", "vxlan", "evpn", "faucet"]), Field("nodes", "list"), Field("ipam"), Field("dns"), Field("reversedns"), Field("dnszone"),
+        Field("type", choices=["simple", "vlan", "qinq", "vxlan", "evpn", "faucet"]), Field("nodes", "list"),
+        Field("ipam"), Field("dns"), Field("reversedns"), Field("dnszone"),
         Field("mtu", "int"), Field("bridge"), Field("bridge_disable_mac_learning", "bool"), Field("tag", "int"),
         Field("vlan_protocol", choices=["802.1q", "802.1ad"]), Field("peers", "list"), Field("fabric"), Field("vxlan_port", "int"),
         Field("controller"), Field("vrf_vxlan", "int"), Field("exitnodes", "list"),

@@ -28,7 +28,7 @@ options:
     default: applied
   changes:
     description:
-      - The objects this run changed, as the SDN modules return them in RV(sdn_changes) (V(kind/id)).
+      - The objects this run changed, as the SDN modules return them in RV(homecloud.proxmox.tenant_network#module:sdn_changes) (V(kind/id)).
       - When given, a pending change on any other object is foreign, and refused unless O(allow_foreign_pending=true).
       - When not given, everything pending is applied and listed, as the web interface's Apply button does.
     type: list
