@@ -324,4 +324,3 @@ def unified_diff(path, current, pending):
         return None
     lines = difflib.unified_diff(current.splitlines(), pending.splitlines(), fromfile=path, tofile=path + ".pending", lineterm="")
     return "\n".join(lines) + "\n"
-

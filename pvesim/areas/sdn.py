@@ -77,7 +77,7 @@ class SdnArea(Area):  # pylint: disable=too-many-public-methods
     def _random_mac(self):
         """PVE::Tools::random_ether_addr with the datacenter mac_prefix."""
         rng = self._random()
-        return MAC_PREFIX + "".join(":%02X" % rng.randrange(256) for _ in range(3))
+        return MAC_PREFIX + "".join(":%02X" % octet for octet in rng.randbytes(3))
 
     def _objects(self, kind):
         """The live (pending) config of a kind; IPAMs with the injected `pve`."""
@@ -691,30 +691,17 @@ class SdnArea(Area):  # pylint: disable=too-many-public-methods
         self._delete(request, CONTROLLER, self._controller_deleted)
 
     # -- IPAMs and DNS (not part of the pending/running model) ---------------------------------------
-    @route("GET", "/cluster/sdn/ipams")
-    def ipams_index(self, request):
-        """API2/Network/SDN/Ipams.pm index (with the injected `pve`)."""
-        return self._list(IPAM, request)
-
-    @route("GET", "/cluster/sdn/ipams/{ipam}")
-    def ipam_read(self, request):
-        """API2/Network/SDN/Ipams.pm read."""
-        return self._read(IPAM, request)
-
-    @route("POST", "/cluster/sdn/ipams")
-    def ipam_create(self, request):
-        """API2/Network/SDN/Ipams.pm create."""
-        self._create(request, IPAM)
-
-    @route("PUT", "/cluster/sdn/ipams/{ipam}")
-    def ipam_update(self, request):
-        """API2/Network/SDN/Ipams.pm update."""
-        self._update(request, IPAM)
-
-    @route("DELETE", "/cluster/sdn/ipams/{ipam}")
-    def ipam_delete(self, request):
-        """API2/Network/SDN/Ipams.pm delete."""
-        self._delete(request, IPAM)
+    def routes(self):
+        """The decorated handlers, plus the plain CRUD of IPAMs and DNS servers
+        (API2/Network/SDN/Ipams.pm and Dns.pm index, read, create, update, delete)."""
+        yield from super().routes()
+        for kind, base in ((IPAM, "/cluster/sdn/ipams"), (DNS, "/cluster/sdn/dns")):
+            item = "%s/{%s}" % (base, kind.name)
+            yield "GET", base, lambda request, kind=kind: self._list(kind, request)
+            yield "GET", item, lambda request, kind=kind: self._read(kind, request)
+            yield "POST", base, lambda request, kind=kind: self._create(request, kind)
+            yield "PUT", item, lambda request, kind=kind: self._update(request, kind)
+            yield "DELETE", item, lambda request, kind=kind: self._delete(request, kind)
 
     @route("GET", "/cluster/sdn/ipams/{ipam}/status")
     def ipam_status(self, request):
@@ -735,31 +722,6 @@ class SdnArea(Area):  # pylint: disable=too-many-public-methods
                     result.append(dict(entry, zone=zone_id, subnet=cidr, ip=address, vnet=owner))
         return result
 
-    @route("GET", "/cluster/sdn/dns")
-    def dns_index(self, request):
-        """API2/Network/SDN/Dns.pm index."""
-        return self._list(DNS, request)
-
-    @route("GET", "/cluster/sdn/dns/{dns}")
-    def dns_read(self, request):
-        """API2/Network/SDN/Dns.pm read."""
-        return self._read(DNS, request)
-
-    @route("POST", "/cluster/sdn/dns")
-    def dns_create(self, request):
-        """API2/Network/SDN/Dns.pm create."""
-        self._create(request, DNS)
-
-    @route("PUT", "/cluster/sdn/dns/{dns}")
-    def dns_update(self, request):
-        """API2/Network/SDN/Dns.pm update."""
-        self._update(request, DNS)
-
-    @route("DELETE", "/cluster/sdn/dns/{dns}")
-    def dns_delete(self, request):
-        """API2/Network/SDN/Dns.pm delete."""
-        self._delete(request, DNS)
-
 
 def _int_ip(address):
     return int(ip_network(address).network_address)
@@ -770,4 +732,3 @@ class _NoToken:  # pylint: disable=too-few-public-methods
 
     def __init__(self, request):
         self.params = {key: value for key, value in request.params.items() if key != "lock-token"}
-

@@ -110,8 +110,7 @@ def test_subnet_of_another_vnet_is_wrong_vnet_subnets_pm_read(api):
 
 def test_evpn_zone_gets_a_seeded_random_mac_zones_evpnplugin_on_update_hook(sim_factory, api_session):
     macs = []
-    for _ in range(2):
-        session = api_session(sim_factory(seed=7))
+    for session in (api_session(sim_factory(seed=7)), api_session(sim_factory(seed=7))):
         evpn_setup(session)
         macs.append(session.data("GET", "/cluster/sdn/zones/tenanta")["mac"])
     assert macs[0] == macs[1] and macs[0].startswith("BC:24:11:")
@@ -339,8 +338,8 @@ def test_lock_held_by_another_client_fault(api, api_session, sim):
     holder = api_session(sim, auth="ticket")
     ok(holder, "POST", "/cluster/sdn/lock")
     response = api.api("POST", "/cluster/sdn/lock")
-    assert (response.status_code, response.reason) == (500, "could not acquire lock for SDN config: invalid lock token provided!"
-                                                         " at /usr/share/perl5/PVE/Network/SDN.pm line 291.")
+    reason = "could not acquire lock for SDN config: invalid lock token provided! at /usr/share/perl5/PVE/Network/SDN.pm line 291."
+    assert (response.status_code, response.reason) == (500, reason)
 
 
 # -- IPAM -------------------------------------------------------------------------------------------
