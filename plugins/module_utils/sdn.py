@@ -457,7 +457,7 @@ class SdnTransaction:
     @staticmethod
     def _lock_refusal(error, refused_for_pending):
         if refused_for_pending:
-            return ("the SDN configuration has pending changes that this run did not make (PVE refused the lock: {0}); "
+            return ("the SDN configuration has pending SDN changes that this run did not make (PVE refused the lock: {0}); "
                     "apply or roll them back first, or set allow_foreign_pending=true to include them".format(error.reason))
         if "lock" in str(error.reason):
             return ("the SDN configuration is locked by another client (PVE: {0}); wait for it, or release a stale lock "
@@ -526,6 +526,10 @@ def converge(module_base, plan, apply, apply_timeout, lock_token=None, allow_for
     result = module_base.result
     if plan.errors:
         module.fail_json(msg="invalid SDN request, nothing was changed:\n" + "\n".join(plan.errors), **result)
+    if apply and not allow_foreign_pending and (plan.changes or plan.own_pending()):
+        # An apply activates everything pending: look at every collection first, so that a
+        # pending change outside this task's objects is found before any write, on 8.x too.
+        read_everything(plan.reader)
     foreign = plan.foreign_pending()
     own_pending = plan.own_pending()
     result["sdn_changes"] = [change.key for change in plan.changes]
