@@ -5,7 +5,7 @@
 # Environment knobs:
 #   PVE_VERSION      simulated release, 9.1 (default) or 8.4
 #   DEMO_NODES       node names, default pve1,pve2,pve3
-#   DEMO_PLAYBOOKS   playbooks to run, in order (default: playbooks/cluster_info.yml)
+#   DEMO_PLAYBOOKS   playbooks to run, in order (default: cluster_info.yml, tenant_network.yml)
 #   DEMO_KEEP=1      keep the run directory (simulator log, certificate) after the run
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +16,7 @@ export PATH="$VENV/bin:$PATH"
 
 PVE_VERSION=${PVE_VERSION:-9.1}
 DEMO_NODES=${DEMO_NODES:-pve1,pve2,pve3}
-read -r -a PLAYBOOKS <<< "${DEMO_PLAYBOOKS:-playbooks/cluster_info.yml}"
+read -r -a PLAYBOOKS <<< "${DEMO_PLAYBOOKS:-playbooks/cluster_info.yml playbooks/tenant_network.yml}"
 INVENTORY=inventories/demo
 START_TIMEOUT=30        # seconds the simulator gets to write its port file
 PLAY_TIMEOUT=900        # seconds one ansible-playbook run may take
@@ -81,11 +81,25 @@ export PROXMOX_HOST=127.0.0.1 PROXMOX_PORT="$PORT" PROXMOX_USER=root@pam \
 export ANSIBLE_COLLECTIONS_PATH="$ROOT/.build/collections"
 if [ -n "${CI:-}" ]; then export ANSIBLE_NOCOLOR=1; fi
 
+# What the simulator counted so far (its /_sim/counters side channel): the proof that a
+# second run makes no write and no SDN apply.
+sim_counters() {
+    "$PY" - "$PORT" "$CERT" <<'PYEOF'
+import json, ssl, sys, urllib.request
+context = ssl.create_default_context(cafile=sys.argv[2])
+with urllib.request.urlopen("https://127.0.0.1:%s/_sim/counters" % sys.argv[1], context=context, timeout=10) as answer:
+    counters = json.load(answer)["data"]
+print("%(total)d requests, %(writes)d writes, %(sdn_applies)d SDN applies" % counters)
+PYEOF
+}
+
 for pass in 1 2; do
     for playbook in "${PLAYBOOKS[@]}"; do
         echo "demo: run $pass: ansible-playbook -i $INVENTORY $playbook"
         out=$RUN/run$pass-$(basename "$playbook" .yml).log
+        before=$(sim_counters)
         timeout "$PLAY_TIMEOUT" ansible-playbook -i "$INVENTORY" "$playbook" | tee "$out"
+        echo "demo: simulator counters before: $before; after: $(sim_counters)"
         if [ "$pass" = 2 ] && grep -Eq '^[^ ].*: ok=[0-9]+ +changed=[1-9]' "$out"; then
             echo "demo: the second run of $playbook changed something: not idempotent" >&2; exit 1
         fi
