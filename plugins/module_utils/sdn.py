@@ -24,6 +24,12 @@ import ipaddress
 import re
 
 from ansible_collections.homecloud.proxmox.plugins.module_utils.client import ProxmoxApiError, ProxmoxError
+from ansible_collections.homecloud.proxmox.plugins.module_utils.planning import (
+    CONTROLLER_ID_MAX_LENGTH,
+    CONTROLLER_ID_PATTERN,
+    SDN_ID_MAX_LENGTH,
+    SDN_ID_PATTERN,
+)
 
 # --- what the objects look like ----------------------------------------------------------
 
@@ -46,7 +52,7 @@ class Field:
         if self.kind == "list":
             return sorted(item for item in re.split(r"[,;\s]+", str(value)) if item)
         if self.kind == "ranges":
-            return sorted(_range_from_pve(item) for item in value) if isinstance(value, list) else [_range_from_pve(value)]
+            return _sorted_ranges(_range_from_pve(item) for item in (value if isinstance(value, list) else [value]))
         return str(value)
 
     def normalize(self, value):
@@ -54,7 +60,7 @@ class Field:
         if self.kind == "list":
             return sorted(str(item) for item in value)
         if self.kind == "ranges":
-            return sorted(dict(start_address=str(item["start_address"]), end_address=str(item["end_address"])) for item in value)
+            return _sorted_ranges(dict(start_address=str(item["start_address"]), end_address=str(item["end_address"])) for item in value)
         if self.kind == "int":
             return int(value)
         if self.kind == "bool":
@@ -72,6 +78,10 @@ class Field:
     @staticmethod
     def is_empty(value):
         return value == "" or value == []
+
+
+def _sorted_ranges(ranges):
+    return sorted(ranges, key=lambda item: (item["start_address"], item["end_address"]))
 
 
 def _range_from_pve(item):
@@ -169,11 +179,9 @@ TRANSACTION_SPEC = dict(
 # --- ids ------------------------------------------------------------------------------------
 
 ID_RULES = {
-    # pve-network Zones/Plugin.pm parse_sdn_zone_id and VnetPlugin.pm: letters and digits, 2 to 8.
-    "zone": (re.compile(r"^[a-z][a-z0-9]*[a-z0-9]$", re.I), 8),
-    "vnet": (re.compile(r"^[a-z][a-z0-9]*[a-z0-9]$", re.I), 8),
-    # Controllers/Plugin.pm: may contain - and _, up to 64.
-    "controller": (re.compile(r"^[a-z][a-z0-9_-]*[a-z0-9]$", re.I), 64),
+    "zone": (SDN_ID_PATTERN, SDN_ID_MAX_LENGTH),
+    "vnet": (SDN_ID_PATTERN, SDN_ID_MAX_LENGTH),
+    "controller": (CONTROLLER_ID_PATTERN, CONTROLLER_ID_MAX_LENGTH),
 }
 
 
@@ -188,6 +196,8 @@ def check_id(kind_name, object_id, where):
 
 def subnet_cidr(text, where):
     """(network CIDR, error): the canonical network of a subnet, refusing host bits."""
+    if "/" not in str(text):
+        return None, "{0}: subnet '{1}' needs its prefix length, like 10.0.1.0/24".format(where, text)
     try:
         network = ipaddress.ip_network(u"{0}".format(text), strict=True)
     except ValueError as error:
