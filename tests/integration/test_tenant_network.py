@@ -101,8 +101,8 @@ def test_check_mode_predicts_the_real_diff(sim, tmp_path):
      "VNI '100101' is also used by"),
     ([tenant_zone("acme", 1), dict(tenant_zone("globex", 2), vrf_vxlan=100102)],
      "VNI '100102' is also used by"),
-    ([dict(tenant_zone("acme", 1), vnets=[dict(vnet="acme01", tag=100101,
-                                              subnets=[dict(subnet="10.129.1.0/24", gateway="10.130.1.1")])])],
+    ([dict(tenant_zone("acme", 1),
+           vnets=[dict(vnet="acme01", tag=100101, subnets=[dict(subnet="10.129.1.0/24", gateway="10.130.1.1")])])],
      "gateway 10.130.1.1 is not in subnet 10.129.1.0/24"),
 ], ids=["nine-character-id", "overlap", "duplicate-vni", "vrf-vxlan-clash", "gateway-outside-subnet"])
 def test_invalid_requests_fail_before_any_write(sim, tmp_path, zones, message):
