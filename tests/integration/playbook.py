@@ -50,8 +50,24 @@ def run_playbook(plays, tmp_path, extra_vars=None, check=False, timeout=300):
     playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
     vars_file = tmp_path / "vars.json"
     vars_file.write_text(json.dumps(extra_vars or {}))
-    env = dict((key, value) for key, value in os.environ.items() if not key.startswith(("PROXMOX_", "ANSIBLE_")))
-    env.update(
+    options = ["-i", "localhost,", "-c", "local", "-e", "@" + str(vars_file)] + (["--check"] if check else [])
+    return ansible_playbook(str(playbook), options, cwd=str(tmp_path), timeout=timeout)
+
+
+def run_repo_playbook(sim, playbook, inventory="inventories/demo", options=(), timeout=300):
+    """Run one of the repository's playbooks with one of its inventories, pointed at the simulator
+    through the PROXMOX_* variables, as `make demo` does."""
+    _user, token_id, token_secret = sim_token(sim)
+    env = dict(PROXMOX_HOST="127.0.0.1", PROXMOX_PORT=str(sim.port), PROXMOX_USER="root@pam", PROXMOX_TOKEN_ID=token_id,
+               PROXMOX_TOKEN_SECRET=token_secret, PROXMOX_CA_PATH=sim.cert_path)
+    return ansible_playbook(os.path.join(REPO, playbook), ["-i", os.path.join(REPO, inventory)] + list(options),
+                            cwd=REPO, timeout=timeout, env=env)
+
+
+def ansible_playbook(playbook, options, cwd, timeout, env=None):
+    """ansible-playbook from this Python's environment, with no PROXMOX_/ANSIBLE_ settings of the caller."""
+    clean = dict((key, value) for key, value in os.environ.items() if not key.startswith(("PROXMOX_", "ANSIBLE_")))
+    clean.update(
         ANSIBLE_COLLECTIONS_PATH=COLLECTIONS,
         ANSIBLE_ROLES_PATH=TARGETS,
         ANSIBLE_NOCOLOR="1",
@@ -59,8 +75,6 @@ def run_playbook(plays, tmp_path, extra_vars=None, check=False, timeout=300):
         ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
         ANSIBLE_PYTHON_INTERPRETER=sys.executable,
     )
-    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local",
-               str(playbook), "-e", "@" + str(vars_file)]
-    if check:
-        command.append("--check")
-    return subprocess.run(command, env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=timeout, check=False)
+    clean.update(env or {})
+    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), playbook] + list(options)
+    return subprocess.run(command, env=clean, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
