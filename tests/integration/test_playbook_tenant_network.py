@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import re
 
 import pytest
@@ -68,4 +69,28 @@ def test_one_tenant_run_touches_only_that_tenant(sim):
 def test_an_unknown_tenant_is_refused(sim):
     process = run_repo_playbook(sim, PLAYBOOK, options=["-e", "homecloud_tenant=nobody"])
     assert process.returncode != 0 and "no tenant named nobody in homecloud_tenants" in process.stdout
+    assert sim.counters()["writes"] == 0
+
+
+ACME = {"name": "acme", "id": 1, "vnets": [{"name": "web", "id": 1}]}
+
+
+@pytest.mark.parametrize("extra_vars, message", [
+    ({"homecloud_tenants": [ACME, {"name": "globex", "id": 2, "network": "10.128.16.0/20", "vnets": [{"name": "app", "id": 1}]}]},
+     "overlaps the network 10.128.16.0/20 of tenant 'acme'"),
+    ({"homecloud_tenants": [dict(ACME, name="acmecorpx")]}, "zone 'acmecorpx'"),
+    ({"homecloud_tenants": [ACME, {"name": "globex", "id": 1, "vnets": [{"name": "app", "id": 1}]}]}, "is also"),
+    ({"homecloud_tenants": [ACME], "homecloud_network_plan": {
+        "supernet": "10.128.0.0/12", "tenant_prefix": 20, "vnet_prefix": 24, "controller": "evpnctl",
+        "vrf_vxlan_base": 100101, "shared_services": {"name": "shared", "vnets": [{"name": "svc", "id": 1}]}}},
+     "vrf_vxlan 100101 is also the tag of tenant 'acme' vnets[0]"),
+    ({"homecloud_tenants": [dict(ACME, network="192.168.0.0/20")]}, "network 192.168.0.0/20 is outside the supernet 10.128.0.0/12"),
+], ids=["overlap", "nine-character-id", "duplicate-slot-and-vni", "vrf-vxlan-clash", "outside-supernet"])
+def test_invalid_plans_fail_before_any_write(sim, tmp_path, extra_vars, message):
+    vars_file = tmp_path / "bad.json"
+    vars_file.write_text(json.dumps(extra_vars))
+    process = run_repo_playbook(sim, PLAYBOOK, options=["-e", "@" + str(vars_file)])
+    assert process.returncode != 0
+    assert message in process.stdout, process.stdout[-3000:]
+    assert "homecloud.proxmox.tenant_plan:" in process.stdout
     assert sim.counters()["writes"] == 0
