@@ -170,3 +170,20 @@ def test_a_lock_held_by_another_client_is_named(sim, tmp_path, api_session):
     assert process.returncode != 0
     assert "the SDN configuration is locked by another client" in process.stdout
     assert sim.counters()["sdn_applies"] == 0
+
+
+def test_state_absent_removes_one_tenant_entirely(sim, tmp_path, api_session):
+    process, _result = converge(sim, tmp_path, [tenant_zone("acme", 1), tenant_zone("globex", 2)],
+                                controllers=[CONTROLLER], apply=True)
+    assert process.returncode == 0, process.stdout[-5000:]
+    process, result = converge(sim, tmp_path, [dict(zone="acme")], state="absent", apply=True)
+    assert process.returncode == 0, process.stdout[-5000:]
+    assert result["applied"] and sim.counters()["sdn_applies"] == 2
+    assert result["sdn_changes"] == ["subnet/acme01/10.129.1.0/24", "vnet/acme01", "subnet/acme02/10.129.2.0/24", "vnet/acme02",
+                                     "subnet/acme03/10.129.3.0/24", "vnet/acme03", "zone/acme"]
+    session = api_session(sim)
+    assert [zone["zone"] for zone in session.data("GET", "/cluster/sdn/zones", params={"running": 1})] == ["globex"]
+    assert sorted(vnet["vnet"] for vnet in session.data("GET", "/cluster/sdn/vnets", params={"running": 1})) == [
+        "globex01", "globex02", "globex03"]
+    process, again = converge(sim, tmp_path, [dict(zone="acme")], state="absent", apply=True)
+    assert process.returncode == 0 and not again["changed"]
