@@ -75,3 +75,7 @@ demo: venv collection ## start the Proxmox VE simulator (3 nodes, PVE 9.1) and r
 
 clean: ## remove build output (.build); keeps .venv
 	rm -rf $(BUILD)
+
+.PHONY: bench
+bench: venv collection ## SDN benchmark against community.proxmox on the simulator (slow, not part of make test; writes benchmarks/results/latest.md)
+	@python benchmarks/run.py $(BENCH_ARGS)
