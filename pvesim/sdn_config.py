@@ -233,9 +233,9 @@ def subnet_api_view(object_id, section):
     zone, network, mask = subnet_cidr(object_id)
     result = dict(section)
     result.update(id=object_id, subnet=object_id, cidr="%s/%d" % (network, mask), network=network, mask=mask, zone=zone)
-    for key in ("dhcp-range",):
-        if isinstance(result.get(key), list):
-            result[key] = [parse_dhcp_range(item) if isinstance(item, str) else item for item in result[key]]
+    # Always a list, [] without ranges: API2/Network/SDN/Subnets.pm sets it from get_dhcp_ranges()
+    # on every view (community.proxmox's proxmox_subnet reads the key unconditionally).
+    result["dhcp-range"] = [parse_dhcp_range(item) if isinstance(item, str) else item for item in result.get("dhcp-range") or []]
     if isinstance(result.get("pending"), dict) and isinstance(result["pending"].get("dhcp-range"), list):
         result["pending"] = dict(result["pending"], **{"dhcp-range": [parse_dhcp_range(item) for item in result["pending"]["dhcp-range"]]})
     return result

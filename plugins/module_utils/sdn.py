@@ -115,7 +115,7 @@ class Kind:
         options = {}
         for key, value in entry.items():
             field = by_key.get(key)
-            if field is not None and value is not None and value != "":
+            if field is not None and value not in (None, "", []):
                 options[field.name] = field.from_pve(value)
         return options
 

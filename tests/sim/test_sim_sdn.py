@@ -101,6 +101,20 @@ def test_subnet_derived_keys_and_dhcp_range_objects_subnets_pm(api):
     assert pending["state"] == "new" and pending["vnet"] == "vnet1" and "gateway" in pending["pending"]
 
 
+def test_subnet_without_ranges_still_has_an_empty_dhcp_range_subnets_pm_get_dhcp_ranges(api):
+    ok(api, "POST", "/cluster/sdn/zones", zone="simple1", type="simple")
+    ok(api, "POST", "/cluster/sdn/vnets", vnet="vnet1", zone="simple1")
+    ok(api, "POST", "/cluster/sdn/vnets/vnet1/subnets", subnet="192.0.2.0/24", type="subnet")
+
+    def ranges(**params):
+        return [subnet["dhcp-range"] for subnet in api.data("GET", "/cluster/sdn/vnets/vnet1/subnets", params=params)]
+
+    assert ranges() == ranges(pending=1) == [[]]
+    ok(api, "PUT", "/cluster/sdn")
+    assert ranges(running=1) == [[]]
+    assert api.data("GET", "/cluster/sdn/vnets/vnet1/subnets/simple1-192.0.2.0-24")["dhcp-range"] == []
+
+
 def test_subnet_of_another_vnet_is_wrong_vnet_subnets_pm_read(api):
     evpn_setup(api)
     ok(api, "POST", "/cluster/sdn/vnets", vnet="vnetb", zone="tenanta", tag=101)
