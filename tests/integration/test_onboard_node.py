@@ -280,6 +280,17 @@ def test_role_reads_the_fingerprint_from_the_first_node_when_none_is_given(tmp_p
     assert "pve4: add 10.0.0.1 --link0 10.0.0.4 --fingerprint " + FINGERPRINT in lab.calls()
 
 
+def test_role_takes_the_addresses_from_pve_host_mgmt_address(tmp_path):
+    lab = Lab(tmp_path)
+    for index, node in ((1, "pve1"), (4, "pve4")):
+        del lab.hosts[node]["pve_cluster_link0_address"]
+        lab.hosts[node]["pve_host_mgmt_address"] = "192.168.1.1%d/24" % index
+    process = lab.run()
+    assert process.returncode == 0, process.stdout[-4000:]
+    assert lab.calls()[0] == "pve1: create homecloud --link0 192.168.1.11"
+    assert lab.calls()[2] == "pve4: add 192.168.1.11 --link0 192.168.1.14 --fingerprint " + FINGERPRINT
+
+
 def test_role_check_mode_creates_and_joins_nothing(tmp_path):
     lab = Lab(tmp_path)
     process = lab.run(check=True)
