@@ -68,10 +68,6 @@ RESULT_LINE = re.compile(r"^(ok|changed|failed|fatal|skipping): \[[^\]]+\]")
 WRITE_METHODS = ("POST", "PUT", "DELETE")
 # Failures already analysed (benchmarks/README.md, "Findings"): a substring of the task's msg and what it means.
 DIAGNOSES = (
-    ("'dhcp-range'", "simulator deviation, not community.proxmox's fault: `GET /cluster/sdn/vnets/{vnet}/subnets` from pvesim "
-     "omits `dhcp-range` for a subnet without DHCP ranges, where PVE always returns `\"dhcp-range\": []` "
-     "(pve-network API2/Network/SDN/Subnets.pm `$api_sdn_subnets_config`); proxmox_subnet's update path reads "
-     "`existing_subnet['dhcp-range']` and dies with KeyError, then rolls back. See benchmarks/README.md."),
     ("Failed to acquire global sdn lock", "community.proxmox's fault on PVE 8.x: its SDN modules always call "
      "`POST /cluster/sdn/lock`, which exists from PVE 9.0 only (community.proxmox issue #252); the simulator answers "
      "501 like PVE 8.4."),
@@ -339,6 +335,7 @@ def run_playbook(sim, playbook, collections, extra_vars, log_path):
     for key, value in extra_vars.items():
         command += ["-e", "%s=%s" % (key, value)]
     before = sim.counters()
+    load = os.getloadavg()[0]
     started = time.monotonic()
     try:
         process = subprocess.run(command, cwd=ROOT, env=sim.environment(collections), capture_output=True, text=True,
@@ -352,7 +349,7 @@ def run_playbook(sim, playbook, collections, extra_vars, log_path):
     with open(log_path, "w") as handle:
         handle.write(output)
     row = dict(counter_delta(before, after), **count_results(output))
-    row.update(rc=returncode, wall=wall, log=log_path, failures=failure_summary(output))
+    row.update(rc=returncode, wall=wall, log=log_path, failures=failure_summary(output), load=load)
     return row
 
 
@@ -380,6 +377,10 @@ def default_equivalent(one, other):
     return (one is None and other in (0, False, "", [])) or (other is None and one in (0, False, "", []))
 
 
+def shown(value):
+    return "absent" if value is None else json.dumps(value)
+
+
 def compare_states(ours, theirs):
     """(differences, default-only differences) between two end states, as grouped lines with counts."""
     keys = {"zones": "zone", "vnets": "vnet", "subnets": "subnet", "controllers": "controller"}
@@ -395,8 +396,7 @@ def compare_states(ours, theirs):
                 one, two = mine[object_id].get(option), other[object_id].get(option)
                 if one == two:
                     continue
-                text = "%s `%s`: ours %s, theirs %s" % (collection, option, json.dumps(one) if one is not None else "absent",
-                                                       json.dumps(two) if two is not None else "absent")
+                text = "%s `%s`: ours %s, theirs %s" % (collection, option, shown(one), shown(two))
                 target = defaults if default_equivalent(one, two) else differences
                 target[text] = target.get(text, 0) + 1
     return grouped(differences), grouped(defaults)
@@ -446,7 +446,7 @@ def bench_version(version, latency_ms, community, topology):
                 create_controller(sim, controller)
                 setup = counter_delta(before, sim.counters())
                 result["notes"].append("community.proxmox has no controller module: before its first run the script created the "
-                                       "EVPN controller `%s` with raw API calls (%s; %d request(s), %d apply), not counted below."
+                                       "EVPN controller `%s` with raw API calls (%s; %d request(s), %d apply), not counted in the table."
                                        % (controller["controller"], ", ".join(sorted(setup["routes"])), setup["requests"], setup["applies"]))
                 if community.get("has_ca_path"):
                     extra_vars["bench_community_ca_path"] = sim.cert
@@ -457,6 +457,13 @@ def bench_version(version, latency_ms, community, topology):
                 print("bench:   rc %s, %d requests, %d writes, %d applies, %d task results, %.1f s"
                       % (row["rc"], row["requests"], row["writes"], row["applies"], row["tasks"], row["wall"]), flush=True)
             result["states"][side] = end_state(sim)
+        rewritten = result["rows"][("theirs", "re-run")]["routes"].get("PUT /cluster/sdn/vnets/{vnet}/subnets/{subnet}", 0)
+        if rewritten:
+            result["notes"].append(
+                "community.proxmox's re-run rewrote and applied %d unchanged subnet(s): a simulator deviation. pvesim answers "
+                "`GET /cluster/sdn/vnets/{vnet}/subnets` with `\"mask\": 24` (integer) where PVE returns the string `\"24\"` "
+                "(Perl `split` of the subnet id), so proxmox_subnet's comparison with its own `'24'` differs. See benchmarks/README.md."
+                % rewritten)
         result["differences"], result["defaults"] = compare_states(result["states"]["ours"], result["states"]["theirs"])
         result["budget"] = budget_check(result["rows"][("ours", "re-run")], vnets)
     finally:
@@ -510,7 +517,8 @@ def markdown(results, community, latency_ms, started, topology):
         "- requests: every `/api2` request the simulator answered; writes: POST/PUT/DELETE; applies: `PUT /cluster/sdn` "
         "(`sdn_applies`); locks: `POST`/`DELETE /cluster/sdn/lock`; task results: `ok`/`changed`/`failed`/`fatal` lines of "
         "the default callback, one per task and one per loop item (skipped not counted); wall: `time.monotonic()` around the "
-        "ansible-playbook process.",
+        "ansible-playbook process; load: the machine's 1-minute load average when the run started (%d CPUs; other "
+        "work on the machine slows the wall times)." % (os.cpu_count() or 0),
         "",
     ]
     for result in results:
@@ -518,16 +526,16 @@ def markdown(results, community, latency_ms, started, topology):
         if "error" in result:
             lines += ["Not run: %s" % result["error"], ""]
             continue
-        lines += ["| side | run | rc | requests | GETs | writes | applies | locks | rollbacks | task results | changed | failed | wall (s) |",
-                  "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += ["| side | run | rc | requests | GETs | writes | applies | locks | rollbacks | task results | changed | failed | wall (s) | load |",
+                  "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for side, label, _playbook in SIDES:
             for run in RUNS:
                 row = result["rows"].get((side, run))
                 if row is None:
                     continue
-                lines.append("| %s | %s | %s | %d | %d | %d | %d | %d | %d | %d | %d | %d | %.1f |" % (
+                lines.append("| %s | %s | %s | %d | %d | %d | %d | %d | %d | %d | %d | %d | %.1f | %.1f |" % (
                     label, run, row["rc"], row["requests"], row["gets"], row["writes"], row["applies"], row["locks"],
-                    row["rollbacks"], row["tasks"], row["changed"], row["failed"], row["wall"]))
+                    row["rollbacks"], row["tasks"], row["changed"], row["failed"], row["wall"], row["load"]))
         flagged = False
         for run in RUNS:
             ours, theirs = result["rows"].get(("ours", run)), result["rows"].get(("theirs", run))
@@ -535,7 +543,7 @@ def markdown(results, community, latency_ms, started, topology):
                 mark = " (!)" if ours["rc"] != 0 or theirs["rc"] != 0 else ""
                 flagged = flagged or bool(mark)
                 cells = [ratio(theirs[key], ours[key], mark) for key in ("requests", "gets", "writes", "applies", "tasks", "wall")]
-                lines.append("| **theirs / ours** | %s | | **%s** | %s | %s | **%s** | | | %s | | | **%s** |" % tuple([run] + cells))
+                lines.append("| **theirs / ours** | %s | | **%s** | %s | %s | **%s** | | | %s | | | **%s** | |" % tuple([run] + cells))
         if flagged:
             lines += ["", "(!) a side failed in this run (rc not 0, see below): the ratio compares unequal work."]
         lines += ["", "- " + result["budget"]["line"]]
