@@ -232,7 +232,8 @@ def subnet_api_view(object_id, section):
     """Subnets.pm sdn_subnets_config + API $api_sdn_subnets_config: derived keys, parsed ranges."""
     zone, network, mask = subnet_cidr(object_id)
     result = dict(section)
-    result.update(id=object_id, subnet=object_id, cidr="%s/%d" % (network, mask), network=network, mask=mask, zone=zone)
+    # The parts come from split(/-/, $id) in Subnets.pm sdn_subnets_config, so `mask` is a string in JSON.
+    result.update(id=object_id, subnet=object_id, cidr="%s/%d" % (network, mask), network=network, mask=str(mask), zone=zone)
     # Always a list, [] without ranges: API2/Network/SDN/Subnets.pm sets it from get_dhcp_ranges()
     # on every view (community.proxmox's proxmox_subnet reads the key unconditionally).
     result["dhcp-range"] = [parse_dhcp_range(item) if isinstance(item, str) else item for item in result.get("dhcp-range") or []]

@@ -94,7 +94,7 @@ def test_subnet_derived_keys_and_dhcp_range_objects_subnets_pm(api):
     assert answer.status_code == 200, answer.text
     subnet = api.data("GET", "/cluster/sdn/vnets/vnet1/subnets/simple1-192.0.2.0-24")
     assert {key: subnet[key] for key in ("id", "subnet", "cidr", "network", "mask", "zone", "vnet", "gateway", "snat", "type")} == {
-        "id": "simple1-192.0.2.0-24", "subnet": "simple1-192.0.2.0-24", "cidr": "192.0.2.0/24", "network": "192.0.2.0", "mask": 24,
+        "id": "simple1-192.0.2.0-24", "subnet": "simple1-192.0.2.0-24", "cidr": "192.0.2.0/24", "network": "192.0.2.0", "mask": "24",
         "zone": "simple1", "vnet": "vnet1", "gateway": "192.0.2.1", "snat": 1, "type": "subnet"}
     assert subnet["dhcp-range"] == [{"start-address": "192.0.2.100", "end-address": "192.0.2.199"}]
     pending = api.data("GET", "/cluster/sdn/vnets/vnet1/subnets", params={"pending": 1})[0]
