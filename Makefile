@@ -19,7 +19,7 @@ COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/homecloud/proxmox
 export PYTHON
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help venv host-packages collection build sanity lint docs-lint changelog-lint pytest test demo clean
+.PHONY: help venv host-packages collection build sanity lint docs-lint changelog-lint pytest test demo clean rig molecule
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -56,6 +56,19 @@ docs-lint: venv collection ## antsibull-docs lint-collection-docs --plugin-docs
 
 changelog-lint: venv ## antsibull-changelog lint (changelogs/fragments, changelogs/changelog.yaml)
 	antsibull-changelog lint
+
+rig: venv collection ## container test rig: Debian packages, podman settings, collections, local Debian image (scripts/test-rig.sh)
+	@bash scripts/test-rig.sh
+
+# The Molecule scenarios under molecule/, each a full `molecule test` (podman containers).
+MOLECULE_SCENARIOS ?= pve_host pve_host_evpn
+molecule: rig ## Molecule scenarios in podman containers (MOLECULE_SCENARIOS="pve_host ..." picks some)
+	@for scenario in $(MOLECULE_SCENARIOS); do \
+	    echo "=== molecule test -s $$scenario"; t0=$$(date +%s); \
+	    if ! timeout 1500 molecule test -s $$scenario; then \
+	        echo "=== molecule: scenario $$scenario FAILED" >&2; exit 1; fi; \
+	    echo "=== molecule: $$scenario passed in $$(( $$(date +%s) - t0 )) s"; \
+	done
 
 # Gates in order, cheapest first; stops at the first failure and says which one failed.
 TEST_GATES := pytest sanity lint docs-lint changelog-lint

@@ -5,9 +5,14 @@
 #   python3-venv    venv/ensurepip for a Debian python3.11 (pyenv builds have it built in)
 #   (the Debian package named after the shell linter) ansible-test's shell sanity test
 #                   needs it; without it that test is skipped with a warning
+#   podman .. debootstrap  the container test rig (make rig / make molecule, see
+#                   scripts/test-rig.sh): rootful podman with runc, the local Debian image
+#                   built with debootstrap, iproute2 for the network namespaces
 set -euo pipefail
 
-PACKAGES=(make git tar ca-certificates python3-venv shellcheck)
+PACKAGES=(make git tar ca-certificates python3-venv shellcheck
+    podman runc netavark aardvark-dns catatonit uidmap slirp4netns fuse-overlayfs iptables
+    debootstrap iproute2)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -1,0 +1,60 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) homecloud.proxmox contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Helpers the Molecule scenarios' testinfra tests share (imported by path, not installed)."""
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import subprocess
+
+
+def change_log_runs():
+    """The runs in $HOMECLOUD_CHANGES_LOG (written by the homecloud_changes callback), in order.
+
+    Returns a list of (check, [lines]) per ansible-playbook run that ran the role's hosts.
+    """
+    path = os.environ['HOMECLOUD_CHANGES_LOG']
+    runs = {}
+    order = []
+    with open(path) as log:
+        for raw in log:
+            line = json.loads(raw)
+            if line['host'] == 'localhost':
+                continue
+            if line['run'] not in runs:
+                runs[line['run']] = []
+                order.append(line['run'])
+            runs[line['run']].append(line)
+    return [(runs[run][0]['check'], runs[run]) for run in order]
+
+
+def changed_tasks(lines, check):
+    """(host, task) pairs a run changed - in check mode also what it would have run - split
+    into tasks and handlers. A handler counts in check mode when it was notified at all:
+    a command handler cannot run there."""
+    tasks = set()
+    handlers = set()
+    for line in lines:
+        key = (line['host'], line['task'])
+        if line['handler']:
+            if check or line['status'] == 'changed':
+                handlers.add(key)
+        elif line['status'] == 'changed' or (check and line['would_run']):
+            tasks.add(key)
+    return tasks, handlers
+
+
+def run_playbook(playbook, extra_vars, limit=None):
+    """ansible-playbook against the scenario's inventory; returns (rc, output)."""
+    command = ['ansible-playbook', '-i', os.environ['MOLECULE_INVENTORY_FILE'], playbook,
+               '-e', json.dumps(extra_vars)]
+    if limit:
+        command += ['--limit', limit]
+    env = dict(os.environ)
+    env.pop('HOMECLOUD_CHANGES_LOG', None)
+    done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                          timeout=600, check=False, universal_newlines=True)
+    return done.returncode, done.stdout
