@@ -496,9 +496,14 @@ class SdnTransaction:
                 return "the rollback failed too ({0}); written before the failure and still pending: {1}".format(error, written)
             return "all pending SDN changes were rolled back (POST /cluster/sdn/rollback) and the lock released; " \
                    "written before the failure: {0}".format(written)
+        if not self.uses_lock:
+            why = "PVE {0} has no SDN rollback".format(self.client.version)
+        elif not self.locked_by_us:
+            why = "the lock is the caller's (lock_token); discard with homecloud.proxmox.sdn_apply state=rolled_back"
+        else:
+            why = "other changes were already pending when the lock was taken, and a rollback would discard them too"
         self.release()
-        return "written before the failure and still pending (PVE {0} has no rollback here): {1}".format(
-            self.client.version, written)
+        return "not rolled back ({0}); written before the failure and still pending: {1}".format(why, written)
 
     def rollback(self):
         """Discard every pending change (PVE 9.x), under the lock, releasing it."""
@@ -513,12 +518,10 @@ class SdnTransaction:
             self._lock()
             params = {"lock-token": self.token, "release-lock": True}
         upid = self.client.put("/cluster/sdn", **params)
-        self.locked_by_us = False  # PVE releases the lock when the apply succeeds
-        try:
-            return self.client.wait_task(upid, timeout=timeout, what="SDN apply (PUT /cluster/sdn)")
-        except ProxmoxError:
-            self.release()
-            raise
+        # PVE commits and releases the lock before it starts the reload task, so a task that
+        # fails afterwards leaves no lock behind.
+        self.locked_by_us = False
+        return self.client.wait_task(upid, timeout=timeout, what="SDN apply (PUT /cluster/sdn)")
 
     def release(self):
         """Give the lock back if this run took it (never an external one)."""
