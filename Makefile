@@ -71,8 +71,8 @@ molecule: rig ## Molecule scenarios in podman containers (MOLECULE_SCENARIOS="pv
 	done
 
 # Gates in order, cheapest first; stops at the first failure and says which one failed.
-TEST_GATES := pytest sanity lint docs-lint changelog-lint
-test: venv ## venv, then every gate: pytest sanity lint docs-lint changelog-lint
+TEST_GATES := pytest sanity lint docs-lint changelog-lint molecule
+test: venv ## venv, then every gate: pytest sanity lint docs-lint changelog-lint molecule
 	@start=$$(date +%s); \
 	for gate in $(TEST_GATES); do \
 	    echo "=== make test: $$gate"; t0=$$(date +%s); \
