@@ -8,6 +8,7 @@ __metaclass__ = type
 
 import importlib.util
 import os
+import subprocess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 _SPEC = importlib.util.spec_from_file_location('rig', os.path.join(HERE, '..', '..', 'resources', 'rig.py'))
@@ -70,6 +71,29 @@ def test_sysctl_file(host):
     # every key is one the kernel knows
     assert host.run('sysctl -n net.ipv4.ip_forward net.ipv6.conf.all.forwarding '
                     'net.ipv4.conf.all.rp_filter net.ipv4.conf.default.rp_filter').rc == 0
+
+
+def test_sysctl_file_applies_in_a_network_namespace(host, tmp_path):
+    """The container's /proc/sys is read-only, so the role's file is applied for real here, with
+    sysctl -p in a network namespace of the test's own: every key is a net.* key, and those are
+    per namespace, so nothing global of this machine is touched."""
+    text = host.file('/etc/sysctl.d/80-homecloud-pve-host.conf').content_string
+    settings = dict(line.split(' = ', 1) for line in text.splitlines() if line and not line.startswith('#'))
+    assert settings and all(key.startswith('net.') for key in settings), settings
+    conf = tmp_path / 'pve-host-sysctl.conf'
+    conf.write_text(text)
+    namespace = 'hc-sysctl-%d' % os.getpid()
+    subprocess.run(['ip', 'netns', 'add', namespace], check=True, timeout=10)
+    try:
+        applied = subprocess.run(['ip', 'netns', 'exec', namespace, 'sysctl', '-p', str(conf)],
+                                 capture_output=True, text=True, timeout=10, check=False)
+        assert applied.returncode == 0, applied.stderr
+        for key, value in settings.items():
+            read = subprocess.run(['ip', 'netns', 'exec', namespace, 'sysctl', '-n', key],
+                                  capture_output=True, text=True, timeout=10, check=True)
+            assert read.stdout.strip() == value.strip(), key
+    finally:
+        subprocess.run(['ip', 'netns', 'delete', namespace], timeout=10, check=False)
 
 
 def test_hosts_for_corosync(host):
