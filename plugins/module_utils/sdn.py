@@ -205,6 +205,21 @@ def subnet_cidr(text, where):
     return str(network), None
 
 
+def object_key(kind_name, label):
+    """How objects are named in results and scopes: kind/label (subnets: subnet/<vnet>/<cidr>)."""
+    return "{0}/{1}".format(kind_name, label)
+
+
+def subnet_label(vnet, cidr):
+    """A subnet's label: its VNet and CIDR (PVE's id carries the zone instead)."""
+    return "{0}/{1}".format(vnet, cidr)
+
+
+def options_of(kind_name, values):
+    """The values of a kind's options that are set (unset means "leave alone")."""
+    return dict((name, values[name]) for name in KINDS[kind_name].fields if values.get(name) is not None)
+
+
 def subnet_id(zone, cidr):
     """PVE's subnet id: <zone>-<network>-<prefix length> (Subnets.pm)."""
     return "{0}-{1}".format(zone, cidr.replace("/", "-"))
@@ -239,12 +254,12 @@ class SdnObject:
 
     @property
     def key(self):
-        return "{0}/{1}".format(self.kind.name, self.label)
+        return object_key(self.kind.name, self.label)
 
     @property
     def label(self):
         if self.kind.name == "subnet":
-            return "{0}/{1}".format(self.parent, cidr_of_subnet_id(self.id))
+            return subnet_label(self.parent, cidr_of_subnet_id(self.id))
         return self.id
 
 
@@ -316,7 +331,7 @@ class Change:
 
     @property
     def key(self):
-        return "{0}/{1}".format(self.kind.name, self.label)
+        return object_key(self.kind.name, self.label)
 
     def request(self, lock_token=None):
         """(method, path, params) of the API call."""
@@ -364,7 +379,7 @@ class SdnPlan:
         kind = KINDS[kind_name]
         current = None if known_absent else self.reader.find(kind_name, object_id, parent)
         label = label or object_id
-        self.scope.add("{0}/{1}".format(kind_name, label))
+        self.scope.add(object_key(kind_name, label))
         wanted = dict((name, kind.fields[name].normalize(value)) for name, value in desired.items()
                       if value is not None and not Field.is_empty(value))
         emptied = [name for name, value in desired.items() if value is not None and Field.is_empty(value)]
@@ -390,7 +405,7 @@ class SdnPlan:
     def absent(self, kind_name, object_id, parent=None, label=None):
         """Declare that an object must not exist."""
         label = label or object_id
-        self.scope.add("{0}/{1}".format(kind_name, label))
+        self.scope.add(object_key(kind_name, label))
         current = self.reader.find(kind_name, object_id, parent)
         if current is not None:
             self.changes.append(Change("delete", KINDS[kind_name], object_id, dict(current.options), {}, parent, label))

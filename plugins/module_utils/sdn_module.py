@@ -16,15 +16,16 @@ __metaclass__ = type
 
 from ansible_collections.homecloud.proxmox.plugins.module_utils.base import ProxmoxModule, create_module
 from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn import (
-    KINDS,
     TRANSACTION_SPEC,
     SdnPlan,
     SdnReader,
     check_id,
     converge,
     option_spec,
+    options_of,
     subnet_cidr,
     subnet_id,
+    subnet_label,
 )
 
 
@@ -32,10 +33,6 @@ class SdnObjectModule(ProxmoxModule):
     """Converge one SDN object of `kind_name`, named by the option of the same name."""
 
     kind_name = None
-
-    def desired(self):
-        params = self.module.params
-        return dict((name, params[name]) for name in KINDS[self.kind_name].fields if params.get(name) is not None)
 
     def locate(self, reader):
         """(object id, parent, label, known_absent) of the object; subnets override this."""
@@ -51,7 +48,7 @@ class SdnObjectModule(ProxmoxModule):
         object_id, parent, label, known_absent = self.locate(reader)
         plan = SdnPlan(reader)
         if params["state"] == "present":
-            plan.present(self.kind_name, object_id, self.desired(), parent=parent, label=label, known_absent=known_absent)
+            plan.present(self.kind_name, object_id, options_of(self.kind_name, params), parent=parent, label=label, known_absent=known_absent)
         elif not known_absent:
             plan.absent(self.kind_name, object_id, parent=parent, label=label)
         converge(self, plan, apply=params["apply"], apply_timeout=params["apply_timeout"],
@@ -72,17 +69,18 @@ class SdnSubnetModule(SdnObjectModule):
         cidr, error = subnet_cidr(params["subnet"], "subnet")
         if error:
             self.module.fail_json(msg=error)
+        label = subnet_label(params["vnet"], cidr)
         vnet = reader.find("vnet", params["vnet"])
         if vnet is None:
             if params["state"] == "absent":
-                return subnet_id("none", cidr), params["vnet"], "{0}/{1}".format(params["vnet"], cidr), True
+                return subnet_id("none", cidr), params["vnet"], label, True
             self.module.fail_json(msg="vnet '{0}' does not exist (not even pending): create it before its subnets".format(params["vnet"]))
-        return subnet_id(vnet.options["zone"], cidr), params["vnet"], "{0}/{1}".format(params["vnet"], cidr), False
+        return subnet_id(vnet.options["zone"], cidr), params["vnet"], label, False
 
 
-def run_object_module(module_class, id_options, skip_options=()):
+def run_object_module(module_class, id_options):
     """Build the AnsibleModule for a one-object SDN module and run it."""
-    spec = option_spec(module_class.kind_name, skip=skip_options)
+    spec = option_spec(module_class.kind_name)
     spec.update(id_options)
     spec["state"] = dict(type="str", default="present", choices=["present", "absent"])
     spec.update(TRANSACTION_SPEC)

@@ -99,7 +99,7 @@ apply_task:
 
 from ansible_collections.homecloud.proxmox.plugins.module_utils.base import ProxmoxModule, create_module
 from ansible_collections.homecloud.proxmox.plugins.module_utils.client import ProxmoxError
-from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn import SdnReader, SdnTransaction, read_everything
+from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn import TRANSACTION_SPEC, SdnReader, SdnTransaction, read_everything
 
 
 class SdnApply(ProxmoxModule):
@@ -153,17 +153,14 @@ class SdnApply(ProxmoxModule):
 
 
 def main():
-    module = create_module(
-        dict(
-            state=dict(type="str", default="applied", choices=["applied", "rolled_back", "unlocked"]),
-            changes=dict(type="list", elements="str"),
-            force=dict(type="bool", default=False),
-            lock_token=dict(type="str", no_log=False),
-            allow_foreign_pending=dict(type="bool", default=False),
-            apply_timeout=dict(type="int", default=300),
-        ),
-        supports_check_mode=True,
+    # The transaction options of the other SDN modules, less `apply`, which is what this module does.
+    spec = dict((name, option) for name, option in TRANSACTION_SPEC.items() if name != "apply")
+    spec.update(
+        state=dict(type="str", default="applied", choices=["applied", "rolled_back", "unlocked"]),
+        changes=dict(type="list", elements="str"),
+        force=dict(type="bool", default=False),
     )
+    module = create_module(spec, supports_check_mode=True)
     SdnApply(module).execute()
 
 

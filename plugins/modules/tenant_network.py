@@ -305,7 +305,6 @@ import ipaddress
 
 from ansible_collections.homecloud.proxmox.plugins.module_utils.base import ProxmoxModule, create_module
 from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn import (
-    KINDS,
     TRANSACTION_SPEC,
     SdnPlan,
     SdnReader,
@@ -313,17 +312,14 @@ from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn import (
     cidr_of_subnet_id,
     converge,
     option_spec,
+    options_of,
     subnet_cidr,
     subnet_id,
+    subnet_label,
 )
 
 # VNIs share one space across VXLAN and EVPN zones (pve-network Zones/VxlanPlugin.pm vnet_update_hook).
 VXLAN_TYPES = ("vxlan", "evpn")
-
-
-def options_of(kind_name, entry):
-    """The entry's values for the kind's options that are set."""
-    return dict((name, entry[name]) for name in KINDS[kind_name].fields if entry.get(name) is not None)
 
 
 class TenantNetwork(ProxmoxModule):
@@ -360,7 +356,7 @@ class TenantNetwork(ProxmoxModule):
                 cidr = subnet_cidr(subnet["subnet"], "")[0]
                 declared.add(cidr)
                 plan.present("subnet", subnet_id(zone["zone"], cidr), options_of("subnet", subnet), parent=vnet["vnet"],
-                             label="{0}/{1}".format(vnet["vnet"], cidr), known_absent=is_new)
+                             label=subnet_label(vnet["vnet"], cidr), known_absent=is_new)
             if self.module.params["purge"] and not is_new:
                 self.remove_subnets(plan, reader, vnet["vnet"], keep=declared)
         if self.module.params["purge"]:
@@ -384,7 +380,7 @@ class TenantNetwork(ProxmoxModule):
         for subnet in reader.objects("subnet", parent=vnet_id).values():
             cidr = cidr_of_subnet_id(subnet.id)
             if subnet.exists and cidr not in keep:
-                plan.absent("subnet", subnet.id, parent=vnet_id, label="{0}/{1}".format(vnet_id, cidr))
+                plan.absent("subnet", subnet.id, parent=vnet_id, label=subnet_label(vnet_id, cidr))
 
     # --- checks before any write -------------------------------------------------------------
 
