@@ -13,7 +13,8 @@ PVE/HTTPServer.pm (auth_handler, rest_handler), pve-common src/PVE/RESTHandler.p
  8. proxyto: the node must resolve                            else 500 "hostname lookup ..."
  9. parameter validation against the schema                   else 400 + errors
 10. the handler (here: 501 "... not implemented by pvesim" when nobody simulates it yet)
-Injected faults act after step 2, latency before step 1.
+Injected faults act after step 2 (phase "before") or replace the answer of step 10 (phase
+"after": the work is done, the client never hears of it); latency acts before step 1.
 """
 
 import json
@@ -140,6 +141,7 @@ class Dispatcher:
             "reason": response.reason, "user": userid.split("!", 1)[0] if userid else None,
             "token": userid if userid and "!" in userid else None,
             "latency_ms": round((time.monotonic() - started) * 1000.0, 3), "fault": trace.get("fault"),
+            "handled_status": trace.get("fault_handled_status"),
         }
         is_write = method in WRITE_METHODS and rel_uri != "/access/ticket"
         self.sim.observer.record(entry, trace["route"], is_write)
@@ -149,10 +151,23 @@ class Dispatcher:
         trace["auth"] = auth
         fault = self.sim.observer.take_fault(method, rel_uri)
         if fault is not None:
-            trace["fault"] = fault.fault_id
-            if fault.action == "reset":
-                return Response(0, "", reset=True)
-            return Response.api_error(ApiError(fault.status, fault.error_message(rel_uri), plain=True))
+            return self._fault_response(fault, rel_uri, trace)
+        response = self._handle_api_call(method, fmt, rel_uri, query, headers, body, auth, trace)
+        fault = self.sim.observer.take_fault(method, rel_uri, phase="after")
+        if fault is not None:
+            trace["fault_handled_status"] = response.status
+            return self._fault_response(fault, rel_uri, trace)
+        return response
+
+    @staticmethod
+    def _fault_response(fault, rel_uri, trace):
+        trace["fault"] = fault.fault_id
+        if fault.action == "reset":
+            return Response(0, "", reset=True)
+        return Response.api_error(ApiError(fault.status, fault.error_message(rel_uri), plain=True))
+
+    def _handle_api_call(self, method, fmt, rel_uri, query, headers, body, auth, trace):
+        """Steps 3-10 of the pipeline for an authenticated request."""
         if fmt != "json":
             return Response.plain_error(errors.HTTP_NOT_IMPLEMENTED, "no formatter for uri %s, %s" % (rel_uri, fmt))
         if body and method not in BODY_METHODS:

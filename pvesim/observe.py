@@ -13,6 +13,10 @@ REQUEST_LOG_SIZE = 10000
 REDACTED = "***"
 SECRET_PARAM_RE = re.compile(r"pass|secret|token|otp|tfa", re.I)
 FAULT_ACTIONS = ("status", "reset", "lock-timeout", "no-worker")
+# "before": the request never reaches its handler (PVE did nothing); "after": the handler
+# ran and its answer is lost on the way back (a proxy timing out, a connection dropped
+# after the work was done) - the case where a client cannot know what happened.
+FAULT_PHASES = ("before", "after")
 
 # Lock ids of the cfs locks PVE takes for writes under a path (pve-cluster src/PVE/Cluster.pm:
 # cfs_lock_file -> "file-<name with . and / as _>", cfs_lock_domain -> "domain-<name>",
@@ -55,8 +59,12 @@ class Fault:
         action = spec.get("action", "status")
         if action not in FAULT_ACTIONS:
             raise ValueError("unknown fault action %r (known: %s)" % (action, ", ".join(FAULT_ACTIONS)))
+        phase = spec.get("phase") or "before"
+        if phase not in FAULT_PHASES:
+            raise ValueError("unknown fault phase %r (known: %s)" % (phase, ", ".join(FAULT_PHASES)))
         self.fault_id = fault_id
         self.action = action
+        self.phase = phase
         self.method = spec.get("method")
         self.path = re.compile(spec["path"]) if spec.get("path") else None
         self.status = int(spec.get("status", 500))
@@ -67,9 +75,9 @@ class Fault:
         self.fired = 0
         self.rng = rng
 
-    def matches(self, method, path):
-        """True if this request should get the fault (consumes one firing)."""
-        if self.remaining <= 0 or (self.method and self.method.upper() != method):
+    def matches(self, method, path, phase):
+        """True if this request should get the fault in this phase (consumes one firing)."""
+        if self.phase != phase or self.remaining <= 0 or (self.method and self.method.upper() != method):
             return False
         if self.path and not self.path.search(path):
             return False
@@ -89,7 +97,7 @@ class Fault:
 
     def describe(self):
         """JSON view for /_sim/faults."""
-        return {"id": self.fault_id, "action": self.action, "method": self.method,
+        return {"id": self.fault_id, "action": self.action, "phase": self.phase, "method": self.method,
                 "path": self.path.pattern if self.path else None, "status": self.status,
                 "remaining": self.remaining, "fired": self.fired, "rate": self.rate}
 
@@ -147,10 +155,10 @@ class Observer:
         with self.lock:
             self.faults = []
 
-    def take_fault(self, method, path):
-        """The first fault that fires for this request, or None."""
+    def take_fault(self, method, path, phase="before"):
+        """The first fault that fires for this request in this phase, or None."""
         with self.lock:
-            return next((fault for fault in self.faults if fault.matches(method, path)), None)
+            return next((fault for fault in self.faults if fault.matches(method, path, phase)), None)
 
     def record(self, entry, route, is_write):
         """Log one /api2 request and count it."""

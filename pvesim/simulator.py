@@ -154,10 +154,11 @@ class Simulator:  # pylint: disable=too-many-instance-attributes
         """See GET /_sim/requests."""
         return self.observer.requests()
 
-    def inject_fault(self, action="status", method=None, path=None, status=500, message=None, count=1, rate=1.0, lockid=None):
+    def inject_fault(self, action="status", method=None, path=None, status=500, message=None, count=1, rate=1.0, lockid=None,
+                     phase="before"):
         """See POST /_sim/faults; returns the fault id."""
         spec = {"action": action, "method": method, "path": path, "status": status, "message": message,
-                "count": count, "rate": rate, "lockid": lockid}
+                "count": count, "rate": rate, "lockid": lockid, "phase": phase}
         return self.observer.add_fault(spec)
 
     def faults(self):

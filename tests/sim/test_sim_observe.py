@@ -61,6 +61,33 @@ def test_reset_fault_drops_the_connection(sim, api):
     assert sim.counters()["by_path"]["GET /version"] == 2
 
 
+@pytest.mark.parametrize("action", ["status", "reset"])
+def test_after_phase_fault_loses_the_answer_of_work_that_was_done(sim, api, action):
+    sim.inject_fault(action=action, method="POST", path="^/cluster/sdn/zones$", status=504, message="Gateway Timeout\n",
+                     phase="after")
+    if action == "reset":
+        with pytest.raises(requests.ConnectionError):
+            api.api("POST", "/cluster/sdn/zones", data={"zone": "z1", "type": "simple"})
+    else:
+        assert_pve_error(api.api("POST", "/cluster/sdn/zones", data={"zone": "z1", "type": "simple"}),
+                         504, "Gateway Timeout", None, "Gateway Timeout\n")
+    assert [zone["zone"] for zone in api.data("GET", "/cluster/sdn/zones")] == ["z1"]  # the work was done
+    logged = [entry for entry in sim.requests() if entry["method"] == "POST"][-1]
+    assert logged["fault"] and logged["handled_status"] == 200
+    assert sim.faults()[0]["phase"] == "after"
+
+
+def test_before_phase_fault_does_no_work(sim, api):
+    sim.inject_fault(method="POST", path="^/cluster/sdn/zones$", status=502, message="Bad Gateway\n")
+    assert api.api("POST", "/cluster/sdn/zones", data={"zone": "z1", "type": "simple"}).status_code == 502
+    assert api.data("GET", "/cluster/sdn/zones") == []
+
+
+def test_unknown_fault_phase_is_refused(sim):
+    with pytest.raises(ValueError, match="unknown fault phase 'during'"):
+        sim.inject_fault(phase="during")
+
+
 def test_rate_zero_never_fires(sim, api):
     sim.inject_fault(path="^/version$", rate=0.0, count=10)
     assert api.api("GET", "/version").status_code == 200
