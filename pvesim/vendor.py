@@ -1,8 +1,9 @@
 """Regenerate the vendored API schemas in pvesim/data/ from the pve-docs api-viewer data.
 
-Usage: python -m pvesim.vendor [SOURCE_DIR]   (default: ../shared/pve-api next to the repository)
+Usage: python -m pvesim.vendor /path/to/apidata   (a directory of your choice, no default)
 
-The source files (api-viewer/apidata.js of proxmox/pve-docs, see data/PROVENANCE.md) are
+That directory holds apidata-pve-<version>.js for each version in SCHEMA_VERSIONS: the file
+api-viewer/apidata.js of proxmox/pve-docs at the commit data/PROVENANCE.md lists for it. It is
 JavaScript: `const apiSchema = [ ...JSON... ];`. We decode the single JSON value that starts at
 the first '[' and write it back as compact JSON, gzipped with a zero mtime so that the output
 is byte-for-byte reproducible.
@@ -17,7 +18,6 @@ import os
 import sys
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
-DEFAULT_SOURCE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "pve-api")
 SCHEMA_VERSIONS = ("8.4.0", "9.1.3")
 
 
@@ -53,7 +53,7 @@ def vendor(source_dir, data_dir=DATA_DIR):
 def main(argv=None):
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("source_dir", nargs="?", default=DEFAULT_SOURCE)
+    parser.add_argument("source_dir", help="directory holding apidata-pve-<version>.js for each vendored version")
     args = parser.parse_args(argv)
     for name, digest in vendor(os.path.normpath(args.source_dir)).items():
         print("%s  %s" % (digest, name))

@@ -25,7 +25,7 @@ git ls-files -z --cached --others --exclude-standard |
 
 cd "$DEST"
 # The venv's bin comes first so ansible-test finds its own ansible and python3.11.
-# ANSIBLE_TEST_CONTENT_ROOT stops ansible-test from walking up to /work/main/.git: it would
+# ANSIBLE_TEST_CONTENT_ROOT stops ansible-test from walking up to the repository's .git: it would
 # then ask git for the files of an ignored directory, find none and skip every test.
 export ANSIBLE_TEST_CONTENT_ROOT="$DEST"
 

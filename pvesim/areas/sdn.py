@@ -6,7 +6,7 @@ Ipams,Dns,Ips}.pm, Network/SDN.pm (pending_config, lock_sdn_config, commit_confi
 controller, VNet and subnet plugins (options and hooks), Ipams/PVEPlugin.pm (IPAM state).
 Writes only change the pending config; PUT /cluster/sdn copies it to the running config
 (version + 1) and renders, per node, what pve-network would write (pvesim/sdn_render.py).
-Facts and messages: see pvesim/sdn_config.py and /work/shared/reference/pve_sdn_semantics.md.
+Facts and messages: see pvesim/sdn_config.py, which cites the pve-network file of each rule.
 """
 
 import copy

@@ -1,11 +1,12 @@
 """Bad requests get PVE's exact status, reason phrase, message and `errors` map.
 
-Sources of the expected values (see also shared/reference/pve_api_common_semantics.md, "REF"):
-- validation messages: pve-common src/PVE/JSONSchema.pm check_prop/check_object/check_type
-  (REF "Parameter validation"), 400 "Parameter verification failed.\\n" from Exception.pm
-  raise_param_exc (REF "Response envelope");
-- SDN id rules: pve-network Zones/Plugin.pm parse_sdn_zone_id (REF pve_sdn_semantics.md §3,
-  and §8 for the exact `{"zone": "invalid format - ... 8 characters\\n"}` map);
+Sources of the expected values (pve-common at f665029, pve-manager at 14a22df,
+pve-http-server at 5c9e4ea):
+- validation messages: pve-common src/PVE/JSONSchema.pm check_prop/check_object/check_type,
+  400 "Parameter verification failed.\\n" from src/PVE/Exception.pm raise_param_exc;
+- SDN id rules: pve-network src/PVE/Network/SDN/Zones/Plugin.pm parse_sdn_zone_id (at 8f4f5d2,
+  PVE 8.4), the schema format `pve-sdn-zone-id`, checked before the SDN lock, hence the
+  `{"zone": "invalid format - ... 8 characters\\n"}` map;
 - auth: pve-manager PVE/HTTPServer.pm auth_handler ("No ticket", "Authentication failed!"),
   pve-common src/PVE/Ticket.pm verify_csrf_prevention_token, pve-access-control
   src/PVE/API2/AccessControl.pm create_ticket ("authentication failure"), answered by
@@ -47,7 +48,7 @@ def test_bad_enum_jsonschema_check_prop_enum(api):
 
 
 def test_too_long_zone_id_pve_network_parse_sdn_zone_id(api):
-    # REF pve_sdn_semantics.md §8: validation before the lock, a proper 400 with the map
+    # Schema validation runs before pve-network's lock_sdn_config: a proper 400 with the map
     check_param_error(api.api("POST", "/cluster/sdn/zones", data={"zone": "toolongid", "type": "simple"}),
                       {"zone": "invalid format - zone ID 'toolongid' can't be more length than 8 characters\n"})
 

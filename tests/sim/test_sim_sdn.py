@@ -1,9 +1,9 @@
 """SDN area: objects, validation messages, pending/running views, apply, 9.x lock and rollback, IPAM.
 
-Sources (proxmox/pve-network): API2/Network/SDN.pm and API2/Network/SDN/*.pm, Network/SDN.pm
-(pending_config, lock_sdn_config), Zones/*Plugin.pm, Controllers/*Plugin.pm, VnetPlugin.pm,
-SubnetPlugin.pm, Ipams/PVEPlugin.pm; pve-common SectionConfig.pm; see
-/work/shared/reference/pve_sdn_semantics.md.
+Sources (proxmox/pve-network at ecf98c5, PVE 8.4 = 8f4f5d2, paths under src/PVE/): API2/Network/SDN.pm
+and API2/Network/SDN/*.pm, Network/SDN.pm (pending_config, lock_sdn_config), Zones/*Plugin.pm,
+Controllers/*Plugin.pm, VnetPlugin.pm, SubnetPlugin.pm, Ipams/PVEPlugin.pm; pve-common
+src/PVE/SectionConfig.pm at f665029; pve-docs pvesdn.adoc at e5010dc.
 """
 
 import time
