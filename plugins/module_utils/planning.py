@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Address and ID planning for tenants: one EVPN zone per tenant (capability C3).
+"""Address and ID planning for tenants: one EVPN zone per tenant.
 
 Every number in a plan comes from a stable slot the administrator gave: the tenant
 ``id`` picks the tenant network (slot ``id`` of ``tenant_prefix`` in the supernet),
