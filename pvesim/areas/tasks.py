@@ -1,5 +1,8 @@
 """Task calls under /nodes/{node}/tasks, on top of the shared task engine (pvesim/tasks.py).
 
+Also GET /cluster/tasks (pve-manager PVE/API2/Cluster.pm tasks: the cluster-wide list of
+recent tasks, from pmxcfs's task list, newest first).
+
 Source: pve-manager PVE/API2/Tasks.pm (node_tasks, upid_index, stop_task, read_task_log,
 read_task_status), pve-common src/PVE/Tools.pm dump_logfile.
 """
@@ -56,6 +59,18 @@ class TasksArea(Area):
                 entry["endtime"] = int(engine.end_time(task))
             result.append(entry)
         request.set_result_attrib("total", count)
+        return result
+
+    @route("GET", "/cluster/tasks")
+    def cluster_tasks(self, _request):
+        """Cluster.pm tasks: every node's recent tasks; running ones have no status and no endtime."""
+        engine = self.sim.tasks
+        result = []
+        for task in engine.tasks():
+            entry = engine.describe(task)
+            if not engine.running(task):
+                entry.update(status=engine.exitstatus(task), endtime=int(engine.end_time(task)))
+            result.append(entry)
         return result
 
     @staticmethod

@@ -100,3 +100,12 @@ def test_task_list_sources_and_filters(sim, api):
     assert [task["upid"] for task in api.data("GET", "/nodes/pve1/tasks", params={"vmid": 100, "source": "all"})] == [running, done_ok]
     assert [task["upid"] for task in api.data("GET", "/nodes/pve1/tasks", params={"typefilter": "vzdump", "source": "active"})] == [running]
     assert len(api.data("GET", "/nodes/pve1/tasks", params={"limit": 1, "start": 1})) == 1
+
+
+def test_cluster_tasks_list_every_node_newest_first(sim, api):
+    first = sim.add_task(node="pve1", type="reloadnetworkall", duration=0)
+    second = sim.add_task(node="pve3", type="qmstart", id="100", duration=5)
+    listed = api.data("GET", "/cluster/tasks")
+    assert [task["upid"] for task in listed[:2]] == [second, first]
+    assert listed[0]["node"] == "pve3" and "status" not in listed[0] and "endtime" not in listed[0]
+    assert listed[1]["type"] == "reloadnetworkall" and listed[1]["status"] == "OK" and listed[1]["endtime"] >= listed[1]["starttime"]
