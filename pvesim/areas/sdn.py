@@ -278,6 +278,13 @@ class SdnArea(Area):  # pylint: disable=too-many-public-methods
         """Cluster.pm resources: one `sdn` entry per node and running zone (status from the node's zone status)."""
         zones = self._running().get("zones", {})
         entries = []
+        if not self.pve9:
+            # 8.x lists the built-in `localnetwork` zone of every node first (pve-manager
+            # PVE/API2/Cluster.pm at 1804cdf1^); recorded: dougiteixeira/proxmoxve tests/const.py
+            # at 7192d42 (tests/sim/recorded/proxmoxve-ha-cluster-resources.json). 9.1 lists it as a
+            # `network` entry instead, which pvesim does not model yet.
+            entries = [{"id": "sdn/%s/localnetwork" % node, "sdn": "localnetwork", "node": node, "type": "sdn", "status": "ok"}
+                       for node in self.sim.nodes]
         for node in self.sim.nodes:
             for zone_id in sorted(zones):
                 nodes = split_list(zones[zone_id].get("nodes"))
