@@ -14,11 +14,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import traceback
+
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 from ansible_collections.homecloud.proxmox.plugins.module_utils.client import (
-    HAS_PROXMOXER,
-    PROXMOXER_IMPORT_ERROR,
+    HAS_REQUESTS,
+    REQUESTS_IMPORT_ERROR,
     ProxmoxClient,
     ProxmoxError,
 )
@@ -68,18 +70,21 @@ def client_from_params(params):
 
 
 class ProxmoxModule:
-    """Holds the AnsibleModule, its client and its result.
+    """Holds the AnsibleModule, its client and its result; the only place that speaks Ansible.
 
-    Subclasses implement ``run()``; errors of the client end the module with
-    the client's message, which names the call, the field and PVE's answer.
+    Subclasses implement ``run()``, which fills ``self.result`` and raises on failure.
+    Errors of the client end the module with the client's message (the call, the field,
+    PVE's answer) and a structured ``failure``; anything else that goes wrong ends it with
+    a message naming the API call and the object being worked on, never a bare traceback.
     """
 
     def __init__(self, module):
         self.module = module
-        if not HAS_PROXMOXER:
-            module.fail_json(msg=missing_required_lib("proxmoxer"), exception=str(PROXMOXER_IMPORT_ERROR))
+        if not HAS_REQUESTS:
+            module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
         self.client = client_from_params(module.params)
         self.result = dict(changed=False)
+        self.working_on = None  # the object being read or written, for messages about surprises
 
     def run(self):
         raise NotImplementedError
@@ -89,5 +94,20 @@ class ProxmoxModule:
         try:
             self.run()
         except ProxmoxError as error:
-            self.module.fail_json(msg=str(error), **self.result)
+            # An error may carry what the run did before it (written, rolled back, uncertain).
+            self.result.update(getattr(error, "result", None) or {})
+            self.fail(str(error), failure=error.failure)
+        except Exception as error:  # pylint: disable=broad-except
+            # An answer of a shape this module did not expect (a missing key, a value it
+            # cannot parse): say where, keep the traceback for -vvv.
+            self.fail("unexpected {0} ({1}) while working on {2}; last API call: {3}".format(
+                type(error).__name__, error, self.working_on or "the request", self.client.last_call or "none"),
+                failure=dict(method=None, path=None, status=None, reason=str(error), errors={}),
+                exception=traceback.format_exc())
         self.module.exit_json(**self.result)
+
+    def fail(self, msg, **extra):
+        """End the module as failed, with the result gathered so far."""
+        result = dict(self.result)
+        result.update(extra)
+        self.module.fail_json(msg=msg, **result)

@@ -5,11 +5,14 @@
 
 """The one Proxmox VE API client every module of this collection shares.
 
-It wraps proxmoxer's HTTPS backend and adds what modules should not each
-reinvent: retries with backoff for transient failures only, task (UPID) waits
-whose failure message carries the task's exit status and log tail, PVE version
-detection, and errors that say which call failed, on which field, and what PVE
-said. It has no Ansible dependency so it can be unit tested on its own.
+It speaks PVE's HTTPS API with plain ``requests`` and adds what modules should
+not each reinvent: a read is retried on transient failures; a write is resent
+only when PVE guarantees it did not run, and otherwise its outcome is confirmed
+from what PVE holds (or reported as uncertain, never resent blindly); task
+(UPID) waits whose failure message carries the task's exit status and log tail;
+PVE version detection; and errors that say which call failed, on which field,
+and what PVE said, also as a structured ``failure`` for ``failed_when``. It has
+no Ansible dependency so it can be unit tested on its own.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,42 +24,60 @@ import time
 
 try:
     import requests
-    from proxmoxer import ProxmoxAPI
-    from proxmoxer.core import AuthenticationError, ResourceException
-    HAS_PROXMOXER = True
-    PROXMOXER_IMPORT_ERROR = None
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
 except ImportError as import_error:  # pragma: no cover - reported by the module
-    HAS_PROXMOXER = False
-    PROXMOXER_IMPORT_ERROR = import_error
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = import_error
 
+COLLECTION_VERSION = "0.1.0"
+USER_AGENT = "homecloud.proxmox/{0}".format(COLLECTION_VERSION)
 
-# PVE answers these with status 500 before the requested change ran, so the
-# request can be sent again safely. Sources: pve-cluster Cluster.pm
-# (cfs_lock_* "cfs-lock '<id>' error: got lock request timeout"), pve-common
-# RESTEnvironment.pm fork_worker ("got no worker upid - start worker failed").
-TRANSIENT_MESSAGES = (
+# PVE answers these with status 500 before the requested change ran, so any request,
+# a write too, can be sent again safely. Sources: pve-cluster src/PVE/Cluster.pm
+# (cfs_lock: "cfs-lock '<id>' error: got lock request timeout", "... no quorum"),
+# pve-common src/PVE/RESTEnvironment.pm fork_worker ("got no worker upid - start worker failed").
+NOT_RUN_MESSAGES = (
     re.compile(r"^cfs-lock '[^']*' error: got lock request timeout"),
     re.compile(r"^cfs-lock '[^']*' error: no quorum"),
     re.compile(r"got no worker upid"),
 )
-# Gateway-style statuses from pveproxy or a reverse proxy in front of it.
-TRANSIENT_STATUSES = (502, 503, 504)
-# Methods that may be repeated after a connection broke mid-request; a POST
-# creates objects, so it is only repeated when it never reached the server.
-IDEMPOTENT_METHODS = ("GET", "PUT", "DELETE")
+# Gateway-style statuses from pveproxy or a reverse proxy in front of it. For a read they
+# are transient; for a write they say nothing about whether PVE made the change.
+GATEWAY_STATUSES = (502, 503, 504)
+WRITE_METHODS = ("POST", "PUT", "DELETE")
 
 TASK_LOG_TAIL_LINES = 10
 # PVE reports a finished task as "OK", "WARNINGS: <n>" or an error text
-# (PVE::Tools::upid_status_is_error).
+# (pve-common src/PVE/Tools.pm upid_status_is_error).
 TASK_SUCCESS = re.compile(r"^(OK|WARNINGS: \d+)$")
 
 
 class ProxmoxError(Exception):
     """Base of every error this client raises; str() is a user-facing message."""
 
+    method = None
+    path = None
+    status = None
+    reason = None
+    errors = {}
+
+    @property
+    def failure(self):
+        """The structured form of the error, for the modules' `failure` result."""
+        return dict(method=self.method, path=self.path, status=self.status, reason=self.reason,
+                    errors=dict(self.errors or {}))
+
 
 class ProxmoxConnectionError(ProxmoxError):
     """The API could not be reached, or a login failed."""
+
+    def __init__(self, message, method=None, path=None, status=None, reason=None):
+        self.method = method
+        self.path = path
+        self.status = status
+        self.reason = reason
+        super(ProxmoxConnectionError, self).__init__(message)
 
 
 class ProxmoxApiError(ProxmoxError):
@@ -79,10 +100,33 @@ class ProxmoxApiError(ProxmoxError):
         return text
 
     @property
+    def not_run(self):
+        """PVE said so itself: the request was refused before it did anything."""
+        return self.status == 500 and any(pattern.search(self.reason or "") for pattern in NOT_RUN_MESSAGES)
+
+    @property
     def transient(self):
-        if self.status in TRANSIENT_STATUSES:
-            return True
-        return self.status >= 500 and any(pattern.search(self.reason or "") for pattern in TRANSIENT_MESSAGES)
+        """Worth sending again: for reads a gateway error too, for writes only `not_run`."""
+        return self.not_run or (self.status in GATEWAY_STATUSES and self.method not in WRITE_METHODS)
+
+
+class ProxmoxUncertainError(ProxmoxError):
+    """A write whose outcome is unknown: PVE may or may not have made the change."""
+
+    def __init__(self, method, path, cause, status=None, reason=None):
+        self.method = method
+        self.path = path
+        self.status = status
+        self.reason = reason
+        self.cause = cause
+        super(ProxmoxUncertainError, self).__init__(
+            "{0} {1}: the outcome is unknown ({2}); PVE may or may not have made this change".format(method, path, cause))
+
+    @property
+    def failure(self):
+        failure = super(ProxmoxUncertainError, self).failure
+        failure["uncertain"] = True
+        return failure
 
 
 class ProxmoxTaskError(ProxmoxError):
@@ -92,10 +136,22 @@ class ProxmoxTaskError(ProxmoxError):
         self.upid = upid
         self.exitstatus = exitstatus
         self.log_tail = log_tail or []
+        self.reason = exitstatus
+        try:
+            self.path = "/nodes/{0}/tasks/{1}/status".format(upid_node(upid), upid)
+            self.method = "GET"
+        except ProxmoxError:
+            pass
         text = message
         if self.log_tail:
             text += "; last task log lines:\n" + "\n".join(self.log_tail)
         super(ProxmoxTaskError, self).__init__(text)
+
+    @property
+    def failure(self):
+        failure = super(ProxmoxTaskError, self).failure
+        failure.update(upid=self.upid, exitstatus=self.exitstatus, log_tail=list(self.log_tail))
+        return failure
 
 
 class PveVersion:
@@ -136,8 +192,8 @@ class ProxmoxClient:
     def __init__(self, host, user, password=None, token_id=None, token_secret=None, port=8006,
                  validate_certs=True, ca_path=None, timeout=10, retries=3, backoff=0.5,
                  sleep=time.sleep, clock=time.monotonic):
-        if not HAS_PROXMOXER:
-            raise ProxmoxError("the proxmoxer and requests Python libraries are required: {0}".format(PROXMOXER_IMPORT_ERROR))
+        if not HAS_REQUESTS:
+            raise ProxmoxError("the requests Python library is required: {0}".format(REQUESTS_IMPORT_ERROR))
         self.host = host
         self.port = port
         self.user = user
@@ -150,8 +206,10 @@ class ProxmoxClient:
         self.backoff = backoff
         self._sleep = sleep
         self._clock = clock
-        self._api = None
+        self._session = None
+        self._csrf_token = None
         self._version = None
+        self.last_call = None  # "METHOD /path" of the latest request, for messages about surprises
 
     # --- connection ---------------------------------------------------------------
 
@@ -159,26 +217,54 @@ class ProxmoxClient:
     def endpoint(self):
         return "https://{0}:{1}".format(self.host, self.port)
 
-    def _connect(self):
-        if self.verify is False:
-            # The user chose validate_certs=false; one warning per request helps nobody.
-            requests.packages.urllib3.disable_warnings()  # pylint: disable=no-member
-        options = dict(host=self.host, port=self.port, user=self.user, verify_ssl=self.verify, timeout=self.timeout)
-        if self._token_id:
-            options.update(token_name=self._token_id, token_value=self._token_secret)
-        else:
-            options.update(password=self._password)
-        try:
-            return ProxmoxAPI(**options)
-        except AuthenticationError as error:
-            status = re.search(r"code: (\d+)", str(error))
-            raise _LoginFailed(int(status.group(1)) if status else None, str(error))
+    @property
+    def userid(self):
+        """Who PVE sees: user@realm, or user@realm!tokenname (the `user` of tasks and logs)."""
+        return "{0}!{1}".format(self.user, self._token_id) if self._token_id else self.user
 
-    def api(self):
-        """The proxmoxer handle, logging in on first use (with retries)."""
-        if self._api is None:
-            self._api = self._with_retries("POST", "/access/ticket", self._connect)
-        return self._api
+    @property
+    def auth_description(self):
+        if self._token_id:
+            return "API token {0}!{1}".format(self.user, self._token_id)
+        return "user {0} (password)".format(self.user)
+
+    def _url(self, path):
+        return "{0}/api2/json/{1}".format(self.endpoint, path.strip("/"))
+
+    def _new_session(self):
+        session = requests.Session()
+        session.verify = self.verify
+        session.headers["User-Agent"] = USER_AGENT
+        if self.verify is False:
+            # The user chose validate_certs=false: silence only the warning about exactly that.
+            from urllib3.exceptions import InsecureRequestWarning  # pylint: disable=import-outside-toplevel
+            import warnings  # pylint: disable=import-outside-toplevel
+            warnings.simplefilter("ignore", InsecureRequestWarning)
+        if self._token_id:
+            session.headers["Authorization"] = "PVEAPIToken={0}!{1}={2}".format(self.user, self._token_id, self._token_secret)
+        return session
+
+    def session(self):
+        """The requests session, logged in on first use (a ticket login is retried like a read)."""
+        if self._session is None:
+            session = self._new_session()
+            if not self._token_id:
+                data = self._with_retries("POST", "/access/ticket", lambda: self._login(session), login=True)
+                session.cookies.set("PVEAuthCookie", data["ticket"])
+                self._csrf_token = data["CSRFPreventionToken"]
+            self._session = session
+        return self._session
+
+    def _login(self, session):
+        return self._send(session, "POST", "/access/ticket", dict(username=self.user, password=self._password))["data"]
+
+    def _login_failed(self, error):
+        return ProxmoxConnectionError(
+            "login to {0} as {1} failed: HTTP {2} authentication failure (PVE: {3}); check the {4}".format(
+                self.endpoint, self.auth_description, error.status, error.reason,
+                "token id and secret, and that the token and its user are enabled and not expired" if self._token_id
+                else "user name with its realm (root@pam) and the password"),
+            method=error.method, path=error.path, status=error.status, reason=error.reason)
 
     # --- requests -------------------------------------------------------------------
 
@@ -194,42 +280,83 @@ class ProxmoxClient:
     def delete(self, path, **params):
         return self.request("DELETE", path, **params)
 
-    def request(self, method, path, **params):
-        """Send one API call; `path` is relative to /api2/json, e.g. "/cluster/status"."""
+    def request(self, method, path, confirm=None, **params):
+        """Send one API call and return its `data`; `path` is relative to /api2/json.
+
+        A write whose outcome is unknown (a gateway error, a connection lost after the
+        request was sent) is never resent blindly: `confirm()` is asked what PVE holds now
+        and answers True (the change is in place: done, returns None), False (it is not:
+        the write is sent again) or None (cannot tell). Without `confirm`, or when it
+        cannot tell, ProxmoxUncertainError says so.
+        """
+        return self.request_document(method, path, confirm=confirm, **params).get("data")
+
+    def request_document(self, method, path, confirm=None, **params):
+        """Like request(), but the whole answer ({"data": ..., "total": ...})."""
         params = dict((key, _wire_value(value)) for key, value in params.items() if value is not None)
-        resource = self.api()(path.strip("/"))
+        session = self.session()
+        return self._with_retries(method, path, lambda: self._send(session, method, path, params), confirm=confirm)
 
-        def send():
-            try:
-                if method in ("GET", "DELETE"):
-                    return resource._request(method, params=params)  # pylint: disable=protected-access
-                return resource._request(method, data=params)  # pylint: disable=protected-access
-            except ResourceException as error:
-                raise ProxmoxApiError(method, path, error.status_code, error.content, error.errors)
+    def _send(self, session, method, path, params):
+        self.last_call = "{0} {1}".format(method, path)
+        headers = {}
+        if method in WRITE_METHODS and self._csrf_token:
+            headers["CSRFPreventionToken"] = self._csrf_token
+        options = dict(params=params) if method in ("GET", "DELETE") else dict(data=params)
+        # verify per request: a session's own setting loses to REQUESTS_CA_BUNDLE in requests.
+        answer = session.request(method, self._url(path), headers=headers, timeout=self.timeout, verify=self.verify, **options)
+        try:
+            document = answer.json()
+        except ValueError:
+            document = None
+        if not 200 <= answer.status_code < 300:
+            errors = document.get("errors") if isinstance(document, dict) else None
+            raise ProxmoxApiError(method, path, answer.status_code, answer.reason, errors if isinstance(errors, dict) else None)
+        if not isinstance(document, dict):
+            raise ProxmoxError("{0} {1} returned an answer that is not a JSON object: {2!r}".format(method, path, answer.text[:200]))
+        return document
 
-        return self._with_retries(method, path, send)
-
-    def _with_retries(self, method, path, call):
+    def _with_retries(self, method, path, call, confirm=None, login=False):
+        write = method in WRITE_METHODS and not login
         attempt = 0
         while True:
             try:
                 return call()
-            except (ProxmoxApiError, _LoginFailed) as error:
-                if not error.transient or attempt >= self.retries:
-                    if isinstance(error, _LoginFailed):
-                        raise ProxmoxConnectionError(self._login_message(error))
+            except ProxmoxApiError as error:
+                if error.status == 401:
+                    raise self._login_failed(error)
+                if write and error.status in GATEWAY_STATUSES:
+                    if self._confirmed(method, path, confirm, "HTTP {0} {1}".format(error.status, error.reason), error, attempt):
+                        return {"data": None}
+                elif not (error.transient or login and error.status in GATEWAY_STATUSES) or attempt >= self.retries:
                     raise
             except requests.exceptions.RequestException as error:
-                if not _may_resend(method, error) or attempt >= self.retries:
-                    hint = " (check validate_certs and ca_path)" if isinstance(error, requests.exceptions.SSLError) else ""
-                    raise ProxmoxConnectionError("{0} {1} on {2} failed after {3} attempt(s){4}: {5}".format(
-                        method, path, self.endpoint, attempt + 1, hint, error))
+                if _never_reached(error) or not write and _read_may_resend(error):
+                    if attempt >= self.retries:
+                        raise self._connection_failed(method, path, attempt, error)
+                elif write and not isinstance(error, requests.exceptions.SSLError):
+                    lost = self._connection_failed(method, path, attempt, error)
+                    if self._confirmed(method, path, confirm, "the connection was lost: {0}".format(error), lost, attempt):
+                        return {"data": None}
+                else:
+                    raise self._connection_failed(method, path, attempt, error)
             self._sleep(min(self.backoff * (2 ** attempt), 10))
             attempt += 1
 
-    def _login_message(self, error):
-        how = "API token {0}!{1}".format(self.user, self._token_id) if self._token_id else "user {0} (password)".format(self.user)
-        return "login to {0} as {1} failed: {2}".format(self.endpoint, how, error)
+    def _confirmed(self, method, path, confirm, cause, error, attempt):
+        """After a write with an unknown outcome: True if PVE holds the change, False if it
+        does not and the write may be sent again; raises when nobody can tell or no attempt is left."""
+        outcome = confirm() if confirm is not None else None
+        if outcome is None:
+            raise ProxmoxUncertainError(method, path, cause, error.status, error.reason)
+        if outcome is False and attempt >= self.retries:
+            raise error
+        return outcome
+
+    def _connection_failed(self, method, path, attempt, error):
+        hint = " (check validate_certs and ca_path)" if isinstance(error, requests.exceptions.SSLError) else ""
+        return ProxmoxConnectionError("{0} {1} on {2} failed after {3} attempt(s){4}: {5}".format(
+            method, path, self.endpoint, attempt + 1, hint, error), method=method, path=path)
 
     # --- PVE facts ----------------------------------------------------------------------
 
@@ -265,37 +392,27 @@ class ProxmoxClient:
             self._sleep(interval)
 
     def task_log_tail(self, upid, lines=TASK_LOG_TAIL_LINES):
-        """The last lines of a task's log (PVE pages the log; 5000 lines cover real tasks)."""
-        entries = self.get("/nodes/{0}/tasks/{1}/log".format(upid_node(upid), upid), start=0, limit=5000)
-        return [entry.get("t", "") for entry in entries[-lines:]]
+        """The last lines of a task's log: PVE pages the log, so read its total, then the tail."""
+        path = "/nodes/{0}/tasks/{1}/log".format(upid_node(upid), upid)
+        total = int(self.request_document("GET", path, start=0, limit=1).get("total") or 0)
+        entries = self.get(path, start=max(total - lines, 0), limit=lines)
+        return [entry.get("t", "") for entry in entries]
 
 
-class _LoginFailed(Exception):
-    """proxmoxer's AuthenticationError, with the HTTP status it hides in its text."""
-
-    def __init__(self, status, text):
-        self.status = status
-        super(_LoginFailed, self).__init__(text)
-
-    @property
-    def transient(self):
-        return self.status is not None and self.status >= 500
-
-
-def _may_resend(method, error):
-    """Whether a request that failed at the transport level can be sent again."""
+def _never_reached(error):
+    """Transport failures that guarantee the request never reached PVE."""
     if isinstance(error, requests.exceptions.SSLError):
         return False  # a certificate problem does not heal by waiting
     if isinstance(error, requests.exceptions.ConnectTimeout):
         return True
-    if isinstance(error, requests.exceptions.ConnectionError):
-        # A refused connection never reached PVE; a broken one might have.
-        return method in IDEMPOTENT_METHODS or "NewConnectionError" in repr(error)
-    if isinstance(error, requests.exceptions.ChunkedEncodingError):
-        return method in IDEMPOTENT_METHODS
-    if isinstance(error, requests.exceptions.Timeout):
-        return method == "GET"
-    return False
+    # A refused connection (urllib3 NewConnectionError) never sent a byte.
+    return isinstance(error, requests.exceptions.ConnectionError) and "NewConnectionError" in repr(error)
+
+
+def _read_may_resend(error):
+    """Transport failures after which a read can simply be sent again."""
+    return not isinstance(error, (requests.exceptions.SSLError, requests.exceptions.InvalidURL,
+                                  requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema))
 
 
 def _wire_value(value):

@@ -23,9 +23,17 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ipaddress
 import re
 
 from collections.abc import Mapping
+
+from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn_rules import (
+    ID_RULES,
+    MAX_VNI,
+    SDN_ID_MAX_LENGTH,
+    overlap_errors,
+)
 
 try:
     import netaddr
@@ -36,16 +44,8 @@ except ImportError as import_error:  # pragma: no cover - reported by the caller
     NETADDR_IMPORT_ERROR = import_error
 
 
-# PVE's id rules (pve-network Zones/Plugin.pm parse_sdn_zone_id, VnetPlugin.pm,
-# Controllers/Plugin.pm), matched ignoring case as PVE does.
-SDN_ID_PATTERN = re.compile(r"^[a-z][a-z0-9]*[a-z0-9]$", re.IGNORECASE)
-SDN_ID_MAX_LENGTH = 8
-CONTROLLER_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*[a-z0-9]$", re.IGNORECASE)
-CONTROLLER_ID_MAX_LENGTH = 64
 # VnetPlugin.pm's alias format; ")-_" is a character range there, so it is permissive.
 ALIAS_PATTERN = re.compile(r"^[\(\)-_.\w\d\s]{0,256}$", re.IGNORECASE)
-# A VXLAN VNI has 24 bits; PVE's schema allows VNet tags and vrf-vxlan 1..16777215.
-MAX_VNI = 16777215
 # VNet tag = vnet_tag_base + tenant id * 100 + vnet id: two decimal digits for the VNet.
 MAX_VNET_ID = 99
 TAG_DIGITS_PER_TENANT = 100
@@ -149,9 +149,7 @@ def plan_tenants(tenants, network_plan):
 # Field readers: each appends a message naming the place, the field and the rule.
 
 def show(value):
-    """A value as messages quote it: strings in quotes, anything else as Python shows it."""
-    if isinstance(value, str):
-        return "'%s'" % value
+    """A value as messages quote it: as Python shows it, so a stray newline or space is visible."""
     return repr(value)
 
 
@@ -212,12 +210,11 @@ def read_cidr(mapping, key, label, errors, required=True):
 
 
 def check_sdn_id(value, label, field, kind, errors, origin=""):
-    """PVE's zone/VNet id rule; kind is 'zone' or 'VNet'."""
-    if SDN_ID_PATTERN.match(value) and len(value) <= SDN_ID_MAX_LENGTH:
+    """PVE's zone/VNet id rule (sdn_rules.ID_RULES); kind is 'zone' or 'VNet'."""
+    rule = ID_RULES[kind.lower()]
+    if rule.allows(value):
         return True
-    errors.append("%s: %s %s%s: a %s id is 2 to %d characters (PVE rule %s, max %d)" % (
-        label, field, show(value), origin, kind, SDN_ID_MAX_LENGTH, SDN_ID_PATTERN.pattern,
-        SDN_ID_MAX_LENGTH))
+    errors.append("%s: %s %s%s: %s" % (label, field, show(value), origin, rule.explain(kind)))
     return False
 
 
@@ -272,11 +269,8 @@ def read_settings(network_plan, errors):
         low=settings.tenant_prefix if settings.tenant_prefix is not None else 0, high=width,
         why="from tenant_prefix to the address length")
     controller = read_text(network_plan, "controller", label, errors)
-    if controller is not None and not (CONTROLLER_ID_PATTERN.match(controller)
-                                       and len(controller) <= CONTROLLER_ID_MAX_LENGTH):
-        errors.append("%s: controller %s: an EVPN controller id is 2 to %d characters (PVE rule %s, max %d)" % (
-            label, show(controller), CONTROLLER_ID_MAX_LENGTH, CONTROLLER_ID_PATTERN.pattern,
-            CONTROLLER_ID_MAX_LENGTH))
+    if controller is not None and not ID_RULES["controller"].allows(controller):
+        errors.append("%s: controller %s: %s" % (label, show(controller), ID_RULES["controller"].explain("EVPN controller")))
         controller = None
     settings.controller = controller
     settings.vrf_vxlan_base = read_int(network_plan, "vrf_vxlan_base", label, errors, low=0,
@@ -362,7 +356,7 @@ def read_entry(raw, position, settings, errors, shared):
         return None
     entry.name = read_text(raw, "name", position, errors)
     if entry.name is not None:
-        entry.label = "%s '%s'" % ("shared_services" if shared else "tenant", entry.name)
+        entry.label = "%s %s" % ("shared_services" if shared else "tenant", show(entry.name))
     if shared:
         # Tenants start at 1, so slot 0 of the supernet and the VNIs of id 0 are free for shared services.
         entry.id = read_int(raw, "id", entry.label, errors, low=0, default=0, why="the shared services' stable slot")
@@ -529,20 +523,11 @@ def report_repeats(claims, errors, rule):
 
 
 def check_overlaps(entries, errors):
-    report_overlaps([(entry.network, entry.label, "network") for entry in entries if entry.network is not None],
-                    errors)
+    errors.extend(overlap_errors([(ipaddress.ip_network(str(entry.network)), entry.label, "network")
+                                  for entry in entries if entry.network is not None]))
     for entry in entries:
-        report_overlaps([(vnet.cidr, entry.label, vnet.field + " subnet") for vnet in entry.vnets
-                         if vnet.cidr is not None], errors)
-
-
-def report_overlaps(networks, errors):
-    for position, (network, label, field) in enumerate(networks):
-        for earlier_network, earlier_label, earlier_field in networks[:position]:
-            if network.version == earlier_network.version and network.first <= earlier_network.last \
-                    and earlier_network.first <= network.last:
-                errors.append("%s: %s %s overlaps the %s %s of %s; PVE does not check overlapping subnets" % (
-                    label, field, network, earlier_field, earlier_network, earlier_label))
+        errors.extend(overlap_errors([(ipaddress.ip_network(str(vnet.cidr)), entry.label, vnet.field + " subnet")
+                                      for vnet in entry.vnets if vnet.cidr is not None]))
 
 
 # ---------------------------------------------------------------------------

@@ -3,33 +3,42 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The SDN engine every SDN module shares.
+"""The SDN engine every SDN module shares; it knows nothing of Ansible.
 
 Reads the pending view of SDN objects (``?pending=1``), compares it with the
-desired state, plans the writes (the plan is the check-mode prediction and the
-diff), and carries them out inside one transaction: on PVE 9.x under one lock
-token taken only when a write is due, with a rollback if a write fails; then at
-most one apply (``PUT /cluster/sdn``) whose task is awaited.
+desired state and collects the writes in a ChangeSet (the check-mode prediction
+and the diff), and carries them out inside one transaction: on PVE 9.x under one
+lock token taken only when a write is due, with a rollback if a write fails; then
+at most one apply (``PUT /cluster/sdn``) whose task is awaited. ``converge`` returns
+an SdnOutcome or raises an SdnError whose ``outcome`` says what was written, rolled
+back or left uncertain; the module base turns either into the task's result.
 
-Facts from pve-network (libpve-network-perl): the pending view's ``state`` and
-``pending`` map (PVE::Network::SDN::pending_config), id rules, lock-token
-semantics (SDN.pm lock_sdn_config), list values stored as comma strings.
+A write whose answer is lost (a proxy's 502/504, a dropped connection) is never
+resent blindly: the transaction re-reads the object, the lock or the pending state
+and continues from what PVE really holds.
+
+Naming: an object's ``id`` is PVE's id; its ``name`` is what users see (the same,
+but ``<vnet>/<cidr>`` for a subnet, whose PVE id carries the zone); its ``ref`` is
+``<kind>/<name>``, the form results and messages use.
+
+Facts from pve-network (libpve-network-perl, at ecf98c5): the pending view's
+``state`` and ``pending`` map (SDN.pm pending_config), lock-token semantics
+(SDN.pm lock_sdn_config, API2/Network/SDN.pm lock/release_lock/rollback/reload),
+list values stored as comma strings.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import ipaddress
 import re
 
-from ansible_collections.homecloud.proxmox.plugins.module_utils.client import ProxmoxApiError, ProxmoxError
-from ansible_collections.homecloud.proxmox.plugins.module_utils.planning import (
-    CONTROLLER_ID_MAX_LENGTH,
-    CONTROLLER_ID_PATTERN,
-    SDN_ID_MAX_LENGTH,
-    SDN_ID_PATTERN,
+from ansible_collections.homecloud.proxmox.plugins.module_utils.client import (
+    ProxmoxApiError,
+    ProxmoxError,
+    ProxmoxUncertainError,
 )
+from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn_rules import id_error, parse_subnet
 
 # --- what the objects look like ----------------------------------------------------------
 
@@ -171,47 +180,32 @@ def option_spec(kind_name, skip=()):
 TRANSACTION_SPEC = dict(
     apply=dict(type="bool", default=False),
     apply_timeout=dict(type="int", default=300),
-    lock_token=dict(type="str", no_log=False),
+    lock_token=dict(type="str", no_log=True),
     allow_foreign_pending=dict(type="bool", default=False),
 )
 
 
 # --- ids ------------------------------------------------------------------------------------
 
-ID_RULES = {
-    "zone": (SDN_ID_PATTERN, SDN_ID_MAX_LENGTH),
-    "vnet": (SDN_ID_PATTERN, SDN_ID_MAX_LENGTH),
-    "controller": (CONTROLLER_ID_PATTERN, CONTROLLER_ID_MAX_LENGTH),
-}
-
 
 def check_id(kind_name, object_id, where):
     """An error message if `object_id` breaks PVE's id rule for the kind, else None."""
-    pattern, longest = ID_RULES[kind_name]
-    if not pattern.match(object_id or "") or len(object_id) > longest:
-        return "{0}: {1} id '{2}' must be 2 to {3} characters, start with a letter and match {4}".format(
-            where, kind_name, object_id, longest, pattern.pattern)
-    return None
+    return id_error(kind_name, object_id, where)
 
 
 def subnet_cidr(text, where):
     """(network CIDR, error): the canonical network of a subnet, refusing host bits."""
-    if "/" not in str(text):
-        return None, "{0}: subnet '{1}' needs its prefix length, like 10.0.1.0/24".format(where, text)
-    try:
-        network = ipaddress.ip_network(u"{0}".format(text), strict=True)
-    except ValueError as error:
-        return None, "{0}: subnet '{1}' is not a network in CIDR form like 10.0.1.0/24 ({2})".format(where, text, error)
-    return str(network), None
+    network, error = parse_subnet(text, where)
+    return (str(network) if network is not None else None), error
 
 
-def object_key(kind_name, label):
-    """How objects are named in results and scopes: kind/label (subnets: subnet/<vnet>/<cidr>)."""
-    return "{0}/{1}".format(kind_name, label)
+def object_ref(kind_name, name):
+    """How objects are named in results and messages: <kind>/<name> (subnets: subnet/<vnet>/<cidr>)."""
+    return "{0}/{1}".format(kind_name, name)
 
 
-def subnet_label(vnet, cidr):
-    """A subnet's label: its VNet and CIDR (PVE's id carries the zone instead)."""
+def subnet_name(vnet, cidr):
+    """A subnet's name: its VNet and CIDR (PVE's id carries the zone instead)."""
     return "{0}/{1}".format(vnet, cidr)
 
 
@@ -253,14 +247,24 @@ class SdnObject:
         return self.state != "deleted"
 
     @property
-    def key(self):
-        return object_key(self.kind.name, self.label)
+    def ref(self):
+        return object_ref(self.kind.name, self.name)
 
     @property
-    def label(self):
+    def name(self):
         if self.kind.name == "subnet":
-            return subnet_label(self.parent, cidr_of_subnet_id(self.id))
+            return subnet_name(self.parent, cidr_of_subnet_id(self.id))
         return self.id
+
+    def as_result(self):
+        """The object as PVE holds it (pending view), keyed by module option names."""
+        result = {self.kind.id_key if self.kind.name != "subnet" else "subnet":
+                  cidr_of_subnet_id(self.id) if self.kind.name == "subnet" else self.id}
+        result.update(self.options)
+        if self.kind.name == "subnet":
+            result.update(vnet=self.parent, zone=self.zone)
+        result["state"] = self.state or "applied"
+        return result
 
 
 def effective_entry(entry):
@@ -286,23 +290,34 @@ class SdnReader:
         """{id: SdnObject} of one collection (subnets: of one VNet)."""
         cache_key = (kind_name, parent)
         if cache_key not in self._cache:
-            kind = KINDS[kind_name]
-            found = {}
-            try:
-                entries = self.client.get(kind.collection_path(parent), pending=1)
-            except ProxmoxApiError as error:
-                if parent is not None and "does not exist" in str(error.reason):
-                    entries = []  # the VNet is not there yet, so neither are its subnets
-                else:
-                    raise
-            for entry in entries:
-                merged = effective_entry(entry)
-                object_id = entry.get(kind.id_key) or entry.get("id")
-                running = None if entry.get("state") == "new" else kind.options_from_pve(entry)
-                found[object_id] = SdnObject(kind, object_id, kind.options_from_pve(merged), entry.get("state"),
-                                             parent=parent, zone=merged.get("zone"), running=running)
-            self._cache[cache_key] = found
+            self._cache[cache_key] = self._read(KINDS[kind_name], parent)
         return self._cache[cache_key]
+
+    def reread(self, kind_name, parent=None):
+        """The collection as PVE holds it now (bypassing and refreshing the cache)."""
+        self._cache.pop((kind_name, parent), None)
+        return self.objects(kind_name, parent)
+
+    def _read(self, kind, parent):
+        found = {}
+        try:
+            entries = self.client.get(kind.collection_path(parent), pending=1)
+        except ProxmoxApiError as error:
+            if parent is not None and "does not exist" in str(error.reason):
+                entries = []  # the VNet is not there yet, so neither are its subnets
+            else:
+                raise
+        for entry in entries:
+            object_id = entry.get(kind.id_key) or entry.get("id")
+            if not object_id:
+                raise ProxmoxError("GET {0}?pending=1 returned an entry without '{1}' or 'id': {2!r}".format(
+                    kind.collection_path(parent), kind.id_key, entry))
+            merged = effective_entry(entry)
+            where = "{0} '{1}' as returned by GET {2}".format(kind.name, object_id, kind.collection_path(parent))
+            running = None if entry.get("state") == "new" else _options_or_error(kind, entry, where)
+            found[object_id] = SdnObject(kind, object_id, _options_or_error(kind, merged, where), entry.get("state"),
+                                         parent=parent, zone=merged.get("zone"), running=running)
+        return found
 
     def find(self, kind_name, object_id, parent=None):
         """The object if it exists in the pending config, else None."""
@@ -314,24 +329,41 @@ class SdnReader:
         return [found for objects in self._cache.values() for found in objects.values() if found.state]
 
 
-# --- planning ---------------------------------------------------------------------------------
+def _options_or_error(kind, entry, where):
+    try:
+        return kind.options_from_pve(entry)
+    except (TypeError, ValueError) as error:
+        raise ProxmoxError("{0} has a value this module cannot read: {1}".format(where, error))
+
+
+def read_everything(reader):
+    """Read controllers, zones, VNets and every VNet's subnets; return the pending objects."""
+    for kind_name in ("controller", "zone"):
+        reader.objects(kind_name)
+    for vnet in list(reader.objects("vnet").values()):
+        if vnet.exists:  # PVE refuses to delete a VNet with subnets, so a deleted one has none
+            reader.objects("subnet", parent=vnet.id)
+    return reader.pending()
+
+
+# --- the changes to make ------------------------------------------------------------------------
 
 
 class Change:
     """One write: create, update or delete of one object, with its before/after."""
 
-    def __init__(self, action, kind, object_id, before, after, parent=None, label=None):
+    def __init__(self, action, kind, object_id, before, after, parent=None, name=None):
         self.action = action
         self.kind = kind
         self.id = object_id
         self.before = before
         self.after = after
         self.parent = parent
-        self.label = label or object_id
+        self.name = name or object_id
 
     @property
-    def key(self):
-        return object_key(self.kind.name, self.label)
+    def ref(self):
+        return object_ref(self.kind.name, self.name)
 
     def request(self, lock_token=None):
         """(method, path, params) of the API call."""
@@ -348,67 +380,85 @@ class Change:
                 params[kind.fields[name].key] = kind.fields[name].to_pve(value)
         else:
             method, path = "PUT", kind.object_path(self.id, self.parent)
-            removed = []
-            for name in sorted(set(self.before) | set(self.after)):
-                if name == "type":
-                    continue
-                if name not in self.after:
-                    removed.append(kind.fields[name].key)
-                elif self.before.get(name) != self.after[name]:
+            removed = self.removed()
+            for name in sorted(self.after):
+                if name != "type" and self.before.get(name) != self.after[name]:
                     params[kind.fields[name].key] = kind.fields[name].to_pve(self.after[name])
             if removed:
-                params["delete"] = ",".join(removed)
+                params["delete"] = ",".join(kind.fields[name].key for name in removed)
         if lock_token:
             params["lock-token"] = lock_token
         return method, path, params
 
+    def removed(self):
+        return sorted(name for name in self.before if name not in self.after and name != "type")
 
-class SdnPlan:
-    """The changes a run makes, in the order they must be made."""
+    def in_place(self, found):
+        """After a write with a lost answer: True if PVE holds what this change writes, False if it
+        holds what was there before (send it again), None if it holds something else."""
+        exists = found is not None and found.exists
+        if self.action == "delete":
+            return not exists
+        if not exists:
+            return False
+        written = all(found.options.get(name) == value for name, value in self.after.items()) and \
+            not any(name in found.options for name in self.removed())
+        if written:
+            return True
+        return False if self.action == "update" else None
+
+
+class ChangeSet:
+    """The writes a run makes, in the order they must be made, and the objects it declares."""
 
     def __init__(self, reader):
         self.reader = reader
         self.changes = []
-        self.scope = set()  # keys of every object the run declares or may delete
+        self.declared = []  # (kind name, id, parent, name) of every object the run declares
+        self.scope = set()  # refs of every object the run declares or may delete
         self.errors = []
 
-    def present(self, kind_name, object_id, desired, parent=None, label=None, known_absent=False):
+    def present(self, kind_name, object_id, desired, parent=None, name=None, known_absent=False):
         """Declare an object with the given options (absent options are left as they are).
 
         `known_absent` skips the read when the parent is itself being created."""
         kind = KINDS[kind_name]
         current = None if known_absent else self.reader.find(kind_name, object_id, parent)
-        label = label or object_id
-        self.scope.add(object_key(kind_name, label))
-        wanted = dict((name, kind.fields[name].normalize(value)) for name, value in desired.items()
+        name = name or object_id
+        self._declare(kind_name, object_id, parent, name)
+        wanted = dict((option, kind.fields[option].normalize(value)) for option, value in desired.items()
                       if value is not None and not Field.is_empty(value))
-        emptied = [name for name, value in desired.items() if value is not None and Field.is_empty(value)]
+        emptied = [option for option, value in desired.items() if value is not None and Field.is_empty(value)]
         if current is None:
-            missing = [name for name in kind.create_requires if name not in wanted]
+            missing = [option for option in kind.create_requires if option not in wanted]
             if missing:
                 self.errors.append("{0} '{1}' does not exist: {2} required to create it".format(
-                    kind_name, label, " and ".join(missing) + (" is" if len(missing) == 1 else " are")))
-            self.changes.append(Change("create", kind, object_id, {}, wanted, parent, label))
+                    kind_name, name, " and ".join(missing) + (" is" if len(missing) == 1 else " are")))
+            self.changes.append(Change("create", kind, object_id, {}, wanted, parent, name))
             return
-        for name in kind.fixed:
-            if name in wanted and wanted[name] != current.options.get(name):
+        for option in kind.fixed:
+            if option in wanted and wanted[option] != current.options.get(option):
                 self.errors.append("{0} '{1}' has {2} {3}: PVE cannot change it to {4}; remove the {0} first".format(
-                    kind_name, label, name, current.options.get(name), wanted[name]))
+                    kind_name, name, option, current.options.get(option), wanted[option]))
                 return
         after = dict(current.options)
         after.update(wanted)
-        for name in emptied:
-            after.pop(name, None)
+        for option in emptied:
+            after.pop(option, None)
         if after != current.options:
-            self.changes.append(Change("update", kind, object_id, dict(current.options), after, parent, label))
+            self.changes.append(Change("update", kind, object_id, dict(current.options), after, parent, name))
 
-    def absent(self, kind_name, object_id, parent=None, label=None):
+    def absent(self, kind_name, object_id, parent=None, name=None):
         """Declare that an object must not exist."""
-        label = label or object_id
-        self.scope.add(object_key(kind_name, label))
+        name = name or object_id
+        self._declare(kind_name, object_id, parent, name)
         current = self.reader.find(kind_name, object_id, parent)
         if current is not None:
-            self.changes.append(Change("delete", KINDS[kind_name], object_id, dict(current.options), {}, parent, label))
+            self.changes.append(Change("delete", KINDS[kind_name], object_id, dict(current.options), {}, parent, name))
+
+    def _declare(self, kind_name, object_id, parent, name):
+        self.scope.add(object_ref(kind_name, name))
+        self.declared.append((kind_name, object_id, parent, name))
 
     def ordered(self):
         """Deletes first, children before parents (a VNet with subnets cannot go, and a VNI
@@ -420,29 +470,85 @@ class SdnPlan:
         return deletes + writes
 
     def diff(self):
-        """before/after of every object the plan changes, keyed by kind and label."""
+        """before/after of every object the changes touch, by kind and name."""
         before, after = {}, {}
         for change in self.changes:
             section = change.kind.name + "s"
             if change.action != "create":
-                before.setdefault(section, {})[change.label] = change.before
+                before.setdefault(section, {})[change.name] = change.before
             if change.action != "delete":
-                after.setdefault(section, {})[change.label] = change.after
+                after.setdefault(section, {})[change.name] = change.after
         return dict(before=before, after=after)
 
     def foreign_pending(self):
-        """Pending changes the reader saw on objects outside this plan's scope."""
-        return [found for found in self.reader.pending() if found.key not in self.scope]
+        """Pending changes the reader saw on objects outside this run's scope."""
+        return [found for found in self.reader.pending() if found.ref not in self.scope]
 
     def own_pending(self):
-        return [found for found in self.reader.pending() if found.key in self.scope]
+        return [found for found in self.reader.pending() if found.ref in self.scope]
+
+
+# --- outcomes and errors -----------------------------------------------------------------------------
+
+
+class SdnOutcome:
+    """What a run did (or, in check mode, would do); becomes the module's result."""
+
+    def __init__(self):
+        self.sdn_changes = []
+        self.pending = []
+        self.changed = False
+        self.applied = False
+        self.apply_task = None
+        self.diff = None
+        self.written = []  # refs written and still in place after a failure
+        self.rolled_back = []  # refs written, then discarded by a rollback after a failure
+        self.uncertain = []  # refs whose write has an unknown outcome
+        self.objects = {}  # ref -> the object as PVE holds it after the run
+
+    def as_result(self):
+        result = dict(sdn_changes=self.sdn_changes, pending=self.pending, changed=self.changed, applied=self.applied)
+        if self.apply_task:
+            result["apply_task"] = self.apply_task
+        if self.diff is not None:
+            result["diff"] = self.diff
+        for name in ("written", "rolled_back", "uncertain"):
+            if getattr(self, name):
+                result[name] = getattr(self, name)
+        return result
+
+
+class SdnError(ProxmoxError):
+    """A run that stopped; `outcome` says what it did before, `cause` is the error behind it."""
+
+    def __init__(self, message, outcome, cause=None):
+        self.outcome = outcome
+        self.cause = cause
+        for name in ("method", "path", "status", "reason", "errors"):
+            setattr(self, name, getattr(cause, name, None) if cause is not None else None)
+        super(SdnError, self).__init__(message)
+
+    @property
+    def failure(self):
+        failure = self.cause.failure if self.cause is not None else ProxmoxError.failure.fget(self)
+        failure = dict(failure)
+        if self.outcome is not None and self.outcome.uncertain:
+            failure["uncertain"] = True
+        return failure
+
+    @property
+    def result(self):
+        return self.outcome.as_result() if self.outcome is not None else {}
+
+
+class SdnRequestError(SdnError):
+    """The request itself is invalid: nothing was written."""
 
 
 # --- carrying it out ----------------------------------------------------------------------------
 
-
-class SdnTransactionError(ProxmoxError):
-    """A write or the apply failed; the message says what was rolled back or left pending."""
+# PVE's lock tokens are UUIDv7 strings (SDN.pm generate_lock_token), so no lock ever has this one.
+PROBE_TOKEN = "homecloud-lock-probe"
 
 
 class SdnTransaction:
@@ -453,147 +559,232 @@ class SdnTransaction:
     ends with an apply: a run that does not may lock over pending changes it did not see.
     """
 
-    def __init__(self, client, lock_token=None, allow_pending=False, applying=True):
+    def __init__(self, client, lock_token=None, allow_pending=False, applying=True, outcome=None):
         self.client = client
         self.token = lock_token
         self.allow_pending = allow_pending
         self.applying = applying
-        self.locked_by_us = False
+        self.holds_own_lock = False  # True while a lock this transaction took is held
         self.done = []
+        self.outcome = outcome or SdnOutcome()
+
+    @classmethod
+    def with_callers_lock(cls, client, lock_token, outcome=None):
+        """A transaction that may release `lock_token`, a lock the caller took."""
+        transaction = cls(client, lock_token=lock_token, allow_pending=True, outcome=outcome)
+        transaction.holds_own_lock = True
+        return transaction
 
     @property
     def uses_lock(self):
         return self.client.version.at_least(9)
 
+    # --- the lock (PVE 9.x) ---
+
+    def lock_is_held(self):
+        """Whether anybody holds the global SDN lock. PVE has no read for it: a release with a
+        token no lock can have fails only when a lock is held, and changes nothing otherwise."""
+        try:
+            self.client.delete("/cluster/sdn/lock", **{"lock-token": PROBE_TOKEN})
+        except ProxmoxApiError as error:
+            if "invalid lock token" in str(error.reason):
+                return True
+            raise
+        return False
+
     def _lock(self):
         """Take the global SDN lock before the first write (9.x only)."""
         if not self.uses_lock or self.token:
             return
+        if self.lock_is_held():
+            raise SdnError(self._lock_refusal("the lock is held", False), self.outcome)
         try:
-            self.token = self.client.post("/cluster/sdn/lock", **{"allow-pending": self.allow_pending})
+            self.token = self._post_lock()
         except ProxmoxApiError as error:
             refused_for_pending = "pending changes" in str(error.reason)
             if not (refused_for_pending and not self.applying):
-                raise SdnTransactionError(self._lock_refusal(error, refused_for_pending))
+                raise SdnError(self._lock_refusal(error.reason, refused_for_pending), self.outcome, error)
             self.allow_pending = True  # not applying: others' pending changes stay as they are
-            self.token = self.client.post("/cluster/sdn/lock", **{"allow-pending": True})
-        self.locked_by_us = True
+            self.token = self._post_lock()
+        self.holds_own_lock = True
+
+    def _post_lock(self):
+        try:
+            return self.client.post("/cluster/sdn/lock", **{"allow-pending": self.allow_pending})
+        except ProxmoxUncertainError as lost:
+            # The answer was lost. The lock was free one request earlier, so a lock held now is
+            # this request's own (its token never reached us): release it and take it again.
+            if self.lock_is_held():
+                self.client.delete("/cluster/sdn/lock", force=True)
+            try:
+                return self.client.post("/cluster/sdn/lock", **{"allow-pending": self.allow_pending})
+            except ProxmoxUncertainError:
+                raise SdnError("could not take the SDN lock: its answer was lost twice ({0}); nothing was written".format(
+                    lost.cause), self.outcome, lost)
 
     @staticmethod
-    def _lock_refusal(error, refused_for_pending):
+    def _lock_refusal(reason, refused_for_pending):
         if refused_for_pending:
             return ("the SDN configuration has pending SDN changes that this run did not make (PVE refused the lock: {0}); "
-                    "apply or roll them back first, or set allow_foreign_pending=true to include them".format(error.reason))
-        if "lock" in str(error.reason):
-            return ("the SDN configuration is locked by another client (PVE: {0}); wait for it, or release a stale lock "
-                    "with homecloud.proxmox.sdn_apply state=unlocked force=true".format(error.reason))
-        return str(error)
+                    "apply or roll them back first, or set allow_foreign_pending=true to include them".format(reason))
+        return ("the SDN configuration is locked by another client (PVE: {0}); nothing was written. Wait for it, or "
+                "release a stale lock with homecloud.proxmox.sdn_apply state=unlocked force=true".format(reason))
 
-    def write(self, plan):
-        """Carry out the plan's changes; on failure roll back (9.x) and explain."""
-        for change in plan.ordered():
+    def release(self):
+        """Give the lock back if this transaction holds it (never an external one)."""
+        if not self.holds_own_lock:
+            return
+        try:
+            self.client.delete("/cluster/sdn/lock", confirm=lambda: not self.lock_is_held(), **{"lock-token": self.token})
+        except ProxmoxApiError:
+            pass  # already released by PVE; nothing is left to undo
+        self.holds_own_lock = False
+
+    # --- writes ---
+
+    def write(self, changes):
+        """Carry out the changes; on failure roll back (9.x) when that is safe, and explain."""
+        reader = changes.reader
+        for change in changes.ordered():
             self._lock()
             method, path, params = change.request(self.token if self.uses_lock else None)
+
+            def confirm(change=change):
+                return change.in_place(reader.reread(change.kind.name, change.parent).get(change.id))
+
             try:
-                self.client.request(method, path, **params)
+                self.client.request(method, path, confirm=confirm, **params)
             except ProxmoxError as error:
-                raise SdnTransactionError("{0} of {1} failed: {2}; {3}".format(
-                    change.action, change.key, error, self._undo()))
+                if isinstance(error, ProxmoxUncertainError):
+                    self.outcome.uncertain.append(change.ref)
+                raise SdnError("{0} of {1} failed: {2}; {3}".format(change.action, change.ref, error, self._undo()),
+                               self.outcome, error)
             self.done.append(change)
 
     def _undo(self):
         """Roll back what this run wrote, when that discards nothing of anybody else."""
-        written = ", ".join(change.key for change in self.done) or "nothing"
-        if self.locked_by_us and not self.allow_pending:
+        written = [change.ref for change in self.done]
+        if self.holds_own_lock and not self.allow_pending and self.token:
             try:
                 self.rollback()
             except ProxmoxError as error:
-                return "the rollback failed too ({0}); written before the failure and still pending: {1}".format(error, written)
+                self.outcome.written = written + self.outcome.uncertain
+                return "the rollback failed too ({0}); written before the failure and still pending: {1}".format(
+                    error, ", ".join(written) or "nothing")
+            self.outcome.rolled_back = written + self.outcome.uncertain
             return "all pending SDN changes were rolled back (POST /cluster/sdn/rollback) and the lock released; " \
-                   "written before the failure: {0}".format(written)
+                   "nothing this run wrote is left (rolled back: {0})".format(", ".join(self.outcome.rolled_back) or "nothing")
         if not self.uses_lock:
             why = "PVE {0} has no SDN rollback".format(self.client.version)
-        elif not self.locked_by_us:
+        elif not self.holds_own_lock:
             why = "the lock is the caller's (lock_token); discard with homecloud.proxmox.sdn_apply state=rolled_back"
         else:
             why = "other changes were already pending when the lock was taken, and a rollback would discard them too"
         self.release()
-        return "not rolled back ({0}); written before the failure and still pending: {1}".format(why, written)
+        self.outcome.written = written
+        return "not rolled back ({0}); written before the failure and still pending: {1}".format(
+            why, ", ".join(written) or "nothing")
+
+    def _nothing_pending(self):
+        """After a lost answer of an apply or a rollback: True if nothing is pending any more."""
+        return not read_everything(SdnReader(self.client))
 
     def rollback(self):
         """Discard every pending change (PVE 9.x), under the lock, releasing it."""
         self._lock()
-        self.client.post("/cluster/sdn/rollback", **{"lock-token": self.token, "release-lock": True})
-        self.locked_by_us = False
+        self.client.post("/cluster/sdn/rollback", confirm=self._nothing_pending,
+                         **{"lock-token": self.token, "release-lock": True})
+        self.holds_own_lock = False
 
     def apply(self, timeout):
-        """PUT /cluster/sdn (under the lock on 9.x) and wait for the reload task."""
+        """PUT /cluster/sdn (under the lock on 9.x) and wait for the reload task.
+
+        An apply whose answer is lost is never sent again blindly (a second one would start
+        another cluster-wide reload): if nothing is pending any more it happened, and its
+        task is looked up in the cluster's task list; otherwise it is sent again."""
         params = {}
         if self.uses_lock:
             self._lock()
             params = {"lock-token": self.token, "release-lock": True}
-        upid = self.client.put("/cluster/sdn", **params)
+        upid = self.client.put("/cluster/sdn", confirm=self._nothing_pending, **params)
         # PVE commits and releases the lock before it starts the reload task, so a task that
         # fails afterwards leaves no lock behind.
-        self.locked_by_us = False
+        self.holds_own_lock = False
+        if upid is None:
+            upid = self._apply_task()
+        self.outcome.applied = True
+        self.outcome.apply_task = upid
         return self.client.wait_task(upid, timeout=timeout, what="SDN apply (PUT /cluster/sdn)")
 
-    def release(self):
-        """Give the lock back if this run took it (never an external one)."""
-        if self.locked_by_us:
-            try:
-                self.client.delete("/cluster/sdn/lock", **{"lock-token": self.token})
-            except ProxmoxApiError:
-                pass  # already released by PVE; nothing is left to undo
-            self.locked_by_us = False
+    def _apply_task(self):
+        """The newest network reload task of this client's user (GET /cluster/tasks)."""
+        userid = self.client.userid
+        for task in self.client.get("/cluster/tasks"):
+            if task.get("type") == "reloadnetworkall" and task.get("user") == userid:
+                return task["upid"]
+        raise SdnError("the SDN configuration was applied (nothing is pending any more), but its answer was lost and "
+                       "no reload task of {0} is in GET /cluster/tasks; check the nodes' network state".format(userid),
+                       self.outcome)
 
 
-def converge(module_base, plan, apply, apply_timeout, lock_token=None, allow_foreign_pending=False):
-    """Run a plan for a module: check mode, diff, transaction, apply. Fills module_base.result."""
-    module = module_base.module
-    result = module_base.result
-    if plan.errors:
-        module.fail_json(msg="invalid SDN request, nothing was changed:\n" + "\n".join(plan.errors), **result)
-    if apply and not allow_foreign_pending and (plan.changes or plan.own_pending()):
+def converge(client, changes, apply, apply_timeout, lock_token=None, allow_foreign_pending=False, check_mode=False,
+             diff=False):
+    """Carry out a ChangeSet: checks, writes, apply. Returns an SdnOutcome or raises an SdnError."""
+    outcome = SdnOutcome()
+    if changes.errors:
+        raise SdnRequestError("invalid SDN request, nothing was changed:\n" + "\n".join(changes.errors), outcome)
+    if apply and not allow_foreign_pending and (changes.changes or changes.own_pending()):
         # An apply activates everything pending: look at every collection first, so that a
         # pending change outside this task's objects is found before any write, on 8.x too.
-        read_everything(plan.reader)
-    foreign = plan.foreign_pending()
-    own_pending = plan.own_pending()
-    result["sdn_changes"] = [change.key for change in plan.changes]
-    result["pending"] = sorted(found.key for found in foreign + own_pending)
+        read_everything(changes.reader)
+    foreign = changes.foreign_pending()
+    own_pending = changes.own_pending()
+    outcome.sdn_changes = [change.ref for change in changes.changes]
+    outcome.pending = sorted(found.ref for found in foreign + own_pending)
+    if diff:
+        outcome.diff = changes.diff()
     if foreign and apply and not allow_foreign_pending:
-        module.fail_json(msg="pending SDN changes that this run did not make: {0}; an apply would include them. "
-                             "Apply or roll them back first, or set allow_foreign_pending=true".format(
-                                 ", ".join(sorted(found.key for found in foreign))), **result)
-    needs_apply = apply and bool(plan.changes or own_pending or (allow_foreign_pending and foreign))
-    result["changed"] = bool(plan.changes) or needs_apply
-    result["applied"] = False
-    if module._diff:  # pylint: disable=protected-access
-        result["diff"] = plan.diff()
-    if module.check_mode or not result["changed"]:
-        result["applied"] = needs_apply and module.check_mode
-        return
-    transaction = SdnTransaction(module_base.client, lock_token=lock_token, applying=needs_apply,
+        raise SdnError("pending SDN changes that this run did not make: {0}; an apply would include them. "
+                       "Apply or roll them back first, or set allow_foreign_pending=true; nothing was written".format(
+                           ", ".join(sorted(found.ref for found in foreign))), outcome)
+    needs_apply = apply and bool(changes.changes or own_pending or (allow_foreign_pending and foreign))
+    outcome.changed = bool(changes.changes) or needs_apply
+    if check_mode or not outcome.changed:
+        outcome.applied = needs_apply and check_mode
+        return outcome
+    transaction = SdnTransaction(client, lock_token=lock_token, applying=needs_apply, outcome=outcome,
                                  allow_pending=bool(foreign or own_pending) or allow_foreign_pending)
     try:
-        transaction.write(plan)
+        transaction.write(changes)
         if needs_apply:
-            task = transaction.apply(apply_timeout)
-            result["applied"] = True
-            result["apply_task"] = task.get("upid")
+            transaction.apply(apply_timeout)
         else:
             transaction.release()
-    except ProxmoxError:
+    except SdnError:
         transaction.release()
+        outcome.changed = bool(outcome.written or outcome.applied or (outcome.uncertain and not outcome.rolled_back))
         raise
+    except ProxmoxError as error:
+        transaction.release()
+        written = [change.ref for change in transaction.done]
+        outcome.written = written
+        outcome.changed = bool(written or outcome.applied)
+        raise SdnError("{0}; written before the failure: {1}".format(error, ", ".join(written) or "nothing"), outcome, error)
+    return outcome
 
 
-def read_everything(reader):
-    """Read controllers, zones, VNets and every VNet's subnets; return the pending objects."""
-    for kind_name in ("controller", "zone"):
-        reader.objects(kind_name)
-    for vnet in list(reader.objects("vnet").values()):
-        if vnet.exists:  # PVE refuses to delete a VNet with subnets, so a deleted one has none
-            reader.objects("subnet", parent=vnet.id)
-    return reader.pending()
+def objects_after(client, changes, outcome, check_mode):
+    """{ref: object as PVE holds it} for every declared object: re-read once per collection when
+    the run wrote (or, in check mode, as planned), from the run's own reads otherwise."""
+    reader = SdnReader(client) if outcome.changed and not check_mode else changes.reader
+    planned = dict((change.ref, change) for change in changes.changes) if check_mode else {}
+    result = {}
+    for kind_name, object_id, parent, name in changes.declared:
+        ref = object_ref(kind_name, name)
+        if ref in planned:
+            change = planned[ref]
+            result[ref] = None if change.action == "delete" else dict(change.after, state="planned")
+            continue
+        found = reader.find(kind_name, object_id, parent)
+        result[ref] = found.as_result() if found is not None else None
+    return result

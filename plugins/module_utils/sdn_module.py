@@ -3,11 +3,11 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""What the one-object SDN modules (sdn_controller, sdn_zone, sdn_vnet, sdn_subnet) share.
+"""What the SDN modules share: running the engine and reporting its outcome.
 
-Each of them declares one object; the SDN engine reads, plans, writes under the
-lock and applies when asked. The modules themselves only say which kind and
-which options.
+The one-object modules (sdn_controller, sdn_zone, sdn_vnet, sdn_subnet) each declare one
+object; tenant_network declares whole zones. The engine (sdn.py) reads, plans, writes under
+the lock and applies when asked; this module turns its outcome into the task's result.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -15,48 +15,62 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.homecloud.proxmox.plugins.module_utils.base import ProxmoxModule, create_module
+from ansible_collections.homecloud.proxmox.plugins.module_utils.client import ProxmoxError
 from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn import (
     TRANSACTION_SPEC,
-    SdnPlan,
+    ChangeSet,
     SdnReader,
     check_id,
     converge,
+    object_ref,
+    objects_after,
     option_spec,
     options_of,
     subnet_cidr,
     subnet_id,
-    subnet_label,
+    subnet_name,
 )
 
 
-class SdnObjectModule(ProxmoxModule):
+class SdnModule(ProxmoxModule):
+    """A module that converges a ChangeSet with the transaction options of TRANSACTION_SPEC."""
+
+    def converge(self, changes):
+        """Run the engine; fill the result; return {ref: object as PVE holds it after the run}."""
+        params = self.module.params
+        self.working_on = ", ".join(sorted(changes.scope)) or None
+        outcome = converge(self.client, changes, apply=params["apply"], apply_timeout=params["apply_timeout"],
+                           lock_token=params["lock_token"], allow_foreign_pending=params["allow_foreign_pending"],
+                           check_mode=self.module.check_mode, diff=self.module._diff)  # pylint: disable=protected-access
+        self.result.update(outcome.as_result())
+        return objects_after(self.client, changes, outcome, self.module.check_mode)
+
+
+class SdnObjectModule(SdnModule):
     """Converge one SDN object of `kind_name`, named by the option of the same name."""
 
     kind_name = None
 
     def locate(self, reader):
-        """(object id, parent, label, known_absent) of the object; subnets override this."""
+        """(object id, parent, name, known_absent) of the object; subnets override this."""
         object_id = self.module.params[self.kind_name]
         error = check_id(self.kind_name, object_id, self.kind_name)
         if error:
-            self.module.fail_json(msg=error)
+            raise ProxmoxError(error + "; nothing was changed")
         return object_id, None, object_id, False
 
     def run(self):
         params = self.module.params
         reader = SdnReader(self.client)
-        object_id, parent, label, known_absent = self.locate(reader)
-        plan = SdnPlan(reader)
+        object_id, parent, name, known_absent = self.locate(reader)
+        changes = ChangeSet(reader)
         if params["state"] == "present":
-            plan.present(self.kind_name, object_id, options_of(self.kind_name, params), parent=parent, label=label, known_absent=known_absent)
+            changes.present(self.kind_name, object_id, options_of(self.kind_name, params), parent=parent, name=name,
+                            known_absent=known_absent)
         elif not known_absent:
-            plan.absent(self.kind_name, object_id, parent=parent, label=label)
-        converge(self, plan, apply=params["apply"], apply_timeout=params["apply_timeout"],
-                 lock_token=params["lock_token"], allow_foreign_pending=params["allow_foreign_pending"])
-        after = plan.diff()["after"].get(self.kind_name + "s", {}).get(label)
-        current = reader.find(self.kind_name, object_id, parent) if not known_absent else None
-        self.result[self.kind_name] = after if after is not None else (
-            None if params["state"] == "absent" or current is None else current.options)
+            changes.absent(self.kind_name, object_id, parent=parent, name=name)
+        after = self.converge(changes)
+        self.result[self.kind_name] = after.get(object_ref(self.kind_name, name))
 
 
 class SdnSubnetModule(SdnObjectModule):
@@ -68,14 +82,15 @@ class SdnSubnetModule(SdnObjectModule):
         params = self.module.params
         cidr, error = subnet_cidr(params["subnet"], "subnet")
         if error:
-            self.module.fail_json(msg=error)
-        label = subnet_label(params["vnet"], cidr)
+            raise ProxmoxError(error + "; nothing was changed")
+        name = subnet_name(params["vnet"], cidr)
         vnet = reader.find("vnet", params["vnet"])
         if vnet is None:
             if params["state"] == "absent":
-                return subnet_id("none", cidr), params["vnet"], label, True
-            self.module.fail_json(msg="vnet '{0}' does not exist (not even pending): create it before its subnets".format(params["vnet"]))
-        return subnet_id(vnet.options["zone"], cidr), params["vnet"], label, False
+                return subnet_id("none", cidr), params["vnet"], name, True
+            raise ProxmoxError("vnet '{0}' does not exist (not even pending): create it before its subnets; "
+                               "nothing was changed".format(params["vnet"]))
+        return subnet_id(vnet.options["zone"], cidr), params["vnet"], name, False
 
 
 def run_object_module(module_class, id_options):

@@ -17,9 +17,14 @@ description:
     is pending, waits for the reload task on all nodes and reports it. Nothing pending means no write at all.
   - Lists what is pending, with C(before) (running) and C(after) (pending) of every object in diff mode.
   - Pending changes this run did not make are refused when O(changes) names what the run changed, unless
-    O(allow_foreign_pending=true).
+    O(allow_foreign_pending=true); this holds for O(state=applied) and O(state=rolled_back) alike, since a
+    rollback discards every pending change.
   - With O(state=rolled_back) (PVE 9.x), discards every pending change (C(POST /cluster/sdn/rollback)).
-  - With O(state=unlocked) (PVE 9.x), releases the global SDN lock held with O(lock_token), or any holder's with O(force=true).
+  - With O(state=unlocked) (PVE 9.x), releases the global SDN lock held with O(lock_token), or any holder's with
+    O(force=true). It reports a change only when a lock was held. PVE has no call that reads the lock, so the
+    module asks with a release carrying a token no lock can have, which changes nothing (also in check mode).
+  - An apply or rollback whose answer is lost (a proxy's 502/504, a dropped connection) is not sent again
+    blindly; the module reads the pending state to learn whether it happened.
 options:
   state:
     description: What to do.
@@ -87,6 +92,11 @@ foreign:
   returned: always
   type: list
   elements: str
+rolled_back:
+  description: The pending objects that a rollback discarded.
+  returned: when rolled back
+  type: list
+  elements: str
 applied:
   description: Whether the configuration was applied (in check mode, whether it would be).
   returned: always
@@ -111,44 +121,52 @@ class SdnApply(ProxmoxModule):
             return
         reader = SdnReader(self.client)
         pending = read_everything(reader)
-        keys = sorted(found.key for found in pending)
-        foreign = [key for key in keys if params["changes"] is not None and key not in params["changes"]]
-        self.result.update(pending=keys, foreign=foreign, applied=False)
+        refs = sorted(found.ref for found in pending)
+        foreign = [ref for ref in refs if params["changes"] is not None and ref not in params["changes"]]
+        self.result.update(pending=refs, foreign=foreign, applied=False)
         if self.module._diff:  # pylint: disable=protected-access
             self.result["diff"] = dict(
-                before=dict((found.key, found.running) for found in pending if found.running is not None),
-                after=dict((found.key, found.options) for found in pending if found.exists))
-        if foreign and not params["allow_foreign_pending"] and params["state"] == "applied":
-            self.module.fail_json(msg="pending SDN changes that this run did not make: {0}; set allow_foreign_pending=true "
-                                      "to apply them too".format(", ".join(foreign)), **self.result)
-        transaction = SdnTransaction(self.client, lock_token=params["lock_token"], allow_pending=True)
+                before=dict((found.ref, found.running) for found in pending if found.running is not None),
+                after=dict((found.ref, found.options) for found in pending if found.exists))
+        if foreign and not params["allow_foreign_pending"]:
+            verb = "apply" if params["state"] == "applied" else "discard"
+            raise ProxmoxError("pending SDN changes that this run did not make: {0}; set allow_foreign_pending=true "
+                               "to {1} them too; nothing was changed".format(", ".join(foreign), verb))
+        if params["state"] == "rolled_back" and not self.client.version.at_least(9):
+            raise ProxmoxError("PVE {0} has no SDN rollback (it came with PVE 9.0)".format(self.client.version))
+        if params["lock_token"]:
+            transaction = SdnTransaction.with_callers_lock(self.client, params["lock_token"])
+        else:
+            transaction = SdnTransaction(self.client, allow_pending=True)
         if not pending:
-            if params["lock_token"] and not self.module.check_mode:
-                transaction.locked_by_us = True  # the caller's lock, handed to us to release
-                transaction.release()
+            if not self.module.check_mode:
+                transaction.release()  # the caller's lock, handed to us to release
             return
         self.result["changed"] = True
-        if params["state"] == "rolled_back":
-            self.rollback(transaction)
+        if self.module.check_mode:
+            self.result["applied"] = params["state"] == "applied"
             return
-        self.result["applied"] = True
-        if not self.module.check_mode:
-            self.result["apply_task"] = transaction.apply(params["apply_timeout"]).get("upid")
-
-    def rollback(self, transaction):
-        if not self.client.version.at_least(9):
-            raise ProxmoxError("PVE {0} has no SDN rollback (it came with PVE 9.0)".format(self.client.version))
-        if not self.module.check_mode:
-            transaction.rollback()
+        try:
+            if params["state"] == "rolled_back":
+                transaction.rollback()
+                self.result["rolled_back"] = refs
+            else:
+                transaction.apply(params["apply_timeout"])
+        finally:
+            self.result.update(applied=transaction.outcome.applied)
+            if transaction.outcome.apply_task:
+                self.result["apply_task"] = transaction.outcome.apply_task
+            transaction.release()
 
     def unlock(self):
         params = self.module.params
         if not self.client.version.at_least(9):
             raise ProxmoxError("PVE {0} has no global SDN lock (it came with PVE 9.0)".format(self.client.version))
         if not (params["lock_token"] or params["force"]):
-            self.module.fail_json(msg="state=unlocked needs lock_token, or force=true to release any holder's lock")
-        self.result["changed"] = True
-        if not self.module.check_mode:
+            raise ProxmoxError("state=unlocked needs lock_token, or force=true to release any holder's lock")
+        transaction = SdnTransaction(self.client)
+        self.result["changed"] = transaction.lock_is_held()
+        if self.result["changed"] and not self.module.check_mode:
             self.client.delete("/cluster/sdn/lock", **{"lock-token": params["lock_token"], "force": params["force"] or None})
 
 

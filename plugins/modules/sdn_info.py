@@ -89,7 +89,7 @@ class SdnInfo(ProxmoxModule):
                 vnets[key]["subnets"] = dict((cidr_of_subnet_id(subnet.id), describe(subnet))
                                              for subnet in reader.objects("subnet", parent=key).values())
         self.result["vnets"] = vnets
-        self.result["pending"] = sorted(found.key for found in reader.pending())
+        self.result["pending"] = sorted(found.ref for found in reader.pending())
 
 
 def main():

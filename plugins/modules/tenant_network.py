@@ -301,86 +301,110 @@ apply_task:
   type: str
 """
 
-import ipaddress
-
-from ansible_collections.homecloud.proxmox.plugins.module_utils.base import ProxmoxModule, create_module
 from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn import (
     TRANSACTION_SPEC,
-    SdnPlan,
+    ChangeSet,
     SdnReader,
-    check_id,
     cidr_of_subnet_id,
-    converge,
+    object_ref,
     option_spec,
     options_of,
-    subnet_cidr,
     subnet_id,
-    subnet_label,
+    subnet_name,
 )
+from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn_module import SdnModule
+from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn_rules import (
+    VNI_RULE,
+    gateway_error,
+    id_error,
+    overlap_errors,
+    parse_subnet,
+    repeat_errors,
+)
+from ansible_collections.homecloud.proxmox.plugins.module_utils.base import create_module
 
 # VNIs share one space across VXLAN and EVPN zones (pve-network Zones/VxlanPlugin.pm vnet_update_hook).
 VXLAN_TYPES = ("vxlan", "evpn")
 
 
-class TenantNetwork(ProxmoxModule):
+class TenantNetwork(SdnModule):
 
     def run(self):
         params = self.module.params
         errors = self.check_request()
         reader = SdnReader(self.client)
-        plan = SdnPlan(reader)
+        changes = ChangeSet(reader)
         if not errors:
-            for controller in params["controllers"]:
-                plan.present("controller", controller["controller"], options_of("controller", controller))
+            errors = self.check_against_cluster(reader)
+        if not errors:
+            if params["state"] == "present":
+                # Only a run that converges zones converges controllers: removing a tenant
+                # writes nothing but that tenant's zone, VNets and subnets.
+                for controller in params["controllers"]:
+                    changes.present("controller", controller["controller"], options_of("controller", controller))
             for zone in params["zones"]:
                 if params["state"] == "present":
-                    self.declare_zone(plan, reader, zone)
+                    self.declare_zone(changes, reader, zone)
                 else:
-                    self.remove_zone(plan, reader, zone["zone"])
-            errors = self.check_against_cluster(reader)
-        plan.errors.extend(errors)
-        converge(self, plan, apply=params["apply"], apply_timeout=params["apply_timeout"],
-                 lock_token=params["lock_token"], allow_foreign_pending=params["allow_foreign_pending"])
+                    self.remove_zone(changes, reader, zone["zone"])
+        changes.errors.extend(errors)
+        after = self.converge(changes)
+        self.result["zones"] = [self.zone_result(zone, after) for zone in params["zones"]]
 
-    # --- the plan ---------------------------------------------------------------------------
+    @staticmethod
+    def zone_result(zone, after):
+        """A declared zone as PVE holds it after the run, with its VNets and their subnets."""
+        found = after.get(object_ref("zone", zone["zone"]))
+        if found is None:
+            return dict(zone=zone["zone"], state="absent", vnets=[])
+        vnets = []
+        for ref in sorted(after):
+            vnet = after[ref]
+            if ref.startswith("vnet/") and vnet is not None and vnet.get("zone") == zone["zone"]:
+                prefix = "subnet/{0}/".format(ref[len("vnet/"):])
+                subnets = [after[key] for key in sorted(after) if key.startswith(prefix) and after[key] is not None]
+                vnets.append(dict(vnet, subnets=subnets))
+        return dict(found, vnets=vnets)
 
-    def declare_zone(self, plan, reader, zone):
-        plan.present("zone", zone["zone"], options_of("zone", zone))
+    # --- the changes ---------------------------------------------------------------------------
+
+    def declare_zone(self, changes, reader, zone):
+        changes.present("zone", zone["zone"], options_of("zone", zone))
         declared_vnets = set()
         for vnet in zone["vnets"]:
             declared_vnets.add(vnet["vnet"])
             is_new = reader.find("vnet", vnet["vnet"]) is None
-            plan.present("vnet", vnet["vnet"], dict(options_of("vnet", vnet), zone=zone["zone"]))
+            changes.present("vnet", vnet["vnet"], dict(options_of("vnet", vnet), zone=zone["zone"]))
             declared = set()
             for subnet in vnet["subnets"]:
-                cidr = subnet_cidr(subnet["subnet"], "")[0]
+                cidr = str(parse_subnet(subnet["subnet"], "")[0])
                 declared.add(cidr)
-                plan.present("subnet", subnet_id(zone["zone"], cidr), options_of("subnet", subnet), parent=vnet["vnet"],
-                             label=subnet_label(vnet["vnet"], cidr), known_absent=is_new)
+                changes.present("subnet", subnet_id(zone["zone"], cidr), options_of("subnet", subnet), parent=vnet["vnet"],
+                                name=subnet_name(vnet["vnet"], cidr), known_absent=is_new)
             if self.module.params["purge"] and not is_new:
-                self.remove_subnets(plan, reader, vnet["vnet"], keep=declared)
+                self.remove_subnets(changes, reader, vnet["vnet"], keep=declared)
         if self.module.params["purge"]:
             for vnet_id in self.vnets_of_zone(reader, zone["zone"]):
                 if vnet_id not in declared_vnets:
-                    self.remove_subnets(plan, reader, vnet_id)
-                    plan.absent("vnet", vnet_id)
+                    self.remove_subnets(changes, reader, vnet_id)
+                    changes.absent("vnet", vnet_id)
 
-    def remove_zone(self, plan, reader, zone_id):
+    def remove_zone(self, changes, reader, zone_id):
         for vnet_id in self.vnets_of_zone(reader, zone_id):
-            self.remove_subnets(plan, reader, vnet_id)
-            plan.absent("vnet", vnet_id)
-        plan.absent("zone", zone_id)
+            self.remove_subnets(changes, reader, vnet_id)
+            changes.absent("vnet", vnet_id)
+        changes.absent("zone", zone_id)
 
     @staticmethod
     def vnets_of_zone(reader, zone_id):
         return sorted(vnet.id for vnet in reader.objects("vnet").values() if vnet.exists and vnet.options.get("zone") == zone_id)
 
     @staticmethod
-    def remove_subnets(plan, reader, vnet_id, keep=()):
+    def remove_subnets(changes, reader, vnet_id, keep=()):
         for subnet in reader.objects("subnet", parent=vnet_id).values():
             cidr = cidr_of_subnet_id(subnet.id)
             if subnet.exists and cidr not in keep:
-                plan.absent("subnet", subnet.id, parent=vnet_id, label=subnet_label(vnet_id, cidr))
+                changes.absent("subnet", subnet.id, parent=vnet_id, name=subnet_name(vnet_id, cidr))
 
     # --- checks before any write -------------------------------------------------------------
 
@@ -388,69 +412,64 @@ class TenantNetwork(ProxmoxModule):
         """Errors in the request itself, each naming the object and the field."""
         params = self.module.params
         errors = []
-        seen = {}
-
-        def once(what, value, where):
-            if value in seen.setdefault(what, {}):
-                errors.append("{0}: {1} '{2}' is also used by {3}".format(where, what, value, seen[what][value]))
-            seen[what][value] = where
-
+        ids = {"controller": [], "zone": [], "vnet": []}
+        vnis = []
+        networks = []
         for index, controller in enumerate(params["controllers"]):
             where = "controllers[{0}]".format(index)
-            errors.append(check_id("controller", controller["controller"], where))
-            once("controller id", controller["controller"], where)
-        networks = []
+            errors.append(id_error("controller", controller["controller"], where))
+            ids["controller"].append((controller["controller"], where))
         for zone_index, zone in enumerate(params["zones"]):
-            where = "zones[{0}] ({1})".format(zone_index, zone["zone"])
-            errors.append(check_id("zone", zone["zone"], where))
-            once("zone id", zone["zone"], where)
+            where = "zones[{0}] ({1!r})".format(zone_index, zone["zone"])
+            errors.append(id_error("zone", zone["zone"], where))
+            ids["zone"].append((zone["zone"], where))
             if zone.get("vrf_vxlan") is not None:
-                once("VNI", zone["vrf_vxlan"], where + ".vrf_vxlan")
+                vnis.append((zone["vrf_vxlan"], where + ".vrf_vxlan"))
             for vnet_index, vnet in enumerate(zone["vnets"]):
-                vnet_where = "{0}.vnets[{1}] ({2})".format(where, vnet_index, vnet["vnet"])
-                errors.append(check_id("vnet", vnet["vnet"], vnet_where))
-                once("vnet id", vnet["vnet"], vnet_where)
+                vnet_where = "{0}.vnets[{1}] ({2!r})".format(where, vnet_index, vnet["vnet"])
+                errors.append(id_error("vnet", vnet["vnet"], vnet_where))
+                ids["vnet"].append((vnet["vnet"], vnet_where))
                 if vnet.get("tag") is not None and zone.get("type") in VXLAN_TYPES:
-                    once("VNI", vnet["tag"], vnet_where + ".tag")
+                    vnis.append((vnet["tag"], vnet_where + ".tag"))
                 for subnet_index, subnet in enumerate(vnet["subnets"]):
                     subnet_where = "{0}.subnets[{1}]".format(vnet_where, subnet_index)
-                    cidr, error = subnet_cidr(subnet["subnet"], subnet_where)
+                    network, error = parse_subnet(subnet["subnet"], subnet_where)
                     errors.append(error)
-                    if cidr:
-                        network = ipaddress.ip_network(cidr)
-                        errors.extend("{0}: subnet {1} overlaps {2} of {3}".format(subnet_where, cidr, other, other_where)
-                                      for other, other_where in networks if other.overlaps(network))
-                        networks.append((network, subnet_where))
-                        errors.append(self.check_gateway(subnet, network, subnet_where))
+                    if network is not None:
+                        networks.append((network, subnet_where, "subnet"))
+                        if subnet.get("gateway"):
+                            errors.append(gateway_error(subnet["gateway"], network, subnet_where))
+        for kind_name, claims in ids.items():
+            errors.extend(repeat_errors(claims, "a {0} id is declared once".format(kind_name)))
+        errors.extend(repeat_errors(vnis, VNI_RULE))
+        errors.extend(overlap_errors(networks))
         return [error for error in errors if error]
 
-    @staticmethod
-    def check_gateway(subnet, network, where):
-        """pve-network SubnetPlugin.pm: the gateway must be inside the subnet."""
-        if not subnet.get("gateway"):
-            return None
-        try:
-            inside = ipaddress.ip_address(u"{0}".format(subnet["gateway"])) in network
-        except ValueError:
-            return "{0}: gateway '{1}' is not an IP address".format(where, subnet["gateway"])
-        return None if inside else "{0}: gateway {1} is not in subnet {2}".format(where, subnet["gateway"], network)
-
     def check_against_cluster(self, reader):
-        """VNIs the request uses that zones and VNets outside it already hold (PVE would refuse mid-way)."""
-        if self.module.params["state"] != "present":
-            return []
+        """What the cluster already holds that the request would clash with: a VNet of another
+        zone (it would be moved into this one), and VNIs held by zones and VNets outside it."""
         declared_zones = dict((zone["zone"], zone) for zone in self.module.params["zones"])
+        existing_vnets = dict((vnet.id, vnet) for vnet in reader.objects("vnet").values() if vnet.exists)
+        errors = []
+        for zone in declared_zones.values():
+            for vnet in zone["vnets"]:
+                owner = existing_vnets.get(vnet["vnet"])
+                if owner is not None and owner.options.get("zone") != zone["zone"]:
+                    errors.append("zone {0}: vnet {1} belongs to zone {2}; a run for zone {0} never writes another zone's "
+                                  "objects (choose another VNet id, or remove it from zone {2} first)".format(
+                                      zone["zone"], vnet["vnet"], owner.options.get("zone")))
+        if self.module.params["state"] != "present":
+            return errors
         declared_vnets = set(vnet["vnet"] for zone in declared_zones.values() for vnet in zone["vnets"])
+        zone_types = dict((zone.id, zone.options.get("type")) for zone in reader.objects("zone").values())
         held = {}
         for zone in reader.objects("zone").values():
             if zone.exists and zone.id not in declared_zones and zone.options.get("vrf_vxlan") is not None:
                 held[zone.options["vrf_vxlan"]] = "zone {0} (vrf_vxlan)".format(zone.id)
-        zone_types = dict((zone.id, zone.options.get("type")) for zone in reader.objects("zone").values())
-        for vnet in reader.objects("vnet").values():
-            if vnet.exists and vnet.id not in declared_vnets and vnet.options.get("tag") is not None \
+        for vnet in existing_vnets.values():
+            if vnet.id not in declared_vnets and vnet.options.get("tag") is not None \
                     and zone_types.get(vnet.options.get("zone")) in VXLAN_TYPES:
                 held[vnet.options["tag"]] = "vnet {0} of zone {1}".format(vnet.id, vnet.options.get("zone"))
-        errors = []
         for zone in declared_zones.values():
             if zone.get("vrf_vxlan") in held:
                 errors.append("zone {0}: vrf_vxlan {1} is already used by {2}".format(zone["zone"], zone["vrf_vxlan"], held[zone["vrf_vxlan"]]))

@@ -10,11 +10,15 @@ __metaclass__ = type
 
 import pytest
 
+import warnings
+
 from ansible_collections.homecloud.proxmox.plugins.module_utils.client import (
+    USER_AGENT,
     ProxmoxApiError,
     ProxmoxClient,
     ProxmoxConnectionError,
     ProxmoxTaskError,
+    ProxmoxUncertainError,
 )
 
 from .playbook import sim_token
@@ -80,13 +84,100 @@ def test_a_400_is_never_retried_and_names_the_field(sim):
     assert sleeps == []
 
 
-def test_a_reset_write_that_may_have_arrived_is_not_resent(sim):
+@pytest.mark.parametrize("method, path, params", [
+    ("POST", "/cluster/sdn/zones", dict(zone="tenanta", type="simple")),
+    ("PUT", "/cluster/sdn/zones/keep", dict(mtu=1400)),
+    ("DELETE", "/cluster/sdn/zones/keep", {}),
+])
+@pytest.mark.parametrize("fault", [dict(action="reset"), dict(status=502, message="Bad Gateway\n"),
+                                   dict(status=504, message="Gateway Timeout\n")], ids=["reset", "502", "504"])
+@pytest.mark.parametrize("phase", ["before", "after"])
+def test_a_write_with_a_lost_answer_is_never_resent_blindly(sim, method, path, params, fault, phase):
     client = token_client(sim, sleep=lambda seconds: None)
-    client.version  # log in and read before the fault, pylint: disable=pointless-statement
-    sim.inject_fault(action="reset", method="POST", path="^/cluster/sdn/zones$", count=1)
-    with pytest.raises(ProxmoxConnectionError, match="POST /cluster/sdn/zones on https://127.0.0.1:.* failed after 1 attempt"):
+    client.post("/cluster/sdn/zones", zone="keep", type="simple")
+    sim.inject_fault(method=method, path="^" + path + "$", phase=phase, **fault)
+    with pytest.raises(ProxmoxUncertainError) as caught:
+        client.request(method, path, **params)
+    assert hits(sim, "{0} {1}".format(method, path)) == (2 if method == "POST" else 1)  # the setup POST, then one
+    assert str(caught.value).startswith("{0} {1}: the outcome is unknown (".format(method, path))
+    assert str(caught.value).endswith("PVE may or may not have made this change")
+    assert caught.value.failure["uncertain"] is True and caught.value.failure["path"] == path
+
+
+def test_a_lost_write_confirmed_in_place_is_done(sim):
+    client = token_client(sim, sleep=lambda seconds: None)
+    sim.inject_fault(method="POST", path="^/cluster/sdn/zones$", status=504, message="Gateway Timeout\n", phase="after")
+    asked = []
+
+    def confirm():
+        asked.append(True)
+        return any(zone["zone"] == "tenanta" for zone in client.get("/cluster/sdn/zones"))
+
+    assert client.post("/cluster/sdn/zones", confirm=confirm, zone="tenanta", type="simple") is None
+    assert asked == [True] and hits(sim, "POST /cluster/sdn/zones") == 1
+
+
+def test_a_lost_write_confirmed_absent_is_sent_again(sim):
+    client = token_client(sim, sleep=lambda seconds: None)
+    sim.inject_fault(method="POST", path="^/cluster/sdn/zones$", status=502, message="Bad Gateway\n", phase="before")
+
+    def confirm():
+        return any(zone["zone"] == "tenanta" for zone in client.get("/cluster/sdn/zones"))
+
+    client.post("/cluster/sdn/zones", confirm=confirm, zone="tenanta", type="simple")
+    assert hits(sim, "POST /cluster/sdn/zones") == 2
+    assert [zone["zone"] for zone in client.get("/cluster/sdn/zones")] == ["tenanta"]
+
+
+@pytest.mark.parametrize("action", ["lock-timeout", "no-worker"])
+def test_a_write_pve_refused_before_running_is_resent(sim, action):
+    client = token_client(sim, sleep=lambda seconds: None)
+    sim.inject_fault(action=action, method="POST", path="^/cluster/sdn/zones$")
+    client.post("/cluster/sdn/zones", zone="tenanta", type="simple")
+    assert hits(sim, "POST /cluster/sdn/zones") == 2
+
+
+def test_a_refused_connection_is_retried_for_writes_too():
+    sleeps = []
+    client = ProxmoxClient(host="127.0.0.1", port=9, user="root@pam", token_id="t", token_secret="s", backoff=BACKOFF,
+                           sleep=sleeps.append)
+    with pytest.raises(ProxmoxConnectionError, match=r"POST /cluster/sdn/zones on https://127.0.0.1:9 failed after 4 attempt"):
         client.post("/cluster/sdn/zones", zone="tenanta", type="simple")
-    assert hits(sim, "POST /cluster/sdn/zones") == 1
+    assert len(sleeps) == 3
+
+
+def test_a_bad_token_names_the_token_and_the_status(sim):
+    client = token_client(sim, token_secret="wrong", sleep=lambda seconds: pytest.fail("retried a 401"))
+    with pytest.raises(ProxmoxConnectionError) as caught:
+        client.get("/version")
+    assert str(caught.value).startswith("login to https://127.0.0.1:{0} as API token root@pam!homecloud failed: "
+                                        "HTTP 401 authentication failure (PVE: ".format(sim.port))
+    assert "wrong" not in str(caught.value)
+    assert caught.value.failure == dict(method="GET", path="/version", status=401, reason=caught.value.reason, errors={})
+
+
+def test_failures_are_structured(sim):
+    client = token_client(sim)
+    with pytest.raises(ProxmoxApiError) as caught:
+        client.post("/cluster/sdn/zones", zone="toolongzone", type="simple")
+    failure = caught.value.failure
+    assert (failure["method"], failure["path"], failure["status"], failure["reason"]) == (
+        "POST", "/cluster/sdn/zones", 400, "Parameter verification failed.")
+    assert "zone" in failure["errors"]
+
+
+def test_the_client_says_who_it_is(sim):
+    client = token_client(sim)
+    assert client.session().headers["User-Agent"] == USER_AGENT and USER_AGENT.startswith("homecloud.proxmox/")
+
+
+def test_only_the_insecure_request_warning_is_silenced(sim):
+    with warnings.catch_warnings():
+        warnings.resetwarnings()
+        client = token_client(sim, validate_certs=False, ca_path=None)
+        client.get("/version")
+        ignored = [entry[2].__name__ for entry in warnings.filters if entry[0] == "ignore"]
+    assert ignored == ["InsecureRequestWarning"]
 
 
 def test_login_is_retried_on_a_transient_failure(sim):

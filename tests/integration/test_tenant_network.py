@@ -33,9 +33,10 @@ def converge(sim, tmp_path, zones, check=False, **options):
     """Run tenant_network once; returns (process, the task's result)."""
     task = dict(CONNECTION, zones=zones, **options)
     plays = [{"name": "tenant_network", "hosts": "localhost", "gather_facts": False, "tasks": [
-        {"name": "Converge", "homecloud.proxmox.tenant_network": task, "register": "sdn", "diff": True},
+        {"name": "Converge", "homecloud.proxmox.tenant_network": task, "register": "sdn", "diff": True, "ignore_errors": True},
         {"name": "Save the result", "ansible.builtin.copy": {"content": "{{ sdn | to_json }}", "dest": str(tmp_path / "result.json")},
          "check_mode": False},
+        {"name": "Fail as the task did", "ansible.builtin.fail": {"msg": "{{ sdn.msg }}"}, "when": "sdn is failed"},
     ]}]
     (tmp_path / "result.json").unlink(missing_ok=True)
     process = run_playbook(plays, tmp_path, extra_vars=sim_vars(sim), check=check)
@@ -56,8 +57,15 @@ def test_first_run_applies_once_second_run_writes_nothing(sim_factory, tmp_path,
     assert first["changed"] and first["applied"]
     assert sim.counters()["sdn_applies"] == 1
     assert len(first["sdn_changes"]) == 1 + 3 + 7 + 7
-    locks = [entry for entry in writes(sim) if entry["path"] == "/cluster/sdn/lock"]
-    assert len(locks) == (1 if version == "9.1" else 0)
+    locks = [(entry["method"], entry["params"].get("lock-token")) for entry in writes(sim) if entry["path"] == "/cluster/sdn/lock"]
+    # 9.x: one check that nobody holds the lock (a release with a token no lock has), then the lock
+    assert locks == ([("DELETE", "***"), ("POST", None)] if version == "9.1" else [])  # tokens are redacted in the log
+    # the zones as PVE holds them after the run, with what PVE generated (an EVPN zone's anycast MAC)
+    acme = [zone for zone in first["zones"] if zone["zone"] == "acme"][0]
+    assert acme["state"] == "applied" and acme["vrf_vxlan"] == 10001 and acme["mac"]
+    assert [vnet["vnet"] for vnet in acme["vnets"]] == ["acme01", "acme02", "acme03"]
+    assert acme["vnets"][0]["subnets"] == [dict(subnet="10.129.1.0/24", gateway="10.129.1.1", vnet="acme01", zone="acme",
+                                                state="applied")]
 
     before = sim.counters()
     process, second = converge(sim, tmp_path, zones, controllers=[CONTROLLER], apply=True)
@@ -65,6 +73,7 @@ def test_first_run_applies_once_second_run_writes_nothing(sim_factory, tmp_path,
     after = sim.counters()
     assert not second["changed"] and not second["applied"]
     assert after["writes"] == before["writes"]
+    assert second["zones"] == first["zones"], "a no-op run reports the same state from its own reads"
     assert after["sdn_applies"] == 1
     reads = dict((route, after["by_route"].get(route, 0) - before["by_route"].get(route, 0)) for route in after["by_route"])
     assert reads["GET /cluster/sdn/zones"] == 1 and reads["GET /cluster/sdn/vnets"] == 1
@@ -93,14 +102,14 @@ def test_check_mode_predicts_the_real_diff(sim, tmp_path):
 
 @pytest.mark.parametrize("zones, message", [
     ([dict(zone="toolongid", type="evpn", controller="evpnctl", vrf_vxlan=10001)],
-     "zone id 'toolongid' must be 2 to 8 characters"),
+     "zone id 'toolongid' is invalid: a zone id is 2 to 8 ASCII letters and digits"),
     ([tenant_zone("acme", 1), dict(tenant_zone("globex", 2), vnets=[dict(vnet="globex01", tag=100201,
                                                                          subnets=[dict(subnet="10.129.1.128/25")])])],
-     "subnet 10.129.1.128/25 overlaps 10.129.1.0/24"),
+     "subnet 10.129.1.128/25 overlaps the subnet 10.129.1.0/24"),
     ([tenant_zone("acme", 1), dict(tenant_zone("globex", 2), vnets=[dict(vnet="globex01", tag=100101)])],
-     "VNI '100101' is also used by"),
+     "100101 is also used by"),
     ([tenant_zone("acme", 1), dict(tenant_zone("globex", 2), vrf_vxlan=100102)],
-     "VNI '100102' is also used by"),
+     "100102 is also used by"),
     ([dict(tenant_zone("acme", 1),
            vnets=[dict(vnet="acme01", tag=100101, subnets=[dict(subnet="10.129.1.0/24", gateway="10.130.1.1")])])],
      "gateway 10.130.1.1 is not in subnet 10.129.1.0/24"),
@@ -153,14 +162,61 @@ def test_foreign_pending_changes_are_reported_not_applied(sim, tmp_path, api_ses
 def test_a_failed_write_rolls_back_and_releases_the_lock(sim, tmp_path):
     sim.inject_fault(action="status", method="POST", path="^/cluster/sdn/vnets/acme02/subnets$", status=500,
                      message="create sdn subnet object failed: injected")
-    process, _result = converge(sim, tmp_path, [tenant_zone("acme", 1)], controllers=[CONTROLLER], apply=True)
+    process, failed = converge(sim, tmp_path, [tenant_zone("acme", 1)], controllers=[CONTROLLER], apply=True)
     assert process.returncode != 0
     assert "all pending SDN changes were rolled back (POST /cluster/sdn/rollback) and the lock released" in process.stdout
     assert sim.counters()["sdn_applies"] == 0
+    # nothing is left of the run, so it changed nothing; the result says what was rolled back
+    assert failed["failed"] and not failed["changed"]
+    assert failed["rolled_back"] == ["controller/evpnctl", "zone/acme", "vnet/acme01", "vnet/acme02", "vnet/acme03",
+                                     "subnet/acme01/10.129.1.0/24"]
+    assert "written" not in failed
+    assert failed["failure"] == dict(method="POST", path="/cluster/sdn/vnets/acme02/subnets", status=500,
+                                     reason="create sdn subnet object failed: injected", errors={})
     process, result = converge(sim, tmp_path, [tenant_zone("acme", 1)], controllers=[CONTROLLER], apply=True)
     assert process.returncode == 0, process.stdout[-5000:]
     assert result["pending"] == [], "the rollback left pending changes"
     assert result["applied"]
+
+
+def test_a_failed_write_without_rollback_lists_what_stayed_written(sim84, tmp_path):
+    sim84.inject_fault(action="status", method="POST", path="^/cluster/sdn/vnets/acme02/subnets$", status=500,
+                       message="create sdn subnet object failed: injected")
+    process, failed = converge(sim84, tmp_path, [tenant_zone("acme", 1, vnets=2)], controllers=[CONTROLLER], apply=True)
+    assert process.returncode != 0 and "not rolled back (PVE 8.4.0 has no SDN rollback)" in process.stdout
+    assert failed["changed"] and failed["written"] == ["controller/evpnctl", "zone/acme", "vnet/acme01", "vnet/acme02",
+                                                       "subnet/acme01/10.129.1.0/24"]
+    process, result = converge(sim84, tmp_path, [tenant_zone("acme", 1, vnets=2)], controllers=[CONTROLLER], apply=True)
+    assert process.returncode == 0, process.stdout[-5000:]
+    assert result["sdn_changes"] == ["subnet/acme02/10.129.2.0/24"] and result["applied"]
+
+
+def test_a_vnet_of_another_zone_is_refused_before_any_write(sim, tmp_path):
+    process, _result = converge(sim, tmp_path, [tenant_zone("acme", 1), tenant_zone("globex", 2)],
+                                controllers=[CONTROLLER], apply=True)
+    assert process.returncode == 0, process.stdout[-5000:]
+    count = len(writes(sim))
+    stolen = dict(tenant_zone("globex", 2), vnets=[dict(vnet="acme02", tag=100299)])
+    process, failed = converge(sim, tmp_path, [stolen], apply=True)
+    assert process.returncode != 0
+    assert "zone globex: vnet acme02 belongs to zone acme; a run for zone globex never writes another zone's objects" \
+        in process.stdout
+    assert len(writes(sim)) == count and not failed["changed"]
+    process, _result = converge(sim, tmp_path, [dict(zone="globex", vnets=[dict(vnet="acme02")])], state="absent", apply=True)
+    assert process.returncode != 0 and "vnet acme02 belongs to zone acme" in process.stdout
+    assert len(writes(sim)) == count
+
+
+def test_state_absent_writes_nothing_but_the_named_zones(sim, tmp_path):
+    process, _result = converge(sim, tmp_path, [tenant_zone("acme", 1)], controllers=[CONTROLLER], apply=True)
+    assert process.returncode == 0, process.stdout[-5000:]
+    count = len(writes(sim))
+    changed_controller = dict(CONTROLLER, asn=65001, peers=["10.255.0.9"])
+    process, result = converge(sim, tmp_path, [dict(zone="acme")], controllers=[changed_controller], state="absent", apply=True)
+    assert process.returncode == 0, process.stdout[-5000:]
+    assert not [entry for entry in writes(sim)[count:] if "controllers" in entry["path"]]
+    assert "controller/evpnctl" not in result["sdn_changes"]
+    assert result["zones"] == [dict(zone="acme", state="absent", vnets=[])]
 
 
 def test_a_lock_held_by_another_client_is_named(sim, tmp_path, api_session):

@@ -33,7 +33,7 @@ PLAN = {
     "zone_defaults": {"mtu": 1450, "exitnodes": ["pve1"], "advertise_subnets": True, "ipam": "pve"},
 }
 ACME = {"name": "acme", "id": 3, "vnets": [{"name": "web", "id": 1}]}
-ID_RULE = "2 to 8 characters (PVE rule ^[a-z][a-z0-9]*[a-z0-9]$, max 8)"
+ID_RULE = "2 to 8 ASCII letters and digits, starting with a letter (PVE's rule [a-zA-Z][a-zA-Z0-9]*[a-zA-Z0-9])"
 OVERLAP_NOTE = "PVE does not check overlapping subnets"
 VNI_RULE = ("every VNI must be unique: PVE refuses a VNet tag used twice, and its docs require each vrf-vxlan "
             "to differ from every other vrf-vxlan and every VNet tag")
@@ -266,6 +266,15 @@ ERROR_CASES = [
     ("vnet id too long", with_acme(vnets=[{"name": "db", "id": 2}, {"name": "web", "id": 1, "vnet": "acmecorp01"}]),
      PLAN, "tenant 'acme': vnets[1].vnet 'acmecorp01': a VNet id is " + ID_RULE),
     ("vnet id with a dash", with_vnet(vnet="ac-01"), PLAN, "tenant 'acme': vnets[0].vnet 'ac-01': a VNet id is " + ID_RULE),
+    # ids are plain ASCII, matched whole: Python's re.I folds U+0130, U+017F and U+212A, `$` matches before "\n"
+    ("name with a trailing newline", [{"name": "globex\n", "id": 3}], PLAN,
+     "tenant 'globex\\n': zone 'globex\\n' (the tenant name; set zone to choose another): a zone id is " + ID_RULE),
+    ("name with a dotted capital I", [{"name": "qH\u01308", "id": 3}], PLAN,
+     "tenant 'qH\u01308': zone 'qH\u01308' (the tenant name; set zone to choose another): a zone id is " + ID_RULE),
+    ("name with a long s", [{"name": "\u017facme", "id": 3}], PLAN,
+     "tenant '\u017facme': zone '\u017facme' (the tenant name; set zone to choose another): a zone id is " + ID_RULE),
+    ("vnet id with a Kelvin sign", with_vnet(vnet="\u212aweb01"), PLAN,
+     "tenant 'acme': vnets[0].vnet '\u212aweb01': a VNet id is " + ID_RULE),
     ("alias PVE refuses", with_vnet(alias="web{1}"), PLAN,
      r"tenant 'acme': vnets[0].alias 'web{1}': PVE accepts up to 256 characters matching ^[\(\)-_.\w\d\s]{0,256}$"),
     # duplicates
@@ -354,8 +363,8 @@ ERROR_CASES = [
     ("controller missing", [], dict((key, value) for key, value in PLAN.items() if key != "controller"),
      "network plan: controller: required, a non-empty string"),
     ("controller invalid", [], plan_with(controller="evpn ctl"),
-     "network plan: controller 'evpn ctl': an EVPN controller id is 2 to 64 characters "
-     "(PVE rule ^[a-z][a-z0-9_-]*[a-z0-9]$, max 64)"),
+     "network plan: controller 'evpn ctl': an EVPN controller id is 2 to 64 ASCII letters, digits, '-' and '_', "
+     "starting with a letter and ending with a letter or digit (PVE's rule [a-zA-Z][a-zA-Z0-9_-]*[a-zA-Z0-9])"),
     ("reserved_hosts negative", [], plan_with(reserved_hosts=-1),
      "network plan: reserved_hosts -1: must be an integer >= 0"),
     ("vnet_tag_base a string", [], plan_with(vnet_tag_base="100000"),

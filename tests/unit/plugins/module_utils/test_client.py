@@ -32,35 +32,40 @@ def test_api_error_names_call_status_reason_and_each_field():
     assert not error.transient
 
 
-@pytest.mark.parametrize("status, reason, transient", [
-    (500, "cfs-lock 'file-sdn_cfg' error: got lock request timeout", True),
-    (500, "cfs-lock 'domain-sdn' error: no quorum!", True),
-    (500, "got no worker upid - start worker failed", True),
-    (502, "Bad Gateway", True),
-    (503, "Service Unavailable", True),
-    (500, "create sdn zone object failed: sdn zone object ID 'z1' already defined", False),
-    (400, "Parameter verification failed.", False),
-    (401, "authentication failure", False),
-    (403, "Permission check failed (/sdn/zones, SDN.Allocate)", False),
-    (501, "Method 'GET /nope' not implemented", False),
+@pytest.mark.parametrize("method, status, reason, transient", [
+    ("PUT", 500, "cfs-lock 'file-sdn_cfg' error: got lock request timeout", True),
+    ("POST", 500, "cfs-lock 'domain-sdn' error: no quorum!", True),
+    ("DELETE", 500, "got no worker upid - start worker failed", True),
+    ("GET", 502, "Bad Gateway", True),
+    ("GET", 503, "Service Unavailable", True),
+    ("GET", 504, "Gateway Timeout", True),
+    # a gateway error says nothing about whether a write ran: never resent blindly
+    ("POST", 502, "Bad Gateway", False),
+    ("PUT", 504, "Gateway Timeout", False),
+    ("DELETE", 503, "Service Unavailable", False),
+    ("PUT", 500, "create sdn zone object failed: sdn zone object ID 'z1' already defined", False),
+    ("GET", 400, "Parameter verification failed.", False),
+    ("GET", 401, "authentication failure", False),
+    ("PUT", 403, "Permission check failed (/sdn/zones, SDN.Allocate)", False),
+    ("GET", 501, "Method 'GET /nope' not implemented", False),
 ])
-def test_only_transient_failures_are_transient(status, reason, transient):
-    assert ProxmoxApiError("PUT", "/x", status, reason).transient is transient
+def test_only_failures_that_did_not_run_are_resent(method, status, reason, transient):
+    assert ProxmoxApiError(method, "/x", status, reason).transient is transient
 
 
-@pytest.mark.parametrize("method, error, resend", [
-    ("GET", requests.exceptions.ConnectionError("Connection aborted. RemoteDisconnected"), True),
-    ("PUT", requests.exceptions.ConnectionError("Connection aborted."), True),
-    ("POST", requests.exceptions.ConnectionError("Connection aborted. RemoteDisconnected"), False),
-    ("POST", requests.exceptions.ConnectionError("NewConnectionError: Connection refused"), True),
-    ("POST", requests.exceptions.ConnectTimeout("connect timed out"), True),
-    ("GET", requests.exceptions.ReadTimeout("read timed out"), True),
-    ("POST", requests.exceptions.ReadTimeout("read timed out"), False),
-    ("GET", requests.exceptions.SSLError("certificate verify failed"), False),
-    ("GET", requests.exceptions.InvalidURL("bad"), False),
+@pytest.mark.parametrize("error, never_reached, read_resend", [
+    (requests.exceptions.ConnectionError("Connection aborted. RemoteDisconnected"), False, True),
+    (requests.exceptions.ConnectionError("NewConnectionError: Connection refused"), True, True),
+    (requests.exceptions.ConnectTimeout("connect timed out"), True, True),
+    (requests.exceptions.ReadTimeout("read timed out"), False, True),
+    (requests.exceptions.ChunkedEncodingError("broken"), False, True),
+    (requests.exceptions.SSLError("certificate verify failed"), False, False),
+    (requests.exceptions.InvalidURL("bad"), False, False),
 ])
-def test_transport_failures_are_resent_only_when_safe(method, error, resend):
-    assert client_module._may_resend(method, error) is resend  # pylint: disable=protected-access
+def test_transport_failures(error, never_reached, read_resend):
+    """Only a connection that was never made proves that a write did not run."""
+    assert client_module._never_reached(error) is never_reached  # pylint: disable=protected-access
+    assert client_module._read_may_resend(error) is read_resend  # pylint: disable=protected-access
 
 
 @pytest.mark.parametrize("data, expected", [
@@ -117,10 +122,14 @@ class ScriptedClient(ProxmoxClient):
         self.answers = answers
         self.calls = []
 
-    def request(self, method, path, **params):
+    def request_document(self, method, path, confirm=None, **params):
         self.calls.append((method, path, params))
         answers = self.answers[path]  # the last answer repeats
-        return answers.pop(0) if len(answers) > 1 else answers[0]
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        if path.endswith("/log"):  # PVE pages the log: `total` beside the requested lines
+            start, limit = params.get("start", 0), params.get("limit", 50)
+            return {"data": answer[start:start + limit], "total": len(answer)}
+        return {"data": answer}
 
 
 def test_wait_task_polls_until_stopped():
@@ -144,6 +153,8 @@ def test_failed_task_reports_exit_status_and_log_tail():
     assert message.startswith("SDN apply failed on node pve2: command 'ifreload -a' failed: exit code 1")
     assert caught.value.log_tail == ["line {0}".format(n) for n in range(16, 26)]
     assert message.endswith("line 16\nline 17\nline 18\nline 19\nline 20\nline 21\nline 22\nline 23\nline 24\nline 25")
+    logs = [params for _method, path, params in client.calls if path == base + "/log"]
+    assert logs == [{"start": 0, "limit": 1}, {"start": 15, "limit": 10}], "the total first, then only the tail"
 
 
 def test_task_timeout_says_how_long_and_what_state():

@@ -13,7 +13,7 @@ import pytest
 from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn import (
     KINDS,
     Change,
-    SdnPlan,
+    ChangeSet,
     SdnReader,
     check_id,
     cidr_of_subnet_id,
@@ -59,15 +59,27 @@ def test_pending_view_entries_are_read_with_their_pending_values():
 
 def test_ids_follow_pves_rules():
     assert check_id("zone", "acme", "zones[0]") is None
-    assert "must be 2 to 8 characters" in check_id("zone", "toolongid", "zones[0]")
+    assert check_id("zone", "toolongid", "zones[0]") == (
+        "zones[0]: zone id 'toolongid' is invalid: a zone id is 2 to 8 ASCII letters and digits, starting with a letter "
+        "(PVE's rule [a-zA-Z][a-zA-Z0-9]*[a-zA-Z0-9])")
     assert check_id("vnet", "a", "x") and check_id("vnet", "1abc", "x") and check_id("vnet", "ab_c", "x")
     assert check_id("controller", "evpn-ctl_1", "x") is None
+
+
+@pytest.mark.parametrize("kind, typed", [
+    ("zone", "globex\n"), ("zone", "qH\u01308"), ("zone", "\u017facme"), ("vnet", "acme01\n"), ("vnet", "\u212aelvin"),
+    ("controller", "evpn\n"), ("zone", "ac me"), ("zone", "\uff41cme"),
+])
+def test_ids_are_plain_ascii_matched_whole(kind, typed):
+    """Python's re.I folds U+0130, U+017F and U+212A to ASCII letters, and `$` matches before a final newline."""
+    assert check_id(kind, typed, "where") is not None
 
 
 def test_subnets():
     assert subnet_cidr("10.0.1.0/24", "s") == ("10.0.1.0/24", None)
     assert "has host bits set" in subnet_cidr("10.0.1.7/24", "s")[1]
     assert subnet_cidr("10.0.1.0", "s") == (None, "s: subnet '10.0.1.0' needs its prefix length, like 10.0.1.0/24")
+    assert subnet_cidr("10.0.1.0/24\n", "s")[0] is None
     assert "is not a network in CIDR form" in subnet_cidr("10.0.1.0/33", "s")[1]
     assert subnet_id("acme", "10.0.1.0/24") == "acme-10.0.1.0-24"
     assert cidr_of_subnet_id("acme-10.0.1.0-24") == "10.0.1.0/24"
@@ -82,7 +94,7 @@ def cluster(**lists):
 def test_a_plan_creates_updates_and_leaves_alone():
     reader = cluster(zone=[{"zone": "acme", "type": "evpn", "controller": "ctl", "vrf-vxlan": 10001, "mtu": 1450},
                            {"zone": "same", "type": "simple", "mtu": 1500}])
-    plan = SdnPlan(reader)
+    plan = ChangeSet(reader)
     plan.present("zone", "acme", {"mtu": 1400, "exitnodes": ["pve1"], "controller": None})
     plan.present("zone", "same", {"mtu": 1500})
     plan.present("zone", "fresh", {"type": "simple"})
@@ -98,13 +110,13 @@ def test_a_plan_creates_updates_and_leaves_alone():
 
 
 def test_an_empty_value_removes_the_option():
-    plan = SdnPlan(cluster(zone=[{"zone": "acme", "type": "evpn", "exitnodes": "pve1,pve2", "mtu": 1450}]))
+    plan = ChangeSet(cluster(zone=[{"zone": "acme", "type": "evpn", "exitnodes": "pve1,pve2", "mtu": 1450}]))
     plan.present("zone", "acme", {"exitnodes": [], "mtu": 1450})
     assert plan.changes[0].request() == ("PUT", "/cluster/sdn/zones/acme", {"delete": "exitnodes"})
 
 
 def test_what_pve_cannot_do_is_refused_in_the_plan():
-    plan = SdnPlan(cluster(zone=[{"zone": "acme", "type": "simple"}]))
+    plan = ChangeSet(cluster(zone=[{"zone": "acme", "type": "simple"}]))
     plan.present("zone", "acme", {"type": "evpn"})
     plan.present("zone", "fresh", {"mtu": 1400})
     plan.present("vnet", "v1", {"tag": 5})
@@ -116,23 +128,23 @@ def test_what_pve_cannot_do_is_refused_in_the_plan():
 
 
 def test_deletes_come_first_children_before_parents_then_parents_before_children():
-    plan = SdnPlan(cluster(zone=[{"zone": "old", "type": "simple"}], vnet=[{"vnet": "oldv", "zone": "old"}]))
-    plan.present("subnet", subnet_id("new", "10.0.0.0/24"), {}, parent="newv", label="newv/10.0.0.0/24", known_absent=True)
+    plan = ChangeSet(cluster(zone=[{"zone": "old", "type": "simple"}], vnet=[{"vnet": "oldv", "zone": "old"}]))
+    plan.present("subnet", subnet_id("new", "10.0.0.0/24"), {}, parent="newv", name="newv/10.0.0.0/24", known_absent=True)
     plan.present("vnet", "newv", {"zone": "new"})
     plan.absent("zone", "old")
     plan.absent("vnet", "oldv")
     plan.present("zone", "new", {"type": "simple"})
-    assert [change.key for change in plan.ordered()] == ["vnet/oldv", "zone/old", "zone/new", "vnet/newv", "subnet/newv/10.0.0.0/24"]
+    assert [change.ref for change in plan.ordered()] == ["vnet/oldv", "zone/old", "zone/new", "vnet/newv", "subnet/newv/10.0.0.0/24"]
     assert plan.ordered()[-1].request() == ("POST", "/cluster/sdn/vnets/newv/subnets", {"subnet": "10.0.0.0/24", "type": "subnet"})
 
 
 def test_pending_changes_inside_and_outside_the_scope():
-    plan = SdnPlan(cluster(zone=[{"zone": "acme", "type": "simple", "state": "changed", "pending": {"mtu": 1400}},
+    plan = ChangeSet(cluster(zone=[{"zone": "acme", "type": "simple", "state": "changed", "pending": {"mtu": 1400}},
                                  {"zone": "other", "type": "simple", "state": "new", "pending": {}}]))
     plan.present("zone", "acme", {"mtu": 1400})
     assert plan.changes == []
-    assert [found.key for found in plan.own_pending()] == ["zone/acme"]
-    assert [found.key for found in plan.foreign_pending()] == ["zone/other"]
+    assert [found.ref for found in plan.own_pending()] == ["zone/acme"]
+    assert [found.ref for found in plan.foreign_pending()] == ["zone/other"]
 
 
 @pytest.mark.parametrize("action, expected", [
@@ -141,5 +153,5 @@ def test_pending_changes_inside_and_outside_the_scope():
 ])
 def test_subnet_requests(action, expected):
     change = Change(action, KINDS["subnet"], "acme-10.0.0.0-24", {"gateway": "10.0.0.1"} if action == "delete" else {},
-                    {} if action == "delete" else {"gateway": "10.0.0.1"}, parent="v1", label="v1/10.0.0.0/24")
+                    {} if action == "delete" else {"gateway": "10.0.0.1"}, parent="v1", name="v1/10.0.0.0/24")
     assert change.request() == expected
