@@ -103,8 +103,11 @@ def _range_from_pve(item):
 class Kind:
     """A kind of SDN object: where it lives in the API and which options it has."""
 
-    def __init__(self, name, collection, id_key, fields, create_requires=("type",)):
+    def __init__(self, name, collection, id_key, fields, create_requires=("type",), pending_view=True):
         self.name = name
+        # Whether the collection is in the pending/running model and its GET takes `pending`
+        # (IPAMs and DNS plugins are not: their index takes only `type`, and a write is live at once).
+        self.pending_view = pending_view
         self.collection = collection  # may contain {vnet} for subnets
         self.id_key = id_key
         self.fields = dict((field.name, field) for field in fields)
@@ -153,6 +156,16 @@ KINDS = dict((kind.name, kind) for kind in (
         Field("gateway"), Field("snat", "bool"), Field("dnszoneprefix"), Field("dhcp_range", "ranges"),
         Field("dhcp_dns_server"),
     ], create_requires=()),
+    # Options per type: pve-network Ipams/{NetboxPlugin,PhpIpamPlugin}.pm and Dns/PowerdnsPlugin.pm
+    # options(). PowerDNS refuses the base plugin's reversev6mask ("unexpected property"), so it is left out.
+    Kind("ipam", "/cluster/sdn/ipams", "ipam", [
+        Field("type", choices=["pve", "netbox", "phpipam"]), Field("url"), Field("token"), Field("section", "int"),
+        Field("fingerprint"),
+    ], pending_view=False),
+    Kind("dns", "/cluster/sdn/dns", "dns", [
+        Field("type", choices=["powerdns"]), Field("url"), Field("key"), Field("reversemaskv6", "int"), Field("ttl", "int"),
+        Field("fingerprint"),
+    ], pending_view=False),
 ))
 
 # Module option specs for each kind, for argument_spec and the declarative module's suboptions.
@@ -301,7 +314,7 @@ class SdnReader:
     def _read(self, kind, parent):
         found = {}
         try:
-            entries = self.client.get(kind.collection_path(parent), pending=1)
+            entries = self.client.get(kind.collection_path(parent), **({"pending": 1} if kind.pending_view else {}))
         except ProxmoxApiError as error:
             if parent is not None and "does not exist" in str(error.reason):
                 entries = []  # the VNet is not there yet, so neither are its subnets
