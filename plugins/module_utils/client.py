@@ -48,6 +48,7 @@ GATEWAY_STATUSES = (502, 503, 504)
 WRITE_METHODS = ("POST", "PUT", "DELETE")
 
 TASK_LOG_TAIL_LINES = 10
+FIRST_POLL_INTERVAL = 0.25
 # PVE reports a finished task as "OK", "WARNINGS: <n>" or an error text
 # (pve-common src/PVE/Tools.pm upid_status_is_error).
 TASK_SUCCESS = re.compile(r"^(OK|WARNINGS: \d+)$")
@@ -372,12 +373,14 @@ class ProxmoxClient:
     def wait_task(self, upid, timeout=120, interval=1.0, what=None):
         """Poll a task until it stops; raise ProxmoxTaskError unless it ended OK.
 
-        Returns the task's final status dict.
+        Polls quickly at first (most tasks of this collection end within a second or two),
+        then every `interval` seconds. Returns the task's final status dict.
         """
         node = upid_node(upid)
         base = "/nodes/{0}/tasks/{1}".format(node, upid)
         label = what or "task {0}".format(upid)
         deadline = self._clock() + timeout
+        pause = min(FIRST_POLL_INTERVAL, interval)
         while True:
             status = self.get(base + "/status")
             if status.get("status") == "stopped":
@@ -389,7 +392,8 @@ class ProxmoxClient:
             if self._clock() >= deadline:
                 raise ProxmoxTaskError(upid, "{0} on node {1} did not finish within {2} s (status: {3})".format(
                     label, node, timeout, status.get("status")), log_tail=self.task_log_tail(upid))
-            self._sleep(interval)
+            self._sleep(pause)
+            pause = min(pause * 2, interval)
 
     def task_log_tail(self, upid, lines=TASK_LOG_TAIL_LINES):
         """The last lines of a task's log: PVE pages the log, so read its total, then the tail."""

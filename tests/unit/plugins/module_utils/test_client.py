@@ -138,7 +138,15 @@ def test_wait_task_polls_until_stopped():
     client = ScriptedClient({status: [{"status": "running"}, {"status": "running"},
                                       {"status": "stopped", "exitstatus": "WARNINGS: 2"}]}, clock)
     assert client.wait_task(UPID, timeout=10)["exitstatus"] == "WARNINGS: 2"
-    assert clock.sleeps == [1.0, 1.0]
+    assert clock.sleeps == [0.25, 0.5], "quick polls first"
+
+
+def test_wait_task_polls_no_faster_than_asked_later_on():
+    clock = FakeClock()
+    status = "/nodes/pve2/tasks/{0}/status".format(UPID)
+    client = ScriptedClient({status: [{"status": "running"}] * 6 + [{"status": "stopped", "exitstatus": "OK"}]}, clock)
+    client.wait_task(UPID, timeout=60, interval=2.0)
+    assert clock.sleeps == [0.25, 0.5, 1.0, 2.0, 2.0, 2.0]
 
 
 def test_failed_task_reports_exit_status_and_log_tail():
@@ -163,4 +171,4 @@ def test_task_timeout_says_how_long_and_what_state():
     client = ScriptedClient({base + "/status": [{"status": "running"}], base + "/log": [[{"n": 1, "t": "waiting"}]]}, clock)
     with pytest.raises(ProxmoxTaskError, match=r"did not finish within 5 s \(status: running\); last task log lines:\nwaiting"):
         client.wait_task(UPID, timeout=5, interval=2)
-    assert clock.now == 6.0
+    assert clock.sleeps == [0.25, 0.5, 1.0, 2.0, 2.0] and clock.now == 5.75
