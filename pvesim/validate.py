@@ -393,9 +393,16 @@ def coerce_returns(data, schema):
     return _coerce_scalar(data, kind)
 
 
+# Values a boolean return is normalized from; anything else (the pending view's "deleted" of
+# a removed boolean option, pve-network SDN.pm pending_config) is passed on as PVE sends it.
+BOOLEAN_WORDS = ("0", "1", "", "true", "false")
+
+
 def _coerce_scalar(value, kind):
     text = perl_str(value)
     if kind == "boolean":
+        if isinstance(value, str) and text.lower() not in BOOLEAN_WORDS:
+            return value
         return 1 if perl_true(value) else 0
     if kind == "integer" and is_integer(text):
         return int(text)

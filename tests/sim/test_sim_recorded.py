@@ -165,11 +165,7 @@ CASES = [
 
 
 # Deviations that need a change outside the SDN read views; strict, so fixing one makes its test fail here.
-KNOWN_DEVIATIONS = {
-    "bpg-terraform-zones-pending.json": (
-        "pvesim's response coercion (validate.py coerce_returns) turns the pending \"deleted\" of boolean options "
-        "into 1; PVE sends the string (see tests/sim/recorded/README.md)"),
-}
+KNOWN_DEVIATIONS = {}
 
 
 def known_deviation(name):
