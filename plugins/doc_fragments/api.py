@@ -65,13 +65,15 @@ options:
   api_timeout:
     description:
       - Seconds to wait for the API to answer one request.
-      - Transient failures (connection errors, C(cfs-lock) timeouts, C(got no worker upid), HTTP 502/503/504)
-        are retried three times with exponential backoff; validation errors are never retried.
+      - A read is retried three times with exponential backoff on transient failures (connection errors,
+        C(cfs-lock) timeouts, C(got no worker upid), HTTP 502/503/504). A write is resent only when PVE guarantees
+        it did not run (refused connection, C(cfs-lock) timeout, C(got no worker upid)); after any other lost
+        answer the module re-reads what PVE holds and continues from there, or fails naming the uncertain write.
+        Validation and permission errors are never retried.
       - If not set, the environment variable E(PROXMOX_API_TIMEOUT) is used.
     type: int
     default: 10
 requirements:
-  - proxmoxer >= 2.0
   - requests
 notes:
   - All modules of this collection are in the action group C(homecloud.proxmox.proxmox), so
