@@ -10,6 +10,7 @@ Facts and messages: see pvesim/sdn_config.py, which cites the pve-network file o
 """
 
 import copy
+import ipaddress
 import random
 
 from pvesim.areas import Area, route
@@ -605,47 +606,124 @@ class SdnArea(Area):  # pylint: disable=too-many-public-methods
         self._delete(request, SUBNET, hook)
 
     # -- IPAM IPs -----------------------------------------------------------------------------------
-    def _ip_subnet(self, request):
-        """Vnets.pm get_subnet_from_vnet_ip: the IPAM subnet of the vnet that holds the IP."""
-        vnet_id, address = request.params["vnet"], request.params["ip"]
-        self._vnet_access(vnet_id)
-        for object_id in self._vnet_subnets(vnet_id):
-            zone_id, network, mask = subnet_cidr(object_id)
+    # API2/Network/SDN/Ips.pm -> Vnets.pm add_ip/del_ip/get_ips_from_mac -> Subnets.pm add_ip/del_ip ->
+    # the zone's IPAM plugin (Ipams/PVEPlugin.pm) and the MAC cache (Ipams.pm, sdn/mac-cache.json).
+    def _ip_place(self, vnet_id, address):
+        """Vnets.pm get_subnet_from_vnet_ip: (zone id, zone, CIDR, canonical address) of the VNet's subnet
+        that holds the address. PVE looks in the running config's subnets (get_subnets($vnetid, 1)); the
+        simulator still looks in the pending ones, as its IPAM tests expect (see pvesim/README.md)."""
+        vnet = self.state["pending"]["vnets"].get(vnet_id)
+        if vnet is None or not vnet.get("zone"):
+            raise die("no sdn zone ID specified\n")  # Zones.pm sdn_zones_config with an undefined id
+        zone_id = vnet["zone"]
+        subnets = self.state["pending"]["subnets"]
+        for object_id in sorted(subnets):
+            if subnets[object_id].get("vnet") != vnet_id:
+                continue
+            _zone, network, mask = subnet_cidr(object_id)
             cidr = "%s/%d" % (network, mask)
-            if ip_in(address, cidr):
-                zone = self.state["ipam_db"]["zones"].setdefault(zone_id, {"subnets": {}})
-                return zone["subnets"].setdefault(cidr, {"ips": {}})["ips"]
-        raise die(perl_die("no-subnet-for-ip", "can't find any subnet for ip %s" % address))
+            if address and ip_in(address, cidr):
+                canonical = str(ipaddress.ip_address(address))  # NetAddr::IP canon()
+                return zone_id, self.state["pending"]["zones"].get(zone_id) or {}, cidr, canonical
+        raise die(perl_die("no-subnet-for-ip", "can't find any subnet for ip %s" % (address or "")))
 
-    @staticmethod
-    def _ip_entry(request):
-        params = request.params
-        return {key: params[key] for key in ("vmid", "mac") if params.get(key)}
+    def _ipam_db_ips(self, zone, zone_id, cidr, errors):
+        """The IPs of a subnet in the PVE IPAM state; None when the zone has no IPAM (nothing is recorded).
+        `errors` are the plugin's texts for a zone or subnet missing from the state (add_ip or del_ip)."""
+        ipam_id = zone.get("ipam")
+        if not ipam_id:
+            return None
+        ipam = self._ipams().get(ipam_id, {})
+        if ipam.get("type") != "pve":
+            raise die("pvesim: the %s IPAM '%s' is not simulated (PVE calls its API)\n" % (ipam.get("type"), ipam_id))
+        zone_db = self.state["ipam_db"]["zones"].get(zone_id)
+        if zone_db is None:
+            raise die(errors[0] % zone_id)
+        if cidr not in zone_db["subnets"]:
+            raise die(errors[1] % cidr)
+        return zone_db["subnets"][cidr]["ips"]
+
+    def _mac_cache(self):
+        return self.state.setdefault("mac_cache", {})
+
+    def _add_ip(self, vnet_id, address, mac, vmid):
+        """Vnets.pm add_ip; PVEPlugin.pm add_ip: "IP '<ip>' already exist"; then the MAC cache."""
+        zone_id, zone, cidr, address = self._ip_place(vnet_id, address)
+        ips = self._ipam_db_ips(zone, zone_id, cidr, ("zone '%s' doesn't exist in IPAM DB\n",
+                                                      "subnet '%s' doesn't exist in IPAM DB\n"))
+        if ips is None:
+            return
+        if address in ips:
+            raise die("IP '%s' already exist\n" % address)
+        ips[address] = {key: value for key, value in (("vmid", vmid), ("mac", mac)) if value}
+        if mac:
+            self._mac_cache().setdefault(mac, {})["ip%d" % ipaddress.ip_address(address).version] = address
+
+    def _del_ip(self, vnet_id, address, mac):
+        """Vnets.pm del_ip; PVEPlugin.pm del_ip; the MAC cache forgets the MAC's address of that family."""
+        zone_id, zone, cidr, address = self._ip_place(vnet_id, address)
+        ips = self._ipam_db_ips(zone, zone_id, cidr, (perl_die_text("zone %s don't exist in ipam db", 263),
+                                                      perl_die_text("subnet %s don't exist in ipam db", 265)))
+        if ips is None:
+            return
+        if address not in ips:
+            raise die("IP '%s' does not exist in IPAM DB\n" % address)
+        del ips[address]
+        cached = self._mac_cache().get(mac) if mac else None
+        if cached is not None:
+            cached.pop("ip%d" % ipaddress.ip_address(address).version, None)
+            if not cached:
+                del self._mac_cache()[mac]
+
+    def _ips_of_mac(self, vnet_id, mac):
+        """Vnets.pm get_ips_from_mac: nothing unless the zone has an IPAM and DHCP; the MAC cache first,
+        then PVEPlugin.pm get_ips_from_mac over the zone's subnets (an exact, case-sensitive match)."""
+        vnet = self.state["pending"]["vnets"].get(vnet_id) or {}
+        zone = self.state["pending"]["zones"].get(vnet.get("zone")) or {}
+        if not zone.get("ipam") or not zone.get("dhcp"):
+            return {}
+        if mac in self._mac_cache():
+            return self._mac_cache()[mac]
+        zone_db = self.state["ipam_db"]["zones"].get(vnet["zone"])
+        if zone_db is None:
+            raise die(perl_die_text("zone %s don't exist in ipam db" % vnet["zone"], 285))
+        found = {}
+        for subnet in zone_db["subnets"].values():
+            for address, entry in subnet["ips"].items():
+                if entry.get("mac") == mac:
+                    found["ip%d" % ipaddress.ip_address(address).version] = address
+        self._mac_cache()[mac] = found
+        return found
 
     @route("POST", "/cluster/sdn/vnets/{vnet}/ips")
     def ip_create(self, request):
-        """API2/Network/SDN/Ips.pm ipcreate; PVEPlugin.pm add_ip: "IP '<ip>' already exist"."""
-        ips = self._ip_subnet(request)
-        if request.params["ip"] in ips:
-            raise die("IP '%s' already exist\n" % request.params["ip"])
-        ips[request.params["ip"]] = self._ip_entry(request)
+        """API2/Network/SDN/Ips.pm ipcreate: add_ip with the MAC and no guest id."""
+        params = request.params
+        self._add_ip(params["vnet"], params["ip"], params.get("mac"), None)
 
     @route("PUT", "/cluster/sdn/vnets/{vnet}/ips")
     def ip_update(self, request):
-        """API2/Network/SDN/Ips.pm ipupdate: the mapping of a MAC moves to the new IP."""
-        ips = self._ip_subnet(request)
-        mac = request.params.get("mac")
-        for address in [address for address, entry in ips.items() if mac and entry.get("mac") == mac]:
-            del ips[address]
-        ips[request.params["ip"]] = self._ip_entry(request)
+        """API2/Network/SDN/Ips.pm ipupdate: the MAC's address of the same family is deleted and the new one
+        added (with the guest id); when that fails the old one is added back. A MAC with no address in the
+        zone has none to delete, and del_ip finds no subnet for an undefined address."""
+        params = request.params
+        vnet_id, mac, vmid = params["vnet"], params.get("mac"), params.get("vmid")
+        old = self._ips_of_mac(vnet_id, mac).get("ip%d" % ipaddress.ip_address(params["ip"]).version)
+        self._del_ip(vnet_id, old, mac)
+        try:
+            self._add_ip(vnet_id, params["ip"], mac, vmid)
+        except ApiError as error:
+            self._add_ip(vnet_id, old, mac, vmid)
+            raise die(error.message + "\n") from error
 
     @route("DELETE", "/cluster/sdn/vnets/{vnet}/ips")
     def ip_delete(self, request):
-        """API2/Network/SDN/Ips.pm ipdelete; PVEPlugin.pm del_ip."""
-        ips = self._ip_subnet(request)
-        if request.params["ip"] not in ips:
-            raise die("IP '%s' does not exist in IPAM DB\n\n" % request.params["ip"])
-        del ips[request.params["ip"]]
+        """API2/Network/SDN/Ips.pm ipdelete: del_ip inside an eval, re-thrown with one more newline."""
+        params = request.params
+        try:
+            self._del_ip(params["vnet"], params["ip"], params.get("mac"))
+        except ApiError as error:
+            raise die(error.message + "\n") from error
 
     # -- controllers --------------------------------------------------------------------------------
     @route("GET", "/cluster/sdn/controllers")
@@ -712,22 +790,32 @@ class SdnArea(Area):  # pylint: disable=too-many-public-methods
 
     @route("GET", "/cluster/sdn/ipams/{ipam}/status")
     def ipam_status(self, request):
-        """API2/Network/SDN/Ipams.pm ipamindex: PVE IPAM only, and only zones with `dhcp` set."""
+        """API2/Network/SDN/Ipams.pm ipamindex: PVE IPAM only; zones whose ipam is `pve` and that have `dhcp`;
+        each subnet's VNet among the zone's VNets; guest ids as integers. PVE reads the zones, VNets and subnets
+        of the running config; the simulator the pending ones (see _ip_place)."""
         if request.params["ipam"] != "pve":
             raise die(perl_die("only-pve-ipam", "Currently only PVE IPAM is supported!"))
         result = []
-        zones, vnets = self.state["pending"]["zones"], self.state["pending"]["vnets"]
+        zones, vnets, subnets = (self.state["pending"][key] for key in ("zones", "vnets", "subnets"))
         for zone_id, zone_db in sorted(self.state["ipam_db"]["zones"].items()):
             zone = zones.get(zone_id)
             if not zone or zone.get("ipam") != "pve" or not zone.get("dhcp"):
                 continue
             for cidr, subnet in sorted(zone_db["subnets"].items()):
-                owner = self.state["pending"]["subnets"].get(subnet_id(zone_id, cidr), {}).get("vnet")
-                if owner not in vnets:
+                owner = subnets.get(subnet_id(zone_id, cidr), {}).get("vnet")
+                if vnets.get(owner, {}).get("zone") != zone_id or owner not in self.state["pending"]["vnets"]:
                     continue
                 for address, entry in sorted(subnet["ips"].items()):
-                    result.append(dict(entry, zone=zone_id, subnet=cidr, ip=address, vnet=owner))
+                    listed = dict(entry, zone=zone_id, subnet=cidr, ip=address, vnet=owner)
+                    if "vmid" in listed:
+                        listed["vmid"] = int(listed["vmid"])
+                    result.append(listed)
         return result
+
+
+def perl_die_text(text, line):
+    """A die without a newline in Ipams/PVEPlugin.pm (pve-network at ecf98c5): Perl appends the place."""
+    return "%s at /usr/share/perl5/PVE/Network/SDN/Ipams/PVEPlugin.pm line %d.\n" % (text, line)
 
 
 def _int_ip(address):
