@@ -155,3 +155,39 @@ def test_subnet_requests(action, expected):
     change = Change(action, KINDS["subnet"], "acme-10.0.0.0-24", {"gateway": "10.0.0.1"} if action == "delete" else {},
                     {} if action == "delete" else {"gateway": "10.0.0.1"}, parent="v1", name="v1/10.0.0.0/24")
     assert change.request() == expected
+
+
+# --- IPAM and DNS plugins (not in the pending/running model) ------------------------------------------
+
+
+def test_ipam_and_dns_lists_are_read_without_pending():
+    reader = SdnReader(FakeClient({
+        "/cluster/sdn/ipams": [{"ipam": "pve", "type": "pve", "digest": "d1"},
+                               {"ipam": "php", "type": "phpipam", "url": "https://php.example/api/pve", "token": "s3cret",
+                                "section": "3", "digest": "d1"}],
+        "/cluster/sdn/dns": [{"dns": "pdns", "type": "powerdns", "url": "https://pdns.example/api", "key": "k3y", "ttl": 300}],
+    }))
+    php = reader.find("ipam", "php")
+    assert php.options == {"type": "phpipam", "url": "https://php.example/api/pve", "token": "s3cret", "section": 3}
+    assert php.state is None and reader.find("dns", "pdns").options["ttl"] == 300
+    reader.objects("zone")
+    assert reader.client.gets == [("/cluster/sdn/ipams", {}), ("/cluster/sdn/dns", {}), ("/cluster/sdn/zones", {"pending": 1})]
+    assert reader.pending() == []
+
+
+def test_ipam_plan_compares_the_token_and_keeps_the_type():
+    reader = SdnReader(FakeClient({"/cluster/sdn/ipams": [
+        {"ipam": "nb", "type": "netbox", "url": "https://nb.example/api", "token": "old"}]}))
+    plan = ChangeSet(reader)
+    plan.present("ipam", "nb", {"url": "https://nb.example/api", "token": "old"})
+    assert plan.changes == []
+    plan.present("ipam", "nb", {"token": "new", "fingerprint": ""})
+    plan.present("ipam", "fresh", {"type": "phpipam", "url": "https://php.example/api/pve", "token": "t", "section": 3})
+    plan.present("dns", "nodns", {"url": "https://pdns.example/api"})
+    plan.present("ipam", "nb", {"type": "phpipam"})
+    update, create, _refused_create = plan.changes  # the plan keeps it; converge() refuses a plan with errors
+    assert update.request("0190d5b4-token") == ("PUT", "/cluster/sdn/ipams/nb", {"token": "new", "lock-token": "0190d5b4-token"})
+    assert create.request() == ("POST", "/cluster/sdn/ipams", {"ipam": "fresh", "type": "phpipam", "url": "https://php.example/api/pve",
+                                                               "token": "t", "section": 3})
+    assert plan.errors == ["dns 'nodns' does not exist: type is required to create it",
+                           "ipam 'nb' has type netbox: PVE cannot change it to phpipam; remove the ipam first"]
