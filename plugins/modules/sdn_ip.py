@@ -21,7 +21,7 @@ description:
     and the zone and the subnet must be applied. The module refuses anything else, before any write.
   - A reservation of the address for the same MAC (compared without case) is left as it is, or only gets its
     O(vmid). A reservation for another MAC is deleted and the address reserved again for O(mac).
-  - PVE keeps one address per MAC and IP family in a zone (C(PUT /cluster/sdn/vnets/{vnet}/ips) moves it): if
+  - PVE keeps one address per MAC and IP family in a zone (C(PUT /cluster/sdn/vnets/{vnet}/ips) moves it); if
     O(mac) already holds another address of the same family in the VNet, that reservation moves to O(ip).
     If it holds one in another VNet of the zone, the module refuses.
   - These writes are not part of PVE's pending/running SDN model and take no lock; they need no apply.
