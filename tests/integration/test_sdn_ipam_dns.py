@@ -160,7 +160,10 @@ def api(sim, api_session):
     return api_session(sim)
 
 
-def test_reservation_create_keep_vmid_other_mac_and_delete(sim, api, tmp_path):
+@pytest.mark.parametrize("version", ["8.4", "9.1"])
+def test_reservation_create_keep_vmid_other_mac_and_delete(sim_factory, api_session, tmp_path, version):
+    sim = sim_factory(version=version)
+    api = api_session(sim)
     dhcp_zone(api)
     base = dict(vnet="acme01", ip="10.10.1.10")
     process, results = run_tasks(sim, tmp_path, [
