@@ -243,3 +243,14 @@ def test_state_absent_removes_one_tenant_entirely(sim, tmp_path, api_session):
         "globex01", "globex02", "globex03"]
     process, again = converge(sim, tmp_path, [dict(zone="acme")], state="absent", apply=True)
     assert process.returncode == 0 and not again["changed"]
+
+
+def test_an_answer_the_module_cannot_read_ends_in_a_message_not_a_traceback(sim, tmp_path):
+    """A value of a shape the module does not expect names the object and the call, and writes nothing."""
+    with sim.state.lock:
+        sim.state.namespaces["sdn"]["pending"]["zones"]["odd"] = {"type": "simple", "mtu": "jumbo"}
+    process, failed = converge(sim, tmp_path, [tenant_zone("acme", 1)], controllers=[CONTROLLER], apply=True)
+    assert process.returncode != 0 and "MODULE FAILURE" not in process.stdout and "Traceback" not in process.stdout
+    assert "zone 'odd' as returned by GET /cluster/sdn/zones has a value this module cannot read: invalid literal for int()" \
+        in failed["msg"]
+    assert sim.counters()["writes"] == 0
