@@ -33,6 +33,7 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  # BEGIN sdn options subnet
   gateway:
     description: Gateway address, inside the subnet; on simple and EVPN zones it is set on the VNet bridge.
     type: str
@@ -58,6 +59,7 @@ options:
   dhcp_dns_server:
     description: DNS server handed out by DHCP.
     type: str
+  # END sdn options
 extends_documentation_fragment:
   - homecloud.proxmox.api
   - homecloud.proxmox.api.ACTIONGROUP
@@ -77,17 +79,21 @@ EXAMPLES = r"""
 
 RETURN = r"""
 subnet:
-  description: The subnet's options after the task (as planned in check mode); V(null) when absent.
+  description:
+    - The subnet as PVE holds it after the task (its pending view, re-read once when the task wrote; as planned in check mode).
+    - C(state) is V(applied), V(new) or V(changed) (pending), or V(planned) in check mode. V(null) when absent.
   returned: always
   type: dict
-  sample: {gateway: 10.128.49.1, snat: false}
+  sample: {subnet: 10.128.49.0/24, vnet: acme01, zone: acme, gateway: 10.128.49.1, state: applied}
+# BEGIN sdn returns
 sdn_changes:
-  description: The objects this task changed (or would change), as V(kind/id).
+  description: The objects this task changed (or would change), as V(kind/name) (subnets as V(subnet/<vnet>/<cidr>)).
   returned: always
   type: list
   elements: str
+  sample: [zone/acme, vnet/acme01, subnet/acme01/10.128.49.0/24]
 pending:
-  description: Objects with pending changes seen before the task wrote, as V(kind/id).
+  description: Objects with pending changes seen before the task wrote, as V(kind/name).
   returned: always
   type: list
   elements: str
@@ -99,6 +105,31 @@ apply_task:
   description: UPID of the apply task.
   returned: when applied
   type: str
+written:
+  description: After a failure, the objects this task wrote that are still pending (not rolled back).
+  returned: on failure, when something stayed written
+  type: list
+  elements: str
+rolled_back:
+  description:
+    - After a failure, the objects this task wrote that PVE's rollback discarded (PVE 9.x).
+    - Nothing of the task is left then, so RV(changed) is V(false).
+  returned: on failure, after a rollback
+  type: list
+  elements: str
+uncertain:
+  description: The object whose write got no answer (a proxy's 502/504, a dropped connection) and whose outcome is unknown.
+  returned: on failure, when a write's outcome could not be confirmed
+  type: list
+  elements: str
+failure:
+  description:
+    - The failed API call, so that C(failed_when) and C(rescue) can branch on its status or on a refused field.
+    - V(uncertain=true) marks a write whose outcome is unknown.
+  returned: on failure
+  type: dict
+  sample: {method: POST, path: /cluster/sdn/zones, status: 400, reason: Parameter verification failed., errors: {zone: invalid format}}
+# END sdn returns
 """
 
 from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn_module import SdnSubnetModule, run_object_module

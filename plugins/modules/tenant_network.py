@@ -34,80 +34,81 @@ options:
         description: Zone id (2 to 8 letters and digits, starting with a letter).
         type: str
         required: true
+      # BEGIN sdn options zone zones[]
       type:
-        description: Zone type; required when the zone does not exist yet.
+        description: Zone type; required to create a zone, and PVE cannot change it later.
         type: str
         choices: [simple, vlan, qinq, vxlan, evpn, faucet]
       nodes:
-        description: Nodes the zone is deployed on.
+        description: Nodes the zone is deployed on (all nodes if not set in PVE).
         type: list
         elements: str
       ipam:
-        description: IPAM of the zone, for example V(pve).
+        description: IPAM the zone's subnets are registered in, for example V(pve).
         type: str
       dns:
-        description: DNS plugin.
+        description: DNS plugin that registers the guests' names.
         type: str
       reversedns:
-        description: Reverse DNS plugin.
+        description: DNS plugin for reverse records.
         type: str
       dnszone:
-        description: DNS domain of the zone.
+        description: DNS domain of the zone, for example V(acme.lab.internal).
         type: str
       mtu:
-        description: MTU of the VNet bridges.
+        description: MTU of the zone's VNet bridges (EVPN and VXLAN need 50 bytes less than the underlay).
         type: int
       bridge:
-        description: Bridge of VLAN and QinQ zones.
+        description: Bridge the VLANs are managed on (VLAN and QinQ zones; required there).
         type: str
       bridge_disable_mac_learning:
-        description: Disable MAC learning.
+        description: Disable MAC learning on the bridge ports (VLAN, QinQ, EVPN).
         type: bool
       tag:
-        description: Service VLAN of QinQ zones.
+        description: Service VLAN tag (QinQ zones; required there).
         type: int
       vlan_protocol:
-        description: Outer VLAN protocol of QinQ zones.
+        description: Outer VLAN protocol of a QinQ zone.
         type: str
         choices: [802.1q, 802.1ad]
       peers:
-        description: Underlay addresses (VXLAN zones).
+        description: Underlay addresses of the nodes (VXLAN zones; on PVE 9.x either this or O(zones[].fabric)).
         type: list
         elements: str
       fabric:
-        description: SDN fabric (PVE 9.x).
+        description: SDN fabric used as underlay instead of O(zones[].peers) (PVE 9.x).
         type: str
       vxlan_port:
-        description: VXLAN UDP port.
+        description: UDP port of the VXLAN tunnels (PVE's default is 4789).
         type: int
       controller:
-        description: EVPN controller (EVPN zones).
+        description: EVPN controller of the zone (EVPN and Faucet zones; required there).
         type: str
       vrf_vxlan:
-        description: VNI of the zone's VRF (EVPN zones).
+        description: VNI of the zone's VRF (EVPN zones; required there; unique across zones).
         type: int
       exitnodes:
-        description: Exit nodes (EVPN zones).
+        description: Nodes that route the zone's traffic out of the EVPN network (EVPN zones).
         type: list
         elements: str
       exitnodes_local_routing:
-        description: Let exit nodes reach the zone's guests.
+        description: Let the exit nodes themselves reach the zone's guests.
         type: bool
       exitnodes_primary:
-        description: Preferred exit node.
+        description: Exit node preferred for outgoing traffic.
         type: str
       advertise_subnets:
-        description: Announce subnets as type-5 routes.
+        description: Announce the zone's subnets as type-5 routes (EVPN zones).
         type: bool
       disable_arp_nd_suppression:
-        description: Turn off ARP/ND suppression.
+        description: Turn off ARP and neighbour discovery suppression on the VNets.
         type: bool
       rt_import:
-        description: Route targets imported into the VRF.
+        description: Route targets (V(ASN:ID)) imported into the zone's VRF, for route leaking.
         type: list
         elements: str
       mac:
-        description: Anycast gateway MAC.
+        description: Anycast gateway MAC of the zone's VNets (EVPN); PVE picks one when not set.
         type: str
       dhcp:
         description: DHCP backend (simple zones).
@@ -116,6 +117,7 @@ options:
       dp_id:
         description: Faucet dataplane id.
         type: int
+      # END sdn options
       vnets:
         description: The zone's VNets.
         type: list
@@ -126,18 +128,20 @@ options:
             description: VNet id (cluster-wide, 2 to 8 letters and digits).
             type: str
             required: true
+          # BEGIN sdn options vnet zones[].vnets[]
           tag:
-            description: VXLAN VNI or VLAN tag.
+            description: VXLAN VNI (VXLAN and EVPN zones, unique across them) or VLAN tag (VLAN and QinQ zones).
             type: int
           alias:
-            description: Alias of the VNet.
+            description: Free text shown as the bridge's alias.
             type: str
           vlanaware:
-            description: Let VLAN-tagged frames through.
+            description: Let VLAN-tagged frames through the VNet (not in EVPN zones, not with subnets).
             type: bool
           isolate_ports:
-            description: Isolate the guest ports from each other.
+            description: Isolate the guest ports of the VNet's bridge from each other.
             type: bool
+          # END sdn options
           subnets:
             description: The VNet's subnets.
             type: list
@@ -148,31 +152,33 @@ options:
                 description: CIDR without host bits.
                 type: str
                 required: true
+              # BEGIN sdn options subnet zones[].vnets[].subnets[]
               gateway:
-                description: Gateway address inside the subnet.
+                description: Gateway address, inside the subnet; on simple and EVPN zones it is set on the VNet bridge.
                 type: str
               snat:
-                description: Masquerade traffic leaving the zone.
+                description: Masquerade the subnet's traffic leaving the zone.
                 type: bool
               dnszoneprefix:
-                description: DNS zone prefix.
+                description: DNS zone prefix, as in V(adm) for V(<host>.adm.<dnszone>).
                 type: str
               dhcp_range:
-                description: DHCP ranges.
+                description: DHCP ranges (simple zones with DHCP).
                 type: list
                 elements: dict
                 suboptions:
                   start_address:
-                    description: First address.
+                    description: First address of the range.
                     type: str
                     required: true
                   end_address:
-                    description: Last address.
+                    description: Last address of the range.
                     type: str
                     required: true
               dhcp_dns_server:
                 description: DNS server handed out by DHCP.
                 type: str
+              # END sdn options
   controllers:
     description:
       - SDN controllers to converge in the same transaction, typically the cluster's EVPN controller.
@@ -185,45 +191,49 @@ options:
         description: Controller id.
         type: str
         required: true
+      # BEGIN sdn options controller controllers[]
       type:
-        description: Controller type; required when it does not exist yet.
+        description: Controller type; required to create one, and PVE cannot change it later.
         type: str
         choices: [evpn, bgp, isis, faucet]
       asn:
-        description: Autonomous system number.
+        description: Autonomous system number (EVPN and BGP).
         type: int
       peers:
-        description: Underlay addresses of the peers.
+        description:
+          - Underlay addresses of the BGP peers; for EVPN, the VTEP address of every node.
+          - On PVE 9.x either this or O(controllers[].fabric).
         type: list
         elements: str
       fabric:
-        description: SDN fabric (PVE 9.x).
+        description: SDN fabric that provides the underlay instead of O(controllers[].peers) (PVE 9.x, EVPN).
         type: str
       node:
-        description: Node of a BGP or IS-IS controller.
+        description: Node a BGP or IS-IS controller runs on.
         type: str
       ebgp:
-        description: External BGP.
+        description: Use external BGP (BGP controllers).
         type: bool
       ebgp_multihop:
-        description: eBGP multihop.
+        description: Maximum hops to eBGP peers.
         type: int
       loopback:
-        description: Router id interface.
+        description: Interface whose address is the router id (BGP, IS-IS).
         type: str
       bgp_multipath_as_path_relax:
-        description: Multipath over different AS paths.
+        description: Consider different AS paths of equal length for multipath (BGP).
         type: bool
       isis_domain:
-        description: IS-IS domain.
+        description: IS-IS domain name.
         type: str
       isis_net:
-        description: IS-IS NET.
+        description: IS-IS network entity title of the node.
         type: str
       isis_ifaces:
-        description: IS-IS interfaces.
+        description: Interfaces IS-IS runs on.
         type: list
         elements: str
+      # END sdn options
   state:
     description:
       - V(present) converges the zones as declared.
@@ -280,14 +290,33 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+zones:
+  description:
+    - Each zone of O(zones) as PVE holds it after the task (re-read once per collection when the task wrote; as planned
+      in check mode), with its declared VNets and their subnets under C(vnets) and C(subnets).
+    - C(state) is V(applied), V(new) or V(changed) (pending), V(planned) in check mode, or V(absent).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - zone: acme
+      type: evpn
+      controller: evpnctl
+      vrf_vxlan: 10003
+      mac: BC:24:11:4A:EE:AF
+      state: applied
+      vnets:
+        - {vnet: acme01, zone: acme, tag: 100301, state: applied,
+           subnets: [{subnet: 10.128.49.0/24, vnet: acme01, zone: acme, gateway: 10.128.49.1, state: applied}]}
+# BEGIN sdn returns
 sdn_changes:
-  description: The objects this task changed (or would change), as V(kind/id) (subnets as V(subnet/<vnet>/<cidr>)).
+  description: The objects this task changed (or would change), as V(kind/name) (subnets as V(subnet/<vnet>/<cidr>)).
   returned: always
   type: list
   elements: str
   sample: [zone/acme, vnet/acme01, subnet/acme01/10.128.49.0/24]
 pending:
-  description: Objects with pending changes seen before the task wrote, as V(kind/id).
+  description: Objects with pending changes seen before the task wrote, as V(kind/name).
   returned: always
   type: list
   elements: str
@@ -299,6 +328,31 @@ apply_task:
   description: UPID of the apply task.
   returned: when applied
   type: str
+written:
+  description: After a failure, the objects this task wrote that are still pending (not rolled back).
+  returned: on failure, when something stayed written
+  type: list
+  elements: str
+rolled_back:
+  description:
+    - After a failure, the objects this task wrote that PVE's rollback discarded (PVE 9.x).
+    - Nothing of the task is left then, so RV(changed) is V(false).
+  returned: on failure, after a rollback
+  type: list
+  elements: str
+uncertain:
+  description: The object whose write got no answer (a proxy's 502/504, a dropped connection) and whose outcome is unknown.
+  returned: on failure, when a write's outcome could not be confirmed
+  type: list
+  elements: str
+failure:
+  description:
+    - The failed API call, so that C(failed_when) and C(rescue) can branch on its status or on a refused field.
+    - V(uncertain=true) marks a write whose outcome is unknown.
+  returned: on failure
+  type: dict
+  sample: {method: POST, path: /cluster/sdn/zones, status: 400, reason: Parameter verification failed., errors: {zone: invalid format}}
+# END sdn returns
 """
 
 from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn import (
