@@ -172,3 +172,17 @@ def test_task_timeout_says_how_long_and_what_state():
     with pytest.raises(ProxmoxTaskError, match=r"did not finish within 5 s \(status: running\); last task log lines:\nwaiting"):
         client.wait_task(UPID, timeout=5, interval=2)
     assert clock.sleeps == [0.25, 0.5, 1.0, 2.0, 2.0] and clock.now == 5.75
+
+
+def test_the_user_agent_carries_the_collection_version():
+    import json  # pylint: disable=import-outside-toplevel
+    import os  # pylint: disable=import-outside-toplevel
+    import yaml  # pylint: disable=import-outside-toplevel
+    root = os.path.join(os.path.dirname(client_module.__file__), "..", "..")
+    if os.path.exists(os.path.join(root, "galaxy.yml")):  # the repository
+        with open(os.path.join(root, "galaxy.yml")) as handle:
+            version = yaml.safe_load(handle)["version"]
+    else:  # an installed artifact
+        with open(os.path.join(root, "MANIFEST.json")) as handle:
+            version = json.load(handle)["collection_info"]["version"]
+    assert client_module.USER_AGENT == "homecloud.proxmox/" + version
