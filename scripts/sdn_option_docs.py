@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) homecloud.proxmox contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -60,7 +59,7 @@ written:
 rolled_back:
   description:
     - After a failure, the objects this task wrote that PVE's rollback discarded (PVE 9.x).
-    - Nothing of the task is left then, so RV(changed) is V(false).
+    - Nothing of the task is left then, so the task reports no change.
   returned: on failure, after a rollback
   type: list
   elements: str

@@ -336,7 +336,7 @@ written:
 rolled_back:
   description:
     - After a failure, the objects this task wrote that PVE's rollback discarded (PVE 9.x).
-    - Nothing of the task is left then, so RV(changed) is V(false).
+    - Nothing of the task is left then, so the task reports no change.
   returned: on failure, after a rollback
   type: list
   elements: str

@@ -140,7 +140,7 @@ def test_deletes_come_first_children_before_parents_then_parents_before_children
 
 def test_pending_changes_inside_and_outside_the_scope():
     plan = ChangeSet(cluster(zone=[{"zone": "acme", "type": "simple", "state": "changed", "pending": {"mtu": 1400}},
-                                 {"zone": "other", "type": "simple", "state": "new", "pending": {}}]))
+                                   {"zone": "other", "type": "simple", "state": "new", "pending": {}}]))
     plan.present("zone", "acme", {"mtu": 1400})
     assert plan.changes == []
     assert [found.ref for found in plan.own_pending()] == ["zone/acme"]
