@@ -84,16 +84,21 @@ class ProxmoxConnectionError(ProxmoxError):
 class ProxmoxApiError(ProxmoxError):
     """PVE answered a request with an error status."""
 
-    def __init__(self, method, path, status, reason, errors=None):
+    def __init__(self, method, path, status, reason, errors=None, details=None):
         self.method = method
         self.path = path
         self.status = status
         self.reason = reason
         self.errors = errors or {}
+        # Lines of PVE's message after the first (the reason): a 400 raised inside the SDN lock
+        # reaches the client as a 500 whose field errors are only in these lines.
+        self.details = details or []
         super(ProxmoxApiError, self).__init__(self._message())
 
     def _message(self):
         text = "{0} {1} failed: HTTP {2} {3}".format(self.method, self.path, self.status, self.reason)
+        if self.details and not self.errors:
+            text += " - " + "; ".join(self.details)
         if self.errors:
             text += " - " + "; ".join(
                 "{0}: {1}".format(field, str(detail).strip()) for field, detail in sorted(self.errors.items())
@@ -312,7 +317,10 @@ class ProxmoxClient:
             document = None
         if not 200 <= answer.status_code < 300:
             errors = document.get("errors") if isinstance(document, dict) else None
-            raise ProxmoxApiError(method, path, answer.status_code, answer.reason, errors if isinstance(errors, dict) else None)
+            message = document.get("message") if isinstance(document, dict) else None
+            details = [line.strip() for line in str(message or "").split("\n")[1:] if line.strip()]
+            raise ProxmoxApiError(method, path, answer.status_code, answer.reason, errors if isinstance(errors, dict) else None,
+                                  details)
         if not isinstance(document, dict):
             raise ProxmoxError("{0} {1} returned an answer that is not a JSON object: {2!r}".format(method, path, answer.text[:200]))
         return document

@@ -46,11 +46,14 @@ from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn_rules import
 class Field:
     """One option of an SDN object: its module name, its PVE key and how values compare."""
 
-    def __init__(self, name, kind="str", choices=None):
+    def __init__(self, name, kind="str", choices=None, secret=False):
         self.name = name
         self.kind = kind  # str | int | bool | list (comma string in PVE) | ranges (dhcp-range)
         self.key = name.replace("_", "-")
         self.choices = choices
+        # A secret (an IPAM token, a DNS API key) is compared like any option - PVE returns it -
+        # but never shown: results and diffs carry HIDDEN instead.
+        self.secret = secret
 
     def from_pve(self, value):
         """A value as PVE returns it, in the form the modules use."""
@@ -100,11 +103,15 @@ def _range_from_pve(item):
     return dict(start_address=parts.get("start-address"), end_address=parts.get("end-address"))
 
 
+HIDDEN = "********"
+
+
 class Kind:
     """A kind of SDN object: where it lives in the API and which options it has."""
 
-    def __init__(self, name, collection, id_key, fields, create_requires=("type",), pending_view=True):
+    def __init__(self, name, collection, id_key, fields, create_requires=("type",), pending_view=True, section=None):
         self.name = name
+        self.section = section or name + "s"  # its key in diffs: zones, vnets, ..., dns
         # Whether the collection is in the pending/running model and its GET takes `pending`
         # (IPAMs and DNS plugins are not: their index takes only `type`, and a write is live at once).
         self.pending_view = pending_view
@@ -120,6 +127,17 @@ class Kind:
 
     def object_path(self, object_id, parent=None):
         return "{0}/{1}".format(self.collection_path(parent), object_id)
+
+    def shown(self, options, before=None):
+        """`options` with secrets hidden; with `before`, a changed secret says so."""
+        if not options:
+            return options
+        shown = dict(options)
+        for field in self.fields.values():
+            if field.secret and field.name in shown:
+                changed = before is not None and before.get(field.name) != shown[field.name]
+                shown[field.name] = HIDDEN + (" (changed)" if changed else "")
+        return shown
 
     def options_from_pve(self, entry):
         """The options of one entry of a GET, keyed by module option name."""
@@ -159,14 +177,17 @@ KINDS = dict((kind.name, kind) for kind in (
     # Options per type: pve-network Ipams/{NetboxPlugin,PhpIpamPlugin}.pm and Dns/PowerdnsPlugin.pm
     # options(). PowerDNS refuses the base plugin's reversev6mask ("unexpected property"), so it is left out.
     Kind("ipam", "/cluster/sdn/ipams", "ipam", [
-        Field("type", choices=["pve", "netbox", "phpipam"]), Field("url"), Field("token"), Field("section", "int"),
+        Field("type", choices=["pve", "netbox", "phpipam"]), Field("url"), Field("token", secret=True), Field("section", "int"),
         Field("fingerprint"),
     ], pending_view=False),
     Kind("dns", "/cluster/sdn/dns", "dns", [
-        Field("type", choices=["powerdns"]), Field("url"), Field("key"), Field("reversemaskv6", "int"), Field("ttl", "int"),
-        Field("fingerprint"),
-    ], pending_view=False),
+        Field("type", choices=["powerdns"]), Field("url"), Field("key", secret=True), Field("reversemaskv6", "int"),
+        Field("ttl", "int"), Field("fingerprint"),
+    ], pending_view=False, section="dns"),
 ))
+
+# Parents before children: the order of creates and updates (deletes go the other way).
+WRITE_ORDER = ("ipam", "dns", "controller", "zone", "vnet", "subnet")
 
 # Module option specs for each kind, for argument_spec and the declarative module's suboptions.
 OPTION_TYPES = {"str": "str", "int": "int", "bool": "bool", "list": "list", "ranges": "list"}
@@ -179,6 +200,8 @@ def option_spec(kind_name, skip=()):
         if field.name in skip:
             continue
         entry = dict(type=OPTION_TYPES[field.kind])
+        if field.secret:
+            entry["no_log"] = True
         if field.choices:
             entry["choices"] = field.choices
         if field.kind == "list":
@@ -273,7 +296,7 @@ class SdnObject:
         """The object as PVE holds it (pending view), keyed by module option names."""
         result = {self.kind.id_key if self.kind.name != "subnet" else "subnet":
                   cidr_of_subnet_id(self.id) if self.kind.name == "subnet" else self.id}
-        result.update(self.options)
+        result.update(self.kind.shown(self.options))
         if self.kind.name == "subnet":
             result.update(vnet=self.parent, zone=self.zone)
         result["state"] = self.state or "applied"
@@ -475,10 +498,11 @@ class ChangeSet:
 
     def ordered(self):
         """Deletes first, children before parents (a VNet with subnets cannot go, and a VNI
-        must be free before another VNet takes it); then creates and updates, parents first."""
-        deletes = [change for kind_name in ("subnet", "vnet", "zone", "controller")
+        must be free before another VNet takes it); then creates and updates, parents first.
+        IPAMs and DNS plugins are parents of the zones that name them."""
+        deletes = [change for kind_name in reversed(WRITE_ORDER)
                    for change in self.changes if change.action == "delete" and change.kind.name == kind_name]
-        writes = [change for kind_name in ("controller", "zone", "vnet", "subnet")
+        writes = [change for kind_name in WRITE_ORDER
                   for change in self.changes if change.action != "delete" and change.kind.name == kind_name]
         return deletes + writes
 
@@ -486,11 +510,11 @@ class ChangeSet:
         """before/after of every object the changes touch, by kind and name."""
         before, after = {}, {}
         for change in self.changes:
-            section = change.kind.name + "s"
+            section = change.kind.section
             if change.action != "create":
-                before.setdefault(section, {})[change.name] = change.before
+                before.setdefault(section, {})[change.name] = change.kind.shown(change.before)
             if change.action != "delete":
-                after.setdefault(section, {})[change.name] = change.after
+                after.setdefault(section, {})[change.name] = change.kind.shown(change.after, change.before)
         return dict(before=before, after=after)
 
     def foreign_pending(self):
@@ -796,7 +820,7 @@ def objects_after(client, changes, outcome, check_mode):
         ref = object_ref(kind_name, name)
         if ref in planned:
             change = planned[ref]
-            result[ref] = None if change.action == "delete" else dict(change.after, state="planned")
+            result[ref] = None if change.action == "delete" else dict(change.kind.shown(change.after), state="planned")
             continue
         found = reader.find(kind_name, object_id, parent)
         result[ref] = found.as_result() if found is not None else None

@@ -79,14 +79,15 @@ dns:
   returned: always
   type: dict
   sample: {dns: pdns, type: powerdns, url: "https://pdns.example:8081/api/v1/servers/localhost", key: "********", ttl: 300}
+# BEGIN sdn returns
 sdn_changes:
-  description: The objects this task changed (or would change), as V(kind/id).
+  description: The objects this task changed (or would change), as V(kind/name) (subnets as V(subnet/<vnet>/<cidr>)).
   returned: always
   type: list
   elements: str
-  sample: [dns/pdns]
+  sample: [zone/acme, vnet/acme01, subnet/acme01/10.128.49.0/24]
 pending:
-  description: Objects with pending changes seen before the task wrote, as V(kind/id).
+  description: Objects with pending changes seen before the task wrote, as V(kind/name).
   returned: always
   type: list
   elements: str
@@ -98,51 +99,42 @@ apply_task:
   description: UPID of the apply task.
   returned: when applied
   type: str
+written:
+  description: After a failure, the objects this task wrote that are still pending (not rolled back).
+  returned: on failure, when something stayed written
+  type: list
+  elements: str
+rolled_back:
+  description:
+    - After a failure, the objects this task wrote that PVE's rollback discarded (PVE 9.x).
+    - Nothing of the task is left then, so the task reports no change.
+  returned: on failure, after a rollback
+  type: list
+  elements: str
+uncertain:
+  description: The object whose write got no answer (a proxy's 502/504, a dropped connection) and whose outcome is unknown.
+  returned: on failure, when a write's outcome could not be confirmed
+  type: list
+  elements: str
+failure:
+  description:
+    - The failed API call, so that C(failed_when) and C(rescue) can branch on its status or on a refused field.
+    - V(uncertain=true) marks a write whose outcome is unknown.
+  returned: on failure
+  type: dict
+  sample: {method: POST, path: /cluster/sdn/zones, status: 400, reason: Parameter verification failed., errors: {zone: invalid format}}
+# END sdn returns
 """
 
 from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn_module import SdnObjectModule, run_object_module
 
-HIDDEN = "********"
-
-
-def hidden(options, secret):
-    """A copy of an object's options with the secret masked."""
-    if not options or secret not in options:
-        return options
-    return dict(options, **{secret: HIDDEN})
-
-
-def hidden_diff(diff, secret):
-    """The plan's before/after with the secret masked, saying when it changes."""
-    before, after = diff["before"], diff["after"]
-    for section, objects in after.items():
-        for name, options in objects.items():
-            old = before.get(section, {}).get(name) or {}
-            if secret in options and options[secret] != old.get(secret):
-                objects[name] = dict(options, **{secret: HIDDEN + " (changed)"})
-            else:
-                objects[name] = hidden(options, secret)
-    for objects in before.values():
-        for name in objects:
-            objects[name] = hidden(objects[name], secret)
-    return diff
-
 
 class SdnDns(SdnObjectModule):
     kind_name = "dns"
-    secret = "key"
-
-    def converge(self, changes):
-        planned_diff = changes.diff
-        # ChangeSet.ordered() sorts the writes of zones, VNets, subnets and controllers; this task has one write at most.
-        changes.ordered = lambda: list(changes.changes)
-        changes.diff = lambda: hidden_diff(planned_diff(), self.secret)
-        after = super(SdnDns, self).converge(changes)
-        return dict((ref, hidden(options, self.secret)) for ref, options in after.items())
 
 
 def main():
-    run_object_module(SdnDns, dict(dns=dict(type="str", required=True), key=dict(type="str", no_log=True)))
+    run_object_module(SdnDns, dict(dns=dict(type="str", required=True)))
 
 
 if __name__ == "__main__":

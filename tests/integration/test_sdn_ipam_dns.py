@@ -65,7 +65,7 @@ def test_ipam_and_dns_are_idempotent_and_never_show_their_secrets(sim_factory, t
     assert new_token["diff"] == {"before": {"ipams": {"netbox": {"type": "netbox", "url": NETBOX["url"], "token": "********"}}},
                                  "after": {"ipams": {"netbox": {"type": "netbox", "url": NETBOX["url"],
                                                                 "token": "******** (changed)"}}}}
-    assert new_ttl["diff"]["before"]["dnss"]["pdns"]["ttl"] == 300 and new_ttl["diff"]["after"]["dnss"]["pdns"]["ttl"] == 600
+    assert new_ttl["diff"]["before"]["dns"]["pdns"]["ttl"] == 300 and new_ttl["diff"]["after"]["dns"]["pdns"]["ttl"] == 600
     assert not unchanged["changed"] and unchanged["ipam"]["token"] == "********", "a stored token stays hidden"
     for secret in ("first-netbox-token", "second-netbox-token", "first-pdns-key"):
         assert secret not in json.dumps(results) and secret not in process.stdout
@@ -131,10 +131,10 @@ def test_zones_refer_to_the_plugins_and_an_unknown_one_is_refused(sim, tmp_path)
     assert process.returncode == 0, process.stdout[-5000:]  # failures are ignored and asserted one by one
     _ipam, _dns, acme, unknown_ipam, unknown_dns, _gone = results
     assert acme["changed"] and acme["zone"]["ipam"] == "netbox" and acme["zone"]["dns"] == "pdns"
-    # PVE's message; its detail lines ("ipam: nosuch not existing") are in the answer's body, which the client
-    # does not report for a 500
-    for refused in (unknown_ipam, unknown_dns):
-        assert refused["failed"] and "create sdn zone object failed: 400 Parameter verification failed." in refused["msg"]
+    # PVE's message, with the detail lines of its body that name the refused field
+    assert unknown_ipam["failed"] and (
+        "create sdn zone object failed: 400 Parameter verification failed. - ipam: nosuch not existing;" in unknown_ipam["msg"])
+    assert unknown_dns["failed"] and "create sdn zone object failed: 400 Parameter verification failed. - dns: " in unknown_dns["msg"]
     assert sorted(sim.state.namespace("sdn")["pending"]["zones"]) == ["acme"]
 
 

@@ -186,3 +186,11 @@ def test_the_user_agent_carries_the_collection_version():
         with open(os.path.join(root, "MANIFEST.json")) as handle:
             version = json.load(handle)["collection_info"]["version"]
     assert client_module.USER_AGENT == "homecloud.proxmox/" + version
+
+
+def test_the_lines_after_the_reason_are_kept():
+    """pve-network stringifies a 400 raised inside the SDN lock into a plain 500: its fields follow the first line."""
+    error = ProxmoxApiError("POST", "/cluster/sdn/zones", 500, "create sdn zone object failed: 400 Parameter verification failed.",
+                            details=["ipam: nosuch not existing"])
+    assert str(error) == ("POST /cluster/sdn/zones failed: HTTP 500 create sdn zone object failed: 400 Parameter verification "
+                          "failed. - ipam: nosuch not existing")

@@ -12,12 +12,14 @@ import pytest
 
 from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn import (
     KINDS,
+    WRITE_ORDER,
     Change,
     ChangeSet,
     SdnReader,
     check_id,
     cidr_of_subnet_id,
     effective_entry,
+    option_spec,
     subnet_cidr,
     subnet_id,
 )
@@ -191,3 +193,24 @@ def test_ipam_plan_compares_the_token_and_keeps_the_type():
                                                                "token": "t", "section": 3})
     assert plan.errors == ["dns 'nodns' does not exist: type is required to create it",
                            "ipam 'nb' has type netbox: PVE cannot change it to phpipam; remove the ipam first"]
+
+
+def test_every_kind_has_its_place_in_the_write_order():
+    """A kind missing from WRITE_ORDER would have its writes silently dropped by ordered()."""
+    assert sorted(WRITE_ORDER) == sorted(KINDS)
+    changes = ChangeSet(cluster(zone=[{"zone": "old", "type": "simple", "ipam": "old"}]))
+    changes.present("zone", "acme", {"type": "simple", "ipam": "ipam1"})
+    changes.present("ipam", "ipam1", {"type": "netbox", "url": "https://netbox.example/api", "token": "s3cret"})
+    changes.absent("zone", "old")
+    assert [change.ref for change in changes.ordered()] == ["zone/old", "ipam/ipam1", "zone/acme"]
+
+
+def test_secrets_are_compared_but_never_shown():
+    changes = ChangeSet(SdnReader(FakeClient({"/cluster/sdn/ipams": [
+        {"ipam": "nb", "type": "netbox", "url": "https://netbox.example/api", "token": "old"}]})))
+    changes.present("ipam", "nb", {"token": "new"})
+    assert changes.changes[0].request()[2] == {"token": "new"}
+    assert changes.diff() == {"before": {"ipams": {"nb": {"type": "netbox", "url": "https://netbox.example/api", "token": "********"}}},
+                              "after": {"ipams": {"nb": {"type": "netbox", "url": "https://netbox.example/api",
+                                                         "token": "******** (changed)"}}}}
+    assert option_spec("ipam")["token"]["no_log"] is True
