@@ -32,6 +32,7 @@ from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn_rules import
     ID_RULES,
     MAX_VNI,
     SDN_ID_MAX_LENGTH,
+    VNI_RULE,
     overlap_errors,
 )
 
@@ -498,9 +499,7 @@ def check_unique(entries, errors):
             vni_claims.append(Claim(entry.vrf_vxlan, entry.label, "vrf_vxlan", entry.vrf_vxlan, "the vrf_vxlan",
                                     entry.label))
         vni_claims.extend(vnet_claims(entry, "tag", "the tag"))
-    report_repeats(vni_claims, errors,
-                   "every VNI must be unique: PVE refuses a VNet tag used twice, and its docs require each "
-                   "vrf-vxlan to differ from every other vrf-vxlan and every VNet tag")
+    report_repeats(vni_claims, errors, VNI_RULE)
 
 
 def vnet_claims(entry, attribute, what, key=None):

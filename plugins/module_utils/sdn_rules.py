@@ -113,5 +113,5 @@ def repeat_errors(claims, rule):
     return errors
 
 
-VNI_RULE = ("every VNI is used once: PVE refuses a VNet tag used twice in VXLAN and EVPN zones, and each "
-            "vrf-vxlan must differ from every other vrf-vxlan and every VNet tag")
+VNI_RULE = ("every VNI must be unique: PVE refuses a VNet tag used twice, and its docs require each "
+            "vrf-vxlan to differ from every other vrf-vxlan and every VNet tag")
