@@ -66,7 +66,11 @@ class ClusterArea(Area):
 
     @route("GET", "/cluster/resources")
     def resources(self, request):
-        """Cluster.pm resources: nodes here; guests, storage and SDN come from their areas."""
+        """Cluster.pm resources: nodes here; guests, storage and SDN (8.x `sdn`, 9.1 `network` entries) come from their areas.
+
+        The `type` filter keeps entries of that type (`vm`: qemu, lxc and openvz); the schema's enum
+        (vm, storage, node, sdn, in 8.4 and 9.1 alike) rejects any other, `network` included.
+        """
         entries = [node_resource(self.sim, node) for node in self.sim.nodes]
         for area in self.sim.areas.values():
             entries.extend(area.cluster_resources())

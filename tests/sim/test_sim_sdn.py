@@ -295,9 +295,46 @@ def test_apply_is_a_reloadnetworkall_task_sdn_pm_reload(sim, api):
     assert log == ["pve1: reloading network config", "pve2: reloading network config", "pve3: reloading network config", "TASK OK"]
     assert sim.counters()["sdn_applies"] == 1
     assert all("state" not in entry for entry in api.data("GET", "/cluster/sdn/zones", params={"pending": 1}))
-    resources = api.data("GET", "/cluster/resources", params={"type": "sdn"})
-    assert resources[0] == {"id": "sdn/pve1/tenanta", "sdn": "tenanta", "node": "pve1", "type": "sdn", "status": "available", "zone-type": "evpn"}
-    assert len(resources) == 3
+    networks = [entry for entry in api.data("GET", "/cluster/resources") if entry["type"] == "network"]
+    assert [entry["id"] for entry in networks if "zone-type" in entry] == ["network/pve%d/zone/tenanta" % index for index in (1, 2, 3)]
+
+
+# -- /cluster/resources: 8.x `sdn` entries, 9.1 `network` entries (pve-manager PVE/API2/Cluster.pm) -------------------
+def zone_on_two_nodes(api):
+    """An applied simple zone limited to pve1 and pve3, a pending one not yet applied."""
+    ok(api, "POST", "/cluster/sdn/zones", zone="zsimple", type="simple", nodes="pve3,pve1")
+    ok(api, "PUT", "/cluster/sdn")
+    ok(api, "POST", "/cluster/sdn/zones", zone="zlater", type="simple")
+
+
+def test_resources_84_sdn_entries_cluster_pm_before_1804cdf1(api84):
+    zone_on_two_nodes(api84)
+    expected = [{"id": "sdn/pve%d/localnetwork" % index, "sdn": "localnetwork", "node": "pve%d" % index, "type": "sdn", "status": "ok"}
+                for index in (1, 2, 3)]
+    expected += [{"id": "sdn/pve%d/zsimple" % index, "sdn": "zsimple", "node": "pve%d" % index, "type": "sdn", "status": "available"}
+                 for index in (1, 3)]
+    assert api84.data("GET", "/cluster/resources", params={"type": "sdn"}) == expected
+    assert [entry for entry in api84.data("GET", "/cluster/resources") if entry["type"] in ("sdn", "network")] == expected
+
+
+def test_resources_91_network_entries_and_no_sdn_cluster_pm_1804cdf1(api):
+    """pvestatd broadcasts `network` entries (pvestatd.pm update_network_status); Cluster.pm then skips the
+    node's `sdn` entries, and `localnetwork` is a `network` entry without `zone-type`."""
+    zone_on_two_nodes(api)
+    expected = [{"id": "network/pve%d/zone/localnetwork" % index, "type": "network", "network-type": "zone",
+                 "network": "localnetwork", "node": "pve%d" % index, "status": "ok"} for index in (1, 2, 3)]
+    expected += [{"id": "network/pve%d/zone/zsimple" % index, "type": "network", "network-type": "zone", "network": "zsimple",
+                  "node": "pve%d" % index, "status": "available", "zone-type": "simple"} for index in (1, 3)]
+    everything = api.data("GET", "/cluster/resources")
+    assert [entry for entry in everything if entry["type"] in ("sdn", "network")] == expected
+    assert api.data("GET", "/cluster/resources", params={"type": "sdn"}) == []
+
+
+def test_resources_type_network_is_not_a_filter_cluster_pm_parameters(api, api84):
+    """Cluster.pm keeps the `type` parameter's enum at vm, storage, node, sdn (9.1.3 and later alike)."""
+    for session in (api, api84):
+        assert_pve_error(session.api("GET", "/cluster/resources", params={"type": "network"}), 400, PARAM_FAILED.strip(),
+                         {"type": "value 'network' does not have a value in the enumeration 'vm, storage, node, sdn'"})
 
 
 def test_lock_token_rules_sdn_pm_lock_sdn_config(api, api_session, sim):
@@ -361,6 +398,19 @@ def test_gateway_registered_in_pve_ipam_and_ips_pvePlugin(api):
     ok(api, "POST", "/cluster/sdn/zones", zone="s1", type="simple", ipam="pve", dhcp="dnsmasq")
     ok(api, "POST", "/cluster/sdn/vnets", vnet="vnet1", zone="s1")
     ok(api, "POST", "/cluster/sdn/vnets/vnet1/subnets", subnet="192.0.2.0/24", type="subnet", gateway="192.0.2.1")
+    # not applied yet: the status lists running zones only (Ipams.pm ipamindex) and the IP calls find an
+    # address's subnet among the running subnets (Vnets.pm get_subnet_from_vnet_ip)
+    assert api.data("GET", "/cluster/sdn/ipams/pve/status") == []
+    no_subnet = "can't find any subnet for ip %s at /usr/share/perl5/PVE/Network/SDN/Subnets.pm line 115.\n"
+    plain_error(api.api("POST", "/cluster/sdn/vnets/vnet1/ips", data={"zone": "s1", "ip": "192.0.2.10", "mac": "BC:24:11:00:00:10"}),
+                no_subnet % "192.0.2.10")
+    plain_error(api.api("PUT", "/cluster/sdn/vnets/vnet1/ips",
+                        data={"zone": "s1", "ip": "192.0.2.11", "mac": "BC:24:11:00:00:10", "vmid": 100}),
+                no_subnet % "")  # the MAC has no address, so the update deletes an undefined one first
+    plain_error(api.api("DELETE", "/cluster/sdn/vnets/vnet1/ips", params={"zone": "s1", "ip": "192.0.2.11"}),
+                no_subnet % "192.0.2.11" + "\n")
+    ok(api, "PUT", "/cluster/sdn")
+    # the gateway was registered when the subnet was written (SubnetPlugin.pm on_update_hook), listed once applied
     assert api.data("GET", "/cluster/sdn/ipams/pve/status") == [
         {"gateway": 1, "zone": "s1", "subnet": "192.0.2.0/24", "ip": "192.0.2.1", "vnet": "vnet1"}]
     ok(api, "POST", "/cluster/sdn/vnets/vnet1/ips", zone="s1", ip="192.0.2.10", mac="BC:24:11:00:00:10")
