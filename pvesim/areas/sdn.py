@@ -621,23 +621,29 @@ class SdnArea(Area):  # pylint: disable=too-many-public-methods
     # -- IPAM IPs -----------------------------------------------------------------------------------
     # API2/Network/SDN/Ips.pm -> Vnets.pm add_ip/del_ip/get_ips_from_mac -> Subnets.pm add_ip/del_ip ->
     # the zone's IPAM plugin (Ipams/PVEPlugin.pm) and the MAC cache (Ipams.pm, sdn/mac-cache.json).
+    # Which config each step reads is the same in PVE 8.4 (pve-network 0.11.2 at 8f4f5d2) and 9.1 (ecf98c5).
     def _ip_place(self, vnet_id, address):
-        """Vnets.pm get_subnet_from_vnet_ip: (zone id, zone, CIDR, canonical address) of the VNet's subnet
-        that holds the address. PVE looks in the running config's subnets (get_subnets($vnetid, 1)); the
-        simulator still looks in the pending ones, as its IPAM tests expect (see pvesim/README.md)."""
+        """Vnets.pm get_subnet_from_vnet_ip (pve-network at ecf98c5 and 8f4f5d2): (IPAM DB zone id, zone, CIDR,
+        canonical address) of the VNet's subnet that holds the address.
+
+        The subnets are the RUNNING config's subnets naming the VNet (get_subnets($vnetid, 1)): one that is only
+        pending is not found ("can't find any subnet for ip"), one deleted in the pending config still is (but
+        Subnets.pm delete already took it out of the IPAM DB). The VNet and its zone are the PENDING ones
+        (get_vnet, get_zone without $running): a VNet missing there has no zone id. The IPAM DB entry is
+        under the zone of the subnet's id (PVEPlugin.pm uses $subnet->{zone})."""
+        running_subnets = self._running().get("subnets", {})
         vnet = self.state["pending"]["vnets"].get(vnet_id)
         if vnet is None or not vnet.get("zone"):
             raise die("no sdn zone ID specified\n")  # Zones.pm sdn_zones_config with an undefined id
-        zone_id = vnet["zone"]
-        subnets = self.state["pending"]["subnets"]
-        for object_id in sorted(subnets):
-            if subnets[object_id].get("vnet") != vnet_id:
+        zone = self.state["pending"]["zones"].get(vnet["zone"]) or {}
+        for object_id in sorted(running_subnets):
+            if running_subnets[object_id].get("vnet") != vnet_id:
                 continue
-            _zone, network, mask = subnet_cidr(object_id)
+            subnet_zone_id, network, mask = subnet_cidr(object_id)
             cidr = "%s/%d" % (network, mask)
             if address and ip_in(address, cidr):
                 canonical = str(ipaddress.ip_address(address))  # NetAddr::IP canon()
-                return zone_id, self.state["pending"]["zones"].get(zone_id) or {}, cidr, canonical
+                return subnet_zone_id, zone, cidr, canonical
         raise die(perl_die("no-subnet-for-ip", "can't find any subnet for ip %s" % (address or "")))
 
     def _ipam_db_ips(self, zone, zone_id, cidr, errors):
@@ -803,27 +809,39 @@ class SdnArea(Area):  # pylint: disable=too-many-public-methods
 
     @route("GET", "/cluster/sdn/ipams/{ipam}/status")
     def ipam_status(self, request):
-        """API2/Network/SDN/Ipams.pm ipamindex: PVE IPAM only; zones whose ipam is `pve` and that have `dhcp`;
-        each subnet's VNet among the zone's VNets; guest ids as integers. PVE reads the zones, VNets and subnets
-        of the running config; the simulator the pending ones (see _ip_place)."""
+        """API2/Network/SDN/Ipams.pm ipamindex (pve-network at ecf98c5; the same reads at 8f4f5d2, PVE 8.4):
+        PVE IPAM only; the IPAM DB's zones that the RUNNING config has with ipam `pve` and `dhcp` set; each
+        subnet listed under the first of the zone's running VNets for which get_subnet_from_vnet_ip finds a
+        subnet holding its network address (see _ip_place), skipped when there is none; guest ids as integers."""
         if request.params["ipam"] != "pve":
             raise die(perl_die("only-pve-ipam", "Currently only PVE IPAM is supported!"))
         result = []
-        zones, vnets, subnets = (self.state["pending"][key] for key in ("zones", "vnets", "subnets"))
+        running_zones, running_vnets = (self._running().get(key, {}) for key in ("zones", "vnets"))
         for zone_id, zone_db in sorted(self.state["ipam_db"]["zones"].items()):
-            zone = zones.get(zone_id)
+            zone = running_zones.get(zone_id)
             if not zone or zone.get("ipam") != "pve" or not zone.get("dhcp"):
                 continue
+            zone_vnets = sorted(vnet_id for vnet_id, vnet in running_vnets.items() if vnet.get("zone") == zone_id)
             for cidr, subnet in sorted(zone_db["subnets"].items()):
-                owner = subnets.get(subnet_id(zone_id, cidr), {}).get("vnet")
-                if vnets.get(owner, {}).get("zone") != zone_id or owner not in self.state["pending"]["vnets"]:
+                owner = self._vnet_holding(zone_vnets, str(ip_network(cidr).network_address))
+                if owner is None:
                     continue
                 for address, entry in sorted(subnet["ips"].items()):
                     listed = dict(entry, zone=zone_id, subnet=cidr, ip=address, vnet=owner)
-                    if "vmid" in listed:
-                        listed["vmid"] = int(listed["vmid"])
+                    if "vmid" in listed:  # an integer since pve-network 37c2156 (9.x); 8.4 returns the string
+                        listed["vmid"] = int(listed["vmid"])  # it stored, which the simulator does not imitate
                     result.append(listed)
         return result
+
+    def _vnet_holding(self, vnet_ids, address):
+        """Ipams.pm ipamindex: the first VNet whose subnet lookup succeeds (PVE tries them in hash order)."""
+        for vnet_id in vnet_ids:
+            try:
+                self._ip_place(vnet_id, address)
+            except ApiError:
+                continue
+            return vnet_id
+        return None
 
 
 def perl_die_text(text, line):

@@ -398,6 +398,19 @@ def test_gateway_registered_in_pve_ipam_and_ips_pvePlugin(api):
     ok(api, "POST", "/cluster/sdn/zones", zone="s1", type="simple", ipam="pve", dhcp="dnsmasq")
     ok(api, "POST", "/cluster/sdn/vnets", vnet="vnet1", zone="s1")
     ok(api, "POST", "/cluster/sdn/vnets/vnet1/subnets", subnet="192.0.2.0/24", type="subnet", gateway="192.0.2.1")
+    # not applied yet: the status lists running zones only (Ipams.pm ipamindex) and the IP calls find an
+    # address's subnet among the running subnets (Vnets.pm get_subnet_from_vnet_ip)
+    assert api.data("GET", "/cluster/sdn/ipams/pve/status") == []
+    no_subnet = "can't find any subnet for ip %s at /usr/share/perl5/PVE/Network/SDN/Subnets.pm line 115.\n"
+    plain_error(api.api("POST", "/cluster/sdn/vnets/vnet1/ips", data={"zone": "s1", "ip": "192.0.2.10", "mac": "BC:24:11:00:00:10"}),
+                no_subnet % "192.0.2.10")
+    plain_error(api.api("PUT", "/cluster/sdn/vnets/vnet1/ips",
+                        data={"zone": "s1", "ip": "192.0.2.11", "mac": "BC:24:11:00:00:10", "vmid": 100}),
+                no_subnet % "")  # the MAC has no address, so the update deletes an undefined one first
+    plain_error(api.api("DELETE", "/cluster/sdn/vnets/vnet1/ips", params={"zone": "s1", "ip": "192.0.2.11"}),
+                no_subnet % "192.0.2.11" + "\n")
+    ok(api, "PUT", "/cluster/sdn")
+    # the gateway was registered when the subnet was written (SubnetPlugin.pm on_update_hook), listed once applied
     assert api.data("GET", "/cluster/sdn/ipams/pve/status") == [
         {"gateway": 1, "zone": "s1", "subnet": "192.0.2.0/24", "ip": "192.0.2.1", "vnet": "vnet1"}]
     ok(api, "POST", "/cluster/sdn/vnets/vnet1/ips", zone="s1", ip="192.0.2.10", mac="BC:24:11:00:00:10")

@@ -3,7 +3,9 @@
 Sources (proxmox/pve-network at ecf98c5, paths under src/PVE/): API2/Network/SDN/{Ipams,Dns,Ips}.pm,
 Network/SDN/Ipams.pm (the injected `pve` IPAM, the MAC cache), Ipams/{PVEPlugin,NetboxPlugin,PhpIpamPlugin}.pm
 and Dns/{Plugin,PowerdnsPlugin}.pm (options), Network/SDN/Vnets.pm and Subnets.pm (add_ip, del_ip,
-get_ips_from_mac, find_ip_subnet).
+get_ips_from_mac, find_ip_subnet), SubnetPlugin.pm on_update_hook (the gateway registered when the subnet is written).
+The IP calls find an address's subnet among the applied (running) subnets and the status lists running zones;
+PVE 8.4 (pve-network 0.11.2 at 8f4f5d2) reads the same configs.
 """
 
 import pytest
@@ -16,9 +18,18 @@ OTHER_MAC = "BC:24:11:00:00:20"
 NO_SUBNET_FOR_UNDEFINED_IP = "can't find any subnet for ip  at /usr/share/perl5/PVE/Network/SDN/Subnets.pm line 115.\n"
 
 
+def no_subnet_for(address):
+    return "can't find any subnet for ip %s at /usr/share/perl5/PVE/Network/SDN/Subnets.pm line 115.\n" % address
+
+
 @pytest.fixture
 def api(sim, api_session):
     return api_session(sim)
+
+
+@pytest.fixture(params=["sim84", "sim"], ids=["8.4", "9.1"])
+def any_api(request, api_session):
+    return api_session(request.getfixturevalue(request.param))
 
 
 def ok(api, method, path, **params):
@@ -31,11 +42,14 @@ def plain_error(response, message):
     assert_pve_error(response, 500, message.split("\n", 1)[0], None, message)
 
 
-def zone_with_subnet(api, zone="s1", **zone_options):
+def zone_with_subnet(api, zone="s1", apply=True, **zone_options):
+    """Zone <zone>, VNet <zone>v with 192.0.2.0/24 (gateway .1) and 2001:db8::/64; applied unless told not to."""
     ok(api, "POST", "/cluster/sdn/zones", zone=zone, type="simple", **zone_options)
     ok(api, "POST", "/cluster/sdn/vnets", vnet=zone + "v", zone=zone)
     ok(api, "POST", "/cluster/sdn/vnets/{0}v/subnets".format(zone), subnet="192.0.2.0/24", type="subnet", gateway="192.0.2.1")
     ok(api, "POST", "/cluster/sdn/vnets/{0}v/subnets".format(zone), subnet="2001:db8::/64", type="subnet")
+    if apply:
+        ok(api, "PUT", "/cluster/sdn")
 
 
 def status(api):
@@ -140,3 +154,83 @@ def test_an_external_ipam_is_not_simulated(api):
     zone_with_subnet(api, ipam="nb")
     answer = api.api("POST", "/cluster/sdn/vnets/s1v/ips", data=dict(zone="s1", ip="192.0.2.10", mac=MAC))
     assert answer.status_code == 500 and "the netbox IPAM 'nb' is not simulated" in answer.json()["message"]
+
+
+# -- which config: running subnets, pending VNet and zone (Vnets.pm get_subnet_from_vnet_ip) ---------
+def test_ip_calls_find_only_applied_subnets(any_api):
+    zone_with_subnet(any_api, apply=False, ipam="pve", dhcp="dnsmasq")
+    plain_error(any_api.api("POST", "/cluster/sdn/vnets/s1v/ips", data=dict(zone="s1", ip="192.0.2.10", mac=MAC)),
+                no_subnet_for("192.0.2.10"))
+    plain_error(any_api.api("DELETE", "/cluster/sdn/vnets/s1v/ips", params=dict(zone="s1", ip="192.0.2.10", mac=MAC)),
+                no_subnet_for("192.0.2.10") + "\n")
+    # the MAC has no address yet, so the update's delete looks for the subnet of an undefined address
+    plain_error(any_api.api("PUT", "/cluster/sdn/vnets/s1v/ips", data=dict(zone="s1", ip="192.0.2.10", mac=MAC)),
+                NO_SUBNET_FOR_UNDEFINED_IP)
+    ok(any_api, "PUT", "/cluster/sdn")
+    ok(any_api, "POST", "/cluster/sdn/vnets/s1v/ips", zone="s1", ip="192.0.2.10", mac=MAC)
+    # a subnet added later is found once it is applied too
+    ok(any_api, "POST", "/cluster/sdn/vnets/s1v/subnets", subnet="198.51.100.0/24", type="subnet")
+    plain_error(any_api.api("POST", "/cluster/sdn/vnets/s1v/ips", data=dict(zone="s1", ip="198.51.100.10", mac=OTHER_MAC)),
+                no_subnet_for("198.51.100.10"))
+    ok(any_api, "PUT", "/cluster/sdn")
+    ok(any_api, "POST", "/cluster/sdn/vnets/s1v/ips", zone="s1", ip="198.51.100.10", mac=OTHER_MAC)
+    assert status(any_api) == {"192.0.2.10": {"mac": MAC}, "198.51.100.10": {"mac": OTHER_MAC}}
+
+
+def test_a_vnet_only_in_the_pending_config_finds_no_subnet(any_api):
+    zone_with_subnet(any_api, ipam="pve", dhcp="dnsmasq")
+    ok(any_api, "POST", "/cluster/sdn/vnets", vnet="s1w", zone="s1")
+    ok(any_api, "POST", "/cluster/sdn/vnets/s1w/subnets", subnet="198.51.100.0/24", type="subnet")
+    for address in ("198.51.100.10", "192.0.2.10"):  # its own pending subnet, another VNet's applied one
+        plain_error(any_api.api("POST", "/cluster/sdn/vnets/s1w/ips", data=dict(zone="s1", ip=address, mac=MAC)),
+                    no_subnet_for(address))
+
+
+def test_a_subnet_deleted_in_the_pending_config_is_found_but_gone_from_the_ipam_db(any_api):
+    zone_with_subnet(any_api, ipam="pve", dhcp="dnsmasq")
+    ok(any_api, "DELETE", "/cluster/sdn/vnets/s1v/subnets/s1-192.0.2.0-24")
+    # still running, so found; but Subnets.pm delete took it out of the IPAM DB when it was written
+    plain_error(any_api.api("POST", "/cluster/sdn/vnets/s1v/ips", data=dict(zone="s1", ip="192.0.2.10", mac=MAC)),
+                "subnet '192.0.2.0/24' doesn't exist in IPAM DB\n")
+    plain_error(any_api.api("DELETE", "/cluster/sdn/vnets/s1v/ips", params=dict(zone="s1", ip="192.0.2.10")),
+                "subnet 192.0.2.0/24 don't exist in ipam db at /usr/share/perl5/PVE/Network/SDN/Ipams/PVEPlugin.pm line 265.\n\n")
+    ok(any_api, "POST", "/cluster/sdn/vnets/s1v/ips", zone="s1", ip="2001:db8::10", mac=MAC)
+    assert [entry["ip"] for entry in any_api.data("GET", "/cluster/sdn/ipams/pve/status")] == ["2001:db8::10"]
+
+
+def test_a_vnet_deleted_in_the_pending_config_has_no_zone(any_api):
+    zone_with_subnet(any_api, ipam="pve", dhcp="dnsmasq")
+    for subnet in ("s1-192.0.2.0-24", "s1-2001:db8::-64"):
+        ok(any_api, "DELETE", "/cluster/sdn/vnets/s1v/subnets/" + subnet)
+    ok(any_api, "DELETE", "/cluster/sdn/vnets/s1v")
+    plain_error(any_api.api("POST", "/cluster/sdn/vnets/s1v/ips", data=dict(zone="s1", ip="192.0.2.10", mac=MAC)),
+                "no sdn zone ID specified\n")
+
+
+# -- the status: running zones with ipam pve and dhcp (Ipams.pm ipamindex) ------------------------------
+def gateways(api):
+    return sorted(entry["ip"] for entry in api.data("GET", "/cluster/sdn/ipams/pve/status") if entry.get("gateway"))
+
+
+def test_status_lists_the_zones_applied_with_ipam_pve_and_dhcp(any_api):
+    zone_with_subnet(any_api, apply=False, ipam="pve", dhcp="dnsmasq")
+    assert any_api.data("GET", "/cluster/sdn/ipams/pve/status") == [], "the zone is not applied yet"
+    ok(any_api, "PUT", "/cluster/sdn")
+    assert any_api.data("GET", "/cluster/sdn/ipams/pve/status") == [
+        {"gateway": 1, "zone": "s1", "subnet": "192.0.2.0/24", "ip": "192.0.2.1", "vnet": "s1v"}]
+    ok(any_api, "PUT", "/cluster/sdn/zones/s1", delete="dhcp")
+    assert gateways(any_api) == ["192.0.2.1"], "the running zone still has dhcp"
+    ok(any_api, "PUT", "/cluster/sdn")
+    assert gateways(any_api) == []
+
+
+def test_a_gateway_is_registered_when_the_subnet_is_written(any_api):
+    """SubnetPlugin.pm on_update_hook registers the gateway in the IPAM DB on the pending write, not on apply."""
+    zone_with_subnet(any_api, ipam="pve", dhcp="dnsmasq")
+    ok(any_api, "PUT", "/cluster/sdn/vnets/s1v/subnets/s1-192.0.2.0-24", gateway="192.0.2.254")
+    assert gateways(any_api) == ["192.0.2.254"], "the running subnet holds the CIDR; the DB has the new gateway"
+    # a new subnet's gateway is in the DB too, but no running VNet holds that subnet until it is applied
+    ok(any_api, "POST", "/cluster/sdn/vnets/s1v/subnets", subnet="198.51.100.0/24", type="subnet", gateway="198.51.100.1")
+    assert gateways(any_api) == ["192.0.2.254"]
+    ok(any_api, "PUT", "/cluster/sdn")
+    assert gateways(any_api) == ["192.0.2.254", "198.51.100.1"]
