@@ -172,8 +172,8 @@ class PveVersion:
         self.minor = int(numbers.group(2))
         self.patch = int(numbers.group(3) or 0)
 
-    def at_least(self, major, minor=0):
-        return (self.major, self.minor) >= (major, minor)
+    def at_least(self, major, minor=0, patch=0):
+        return (self.major, self.minor, self.patch) >= (major, minor, patch)
 
     def as_dict(self):
         result = dict(self.data)

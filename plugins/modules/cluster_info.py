@@ -22,9 +22,14 @@ options:
   resource_type:
     description:
       - Only return resources of this type in RV(resources), filtered by PVE itself.
+      - V(network) (SDN zones and fabrics of nodes on PVE 9.0.12 or later, as C(network/<node>/zone/<zone>) entries) is
+        not a filter PVE's C(type) parameter accepts, so the module reads every resource and keeps those; it is still
+        one request. On PVE 8.x it returns an empty list.
+      - V(sdn) lists the zones only of nodes that run PVE 9.0.11 or older; since pve-manager 9.0.12 a node reports its
+        zones as V(network) resources instead, and the module warns when the cluster runs such a release.
       - If not set, resources of every type are returned.
     type: str
-    choices: [vm, storage, node, sdn]
+    choices: [vm, storage, node, sdn, network]
   gather_resources:
     description:
       - Whether to read C(/cluster/resources) at all; large clusters can skip it when only
@@ -208,7 +213,19 @@ class ClusterInfo(ProxmoxModule):
         )
         self.result["nodes"] = nodes
         if self.module.params["gather_resources"]:
-            self.result["resources"] = self.client.get("/cluster/resources", type=self.module.params["resource_type"])
+            self.result["resources"] = self._resources(self.module.params["resource_type"])
+
+    def _resources(self, resource_type):
+        """GET /cluster/resources, filtered by PVE where its `type` enum allows it (vm, storage, node, sdn)."""
+        if resource_type != "network":
+            if resource_type == "sdn" and self.client.version.at_least(9, 0, 12):
+                # pve-manager PVE/API2/Cluster.pm at 1804cdf1: nodes that report `network` entries
+                # (pvestatd.pm update_network_status, 9ac04d95) get no `sdn` entries any more.
+                self.module.warn("since PVE 9.0.12, nodes report their SDN zones as resources of type 'network' "
+                                 "(network/<node>/zone/<zone>); resource_type=sdn lists only the zones of nodes that run "
+                                 "PVE 9.0.11 or older. Use resource_type=network.")
+            return self.client.get("/cluster/resources", type=resource_type)
+        return [entry for entry in self.client.get("/cluster/resources") if entry.get("type") == "network"]
 
     @staticmethod
     def _nodes(status, node_list):
@@ -233,7 +250,7 @@ class ClusterInfo(ProxmoxModule):
 def main():
     module = create_module(
         dict(
-            resource_type=dict(type="str", choices=["vm", "storage", "node", "sdn"]),
+            resource_type=dict(type="str", choices=["vm", "storage", "node", "sdn", "network"]),
             gather_resources=dict(type="bool", default=True),
         ),
         supports_check_mode=True,

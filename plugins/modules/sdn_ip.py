@@ -123,6 +123,14 @@ class Write:
             "vmid" not in self.params or entry.get("vmid") == self.params["vmid"])
 
 
+def guest_id_as_int(entry):
+    """PVE 8.x returns a reservation's vmid as the string it stored; 9.x as an integer
+    (pve-network 37c2156). Compare it as the integer the vmid option is."""
+    if entry.get("vmid") not in (None, ""):
+        return dict(entry, vmid=int(entry["vmid"]))
+    return entry
+
+
 class SdnIp(ProxmoxModule):
 
     def run(self):
@@ -199,7 +207,7 @@ class SdnIp(ProxmoxModule):
                            "nothing was changed".format(self.vnet, self.ip))
 
     def zone_entries(self):
-        return [entry for entry in self.client.get(STATUS) if entry.get("zone") == self.zone]
+        return [guest_id_as_int(entry) for entry in self.client.get(STATUS) if entry.get("zone") == self.zone]
 
     def entry_at(self, entries, address):
         return next((entry for entry in entries if entry["vnet"] == self.vnet and entry["ip"] == address), None)

@@ -828,8 +828,8 @@ class SdnArea(Area):  # pylint: disable=too-many-public-methods
                     continue
                 for address, entry in sorted(subnet["ips"].items()):
                     listed = dict(entry, zone=zone_id, subnet=cidr, ip=address, vnet=owner)
-                    if "vmid" in listed:  # an integer since pve-network 37c2156 (9.x); 8.4 returns the string
-                        listed["vmid"] = int(listed["vmid"])  # it stored, which the simulator does not imitate
+                    if "vmid" in listed:  # an integer since pve-network 37c2156 (9.x); 8.4 returns the string it stored
+                        listed["vmid"] = int(listed["vmid"]) if self.pve9 else str(listed["vmid"])
                     result.append(listed)
         return result
 

@@ -8,6 +8,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+
 import pytest
 
 from .playbook import run_playbook, sim_vars
@@ -37,9 +39,50 @@ def test_one_task_costs_four_reads_and_no_write(sim, tmp_path, auth, logins, che
     assert counters["writes"] == 0
 
 
-def test_resource_type_is_passed_to_pve(sim, tmp_path):
-    auth = dict(api_token_id="{{ sim_token_id }}", api_token_secret="{{ sim_token_secret }}", resource_type="sdn")
-    result = run_playbook(one_task(**auth), tmp_path, extra_vars=sim_vars(sim))
+TOKEN = dict(api_token_id="{{ sim_token_id }}", api_token_secret="{{ sim_token_secret }}")
+
+
+def with_a_zone(sim, api_session):
+    session = api_session(sim)
+    session.data("POST", "/cluster/sdn/zones", data={"zone": "acme", "type": "simple"})
+    session.data("PUT", "/cluster/sdn")
+
+
+def saved(tmp_path, **options):
+    task = {"name": "Read the cluster", "homecloud.proxmox.cluster_info": dict(CONNECTION, **options), "register": "info"}
+    save = {"name": "Save", "ansible.builtin.copy": {"content": "{{ info | to_json }}", "dest": str(tmp_path / "info.json")}}
+    return [{"name": "cluster_info", "hosts": "localhost", "gather_facts": False, "tasks": [task, save]}]
+
+
+def resource_reads(sim):
+    return [entry["params"] for entry in sim.requests() if entry["path"] == "/cluster/resources"]
+
+
+@pytest.mark.parametrize("version", ["8.4", "9.1"])
+def test_sdn_resources_are_filtered_by_pve(sim_factory, api_session, tmp_path, version):
+    sim = sim_factory(version=version)
+    with_a_zone(sim, api_session)
+    result = run_playbook(saved(tmp_path, resource_type="sdn", **TOKEN), tmp_path, extra_vars=sim_vars(sim))
     assert result.returncode == 0, result.stdout[-4000:]
-    resources = [entry for entry in sim.requests() if entry["path"] == "/cluster/resources"]
-    assert [entry["params"] for entry in resources] == [{"type": "sdn"}]
+    info = json.loads((tmp_path / "info.json").read_text())
+    assert resource_reads(sim) == [{"type": "sdn"}]
+    if version == "8.4":
+        assert "sdn/pve1/acme" in [entry["id"] for entry in info["resources"]] and not info.get("warnings")
+    else:
+        # pve-manager 1804cdf1: 9.1 nodes report zones as `network` entries, none as `sdn`
+        assert info["resources"] == [] and "Use resource_type=network" in info["warnings"][0]
+
+
+@pytest.mark.parametrize("version", ["8.4", "9.1"])
+def test_network_resources_are_kept_from_one_unfiltered_read(sim_factory, api_session, tmp_path, version):
+    sim = sim_factory(version=version)
+    with_a_zone(sim, api_session)
+    result = run_playbook(saved(tmp_path, resource_type="network", **TOKEN), tmp_path, extra_vars=sim_vars(sim))
+    assert result.returncode == 0, result.stdout[-4000:]
+    info = json.loads((tmp_path / "info.json").read_text())
+    assert resource_reads(sim) == [{}], "PVE's type parameter has no 'network': one read of everything"
+    if version == "8.4":
+        assert info["resources"] == []
+    else:
+        assert {entry["type"] for entry in info["resources"]} == {"network"}
+        assert "network/pve1/zone/acme" in [entry["id"] for entry in info["resources"]]

@@ -151,7 +151,9 @@ def dhcp_zone(api, zone="acme", dhcp=True):
 
 
 def reservations(api):
-    return dict((entry["ip"], dict((key, entry[key]) for key in ("mac", "vmid", "gateway") if key in entry))
+    """The pve IPAM's entries by address; the guest id as an integer (8.4 returns the string it stored)."""
+    return dict((entry["ip"], dict((key, int(entry[key]) if key == "vmid" else entry[key])
+                                   for key in ("mac", "vmid", "gateway") if key in entry))
                 for entry in api.data("GET", "/cluster/sdn/ipams/pve/status"))
 
 

@@ -234,3 +234,13 @@ def test_a_gateway_is_registered_when_the_subnet_is_written(any_api):
     assert gateways(any_api) == ["192.0.2.254"]
     ok(any_api, "PUT", "/cluster/sdn")
     assert gateways(any_api) == ["192.0.2.254", "198.51.100.1"]
+
+
+@pytest.mark.parametrize("version, vmid", [("sim84", "100"), ("sim", 100)], ids=["8.4", "9.1"])
+def test_status_guest_id_is_a_string_on_8_4_and_an_integer_on_9(request, api_session, version, vmid):
+    """pve-network 37c2156 ("ensure that guest ID is returned as an integer", PVE 9): 8.4 returns what it stored."""
+    api = api_session(request.getfixturevalue(version))
+    zone_with_subnet(api, ipam="pve", dhcp="dnsmasq")
+    ok(api, "POST", "/cluster/sdn/vnets/s1v/ips", zone="s1", ip="192.0.2.10", mac=MAC)
+    ok(api, "PUT", "/cluster/sdn/vnets/s1v/ips", zone="s1", ip="192.0.2.10", mac=MAC, vmid=100)
+    assert status(api) == {"192.0.2.10": {"mac": MAC, "vmid": vmid}}
