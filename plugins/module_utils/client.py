@@ -355,7 +355,11 @@ class ProxmoxClient:
     def _confirmed(self, method, path, confirm, cause, error, attempt):
         """After a write with an unknown outcome: True if PVE holds the change, False if it
         does not and the write may be sent again; raises when nobody can tell or no attempt is left."""
-        outcome = confirm() if confirm is not None else None
+        try:
+            outcome = confirm() if confirm is not None else None
+        except ProxmoxError as reread_error:
+            cause = "{0}; reading it back failed too: {1}".format(cause, reread_error)
+            outcome = None
         if outcome is None:
             raise ProxmoxUncertainError(method, path, cause, error.status, error.reason)
         if outcome is False and attempt >= self.retries:

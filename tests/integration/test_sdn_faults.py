@@ -195,3 +195,20 @@ def test_an_uncertain_write_that_cannot_be_confirmed_is_named_and_rolled_back(si
     assert outcome.outcome.uncertain == ["vnet/acme01"] and outcome.failure["uncertain"] is True
     assert outcome.outcome.rolled_back == ["controller/evpnctl", "zone/acme", "vnet/acme01"]
     assert not lock_held(sim) and read_everything(SdnReader(client_for(sim))) == []
+
+
+def test_a_write_whose_read_back_fails_too_is_reported_uncertain(sim):
+    """The answer of a create is lost and so is the read that would confirm it: the run names both."""
+    client = client_for(sim)
+    changes = changes_for(client, acme())
+    sim.inject_fault(method="POST", path=WRITE_KINDS["create"][1], phase="after", **FAULTS["504"])
+    sim.inject_fault(method="GET", path=r"^/cluster/sdn/vnets$", status=500, message="cfs read error\n", count=1)
+    try:
+        converge(client, changes, apply=True, apply_timeout=30)
+    except SdnError as error:
+        outcome = error
+    assert "the outcome is unknown (HTTP 504 Gateway Timeout; reading it back failed too: GET /cluster/sdn/vnets failed: " \
+        "HTTP 500 cfs read error)" in str(outcome)
+    assert outcome.outcome.uncertain == ["vnet/acme01"] and not lock_held(sim)
+    assert not isinstance(run(sim, acme()), SdnError), "the next run converges by itself"
+    converged(sim, acme())
