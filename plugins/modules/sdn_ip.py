@@ -83,6 +83,13 @@ writes:
   type: list
   elements: str
   sample: ["POST /cluster/sdn/vnets/acme01/ips ip=10.128.49.10 mac=BC:24:11:4A:00:10"]
+written:
+  description:
+    - After a failure, the calls of RV(writes) that were made before it. They are not undone, so after a refused
+      create the address may be free; run the task again once the cause is fixed.
+  returned: on failure
+  type: list
+  elements: str
 """
 
 import ipaddress
@@ -154,9 +161,15 @@ class SdnIp(ProxmoxModule):
         if self.module._diff:  # pylint: disable=protected-access
             self.result["diff"] = dict(before=dict(reservations=before), after=dict(reservations=after))
         if writes and not self.module.check_mode:
-            for write in writes:
+            for done, write in enumerate(writes):
+                # a failure half-way (the old reservation deleted, the new one refused) is not undone:
+                # the result says which calls were made
+                self.result["written"] = self.result["writes"][:done]
+                self.result["changed"] = bool(done)
                 self.client.request(write.method, write.path, confirm=lambda write=write: write.in_place(
                     self.entry_at(self.zone_entries(), self.ip)), **write.params)
+            self.result.pop("written")
+            self.result["changed"] = True
             after = dict((entry["ip"], self.shown(entry)) for entry in self.zone_entries() if entry["vnet"] == self.vnet
                          and entry["ip"] in after)
         self.result["reservation"] = dict(after[self.ip], vnet=self.vnet, zone=self.zone, subnet=self.subnet) \

@@ -194,6 +194,20 @@ def test_reservation_create_keep_vmid_other_mac_and_delete(sim_factory, api_sess
     assert reservations(api) == {"10.10.1.1": {"gateway": 1}}
 
 
+def test_a_failure_half_way_says_which_calls_were_made(sim, api, tmp_path):
+    dhcp_zone(api)
+    api.data("POST", "/cluster/sdn/vnets/acme01/ips", data=dict(zone="acme", ip="10.10.1.10", mac=MAC))
+    sim.inject_fault(method="POST", path="^/cluster/sdn/vnets/acme01/ips$", status=500, message="ipam refused\n")
+    process, results = run_tasks(sim, tmp_path, [("sdn_ip", dict(vnet="acme01", ip="10.10.1.10", mac=OTHER_MAC))])
+    assert process.returncode == 0, process.stdout[-5000:]  # failures are ignored and asserted one by one
+    failed = results[0]
+    assert failed["failed"] and failed["changed"] and "ipam refused" in failed["msg"]
+    assert failed["written"] == ["DELETE /cluster/sdn/vnets/acme01/ips ip=10.10.1.10 mac=" + MAC]
+    process, results = run_tasks(sim, tmp_path, [("sdn_ip", dict(vnet="acme01", ip="10.10.1.10", mac=OTHER_MAC))])
+    assert results[0]["changed"] and "written" not in results[0]
+    assert reservations(api)["10.10.1.10"] == {"mac": OTHER_MAC}
+
+
 def test_reservation_check_mode_is_exact(sim, api, tmp_path):
     dhcp_zone(api)
     api.data("POST", "/cluster/sdn/vnets/acme01/ips", data=dict(zone="acme", ip="10.10.1.10", mac=MAC))
