@@ -203,10 +203,9 @@ def test_a_write_whose_read_back_fails_too_is_reported_uncertain(sim):
     changes = changes_for(client, acme())
     sim.inject_fault(method="POST", path=WRITE_KINDS["create"][1], phase="after", **FAULTS["504"])
     sim.inject_fault(method="GET", path=r"^/cluster/sdn/vnets$", status=500, message="cfs read error\n", count=1)
-    try:
+    with pytest.raises(SdnError) as caught:
         converge(client, changes, apply=True, apply_timeout=30)
-    except SdnError as error:
-        outcome = error
+    outcome = caught.value
     assert "the outcome is unknown (HTTP 504 Gateway Timeout; reading it back failed too: GET /cluster/sdn/vnets failed: " \
         "HTTP 500 cfs read error)" in str(outcome)
     assert outcome.outcome.uncertain == ["vnet/acme01"] and not lock_held(sim)
