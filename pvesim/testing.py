@@ -64,3 +64,16 @@ def assert_pve_error(response, status, reason, errors=None, message=None):
     if message is not None:
         assert document["message"] == message
     assert document.get("errors") == errors
+
+
+def ok(api, method, path, **params):
+    """A successful call through an ApiSession; DELETE sends its parameters in the query
+    string (PVE refuses a body there). Returns the answer's data."""
+    answer = api.api(method, path, **{"params" if method == "DELETE" else "data": params})
+    assert answer.status_code == 200, answer.text
+    return answer.json()["data"]
+
+
+def plain_error(response, message):
+    """A plain die: 500, reason = first line, message = full text, no errors map."""
+    assert_pve_error(response, 500, message.split("\n", 1)[0], None, message)

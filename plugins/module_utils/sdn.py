@@ -38,7 +38,7 @@ from ansible_collections.homecloud.proxmox.plugins.module_utils.client import (
     ProxmoxError,
     ProxmoxUncertainError,
 )
-from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn_rules import id_error, parse_subnet
+from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn_rules import parse_subnet
 
 # --- what the objects look like ----------------------------------------------------------
 
@@ -222,11 +222,6 @@ TRANSACTION_SPEC = dict(
 
 
 # --- ids ------------------------------------------------------------------------------------
-
-
-def check_id(kind_name, object_id, where):
-    """An error message if `object_id` breaks PVE's id rule for the kind, else None."""
-    return id_error(kind_name, object_id, where)
 
 
 def subnet_cidr(text, where):

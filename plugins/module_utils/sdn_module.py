@@ -20,7 +20,6 @@ from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn import (
     TRANSACTION_SPEC,
     ChangeSet,
     SdnReader,
-    check_id,
     converge,
     object_ref,
     objects_after,
@@ -30,6 +29,7 @@ from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn import (
     subnet_id,
     subnet_name,
 )
+from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn_rules import id_error
 
 
 class SdnModule(ProxmoxModule):
@@ -54,7 +54,7 @@ class SdnObjectModule(SdnModule):
     def locate(self, reader):
         """(object id, parent, name, known_absent) of the object; subnets override this."""
         object_id = self.module.params[self.kind_name]
-        error = check_id(self.kind_name, object_id, self.kind_name)
+        error = id_error(self.kind_name, object_id, self.kind_name)
         if error:
             raise ProxmoxError(error + "; nothing was changed")
         return object_id, None, object_id, False

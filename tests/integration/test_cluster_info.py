@@ -54,17 +54,21 @@ def saved(tmp_path, **options):
     return [{"name": "cluster_info", "hosts": "localhost", "gather_facts": False, "tasks": [task, save]}]
 
 
+def resources_of_a_zone(sim, api_session, tmp_path, resource_type):
+    """Apply one zone, run cluster_info with `resource_type`; returns (sim, the task's result)."""
+    with_a_zone(sim, api_session)
+    result = run_playbook(saved(tmp_path, resource_type=resource_type, **TOKEN), tmp_path, extra_vars=sim_vars(sim))
+    assert result.returncode == 0, result.stdout[-4000:]
+    return sim, json.loads((tmp_path / "info.json").read_text())
+
+
 def resource_reads(sim):
     return [entry["params"] for entry in sim.requests() if entry["path"] == "/cluster/resources"]
 
 
 @pytest.mark.parametrize("version", ["8.4", "9.1"])
 def test_sdn_resources_are_filtered_by_pve(sim_factory, api_session, tmp_path, version):
-    sim = sim_factory(version=version)
-    with_a_zone(sim, api_session)
-    result = run_playbook(saved(tmp_path, resource_type="sdn", **TOKEN), tmp_path, extra_vars=sim_vars(sim))
-    assert result.returncode == 0, result.stdout[-4000:]
-    info = json.loads((tmp_path / "info.json").read_text())
+    sim, info = resources_of_a_zone(sim_factory(version=version), api_session, tmp_path, "sdn")
     assert resource_reads(sim) == [{"type": "sdn"}]
     if version == "8.4":
         assert "sdn/pve1/acme" in [entry["id"] for entry in info["resources"]] and not info.get("warnings")
@@ -75,11 +79,7 @@ def test_sdn_resources_are_filtered_by_pve(sim_factory, api_session, tmp_path, v
 
 @pytest.mark.parametrize("version", ["8.4", "9.1"])
 def test_network_resources_are_kept_from_one_unfiltered_read(sim_factory, api_session, tmp_path, version):
-    sim = sim_factory(version=version)
-    with_a_zone(sim, api_session)
-    result = run_playbook(saved(tmp_path, resource_type="network", **TOKEN), tmp_path, extra_vars=sim_vars(sim))
-    assert result.returncode == 0, result.stdout[-4000:]
-    info = json.loads((tmp_path / "info.json").read_text())
+    sim, info = resources_of_a_zone(sim_factory(version=version), api_session, tmp_path, "network")
     assert resource_reads(sim) == [{}], "PVE's type parameter has no 'network': one read of everything"
     if version == "8.4":
         assert info["resources"] == []

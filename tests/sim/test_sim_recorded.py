@@ -14,6 +14,8 @@ import re
 
 import pytest
 
+from pvesim.testing import ok
+
 pytestmark = pytest.mark.timeout(120)
 
 RECORDED = pathlib.Path(__file__).parent / "recorded"
@@ -104,12 +106,6 @@ def replay(api, document, version):
     except AssertionError as error:
         raise AssertionError("PVE %s, %s %s: %s\npvesim answered: %s" % (
             version, request["path"], request["params"], error, json.dumps(simulated))) from error
-
-
-def ok(api, method, path, **params):
-    answer = api.api(method, path, data=params)
-    assert answer.status_code == 200, answer.text
-    return answer.json()["data"]
 
 
 # -- the objects each recording shows ----------------------------------------------------------------

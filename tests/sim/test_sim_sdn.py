@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from pvesim.testing import assert_pve_error
+from pvesim.testing import assert_pve_error, ok, plain_error
 
 pytestmark = pytest.mark.timeout(60)
 PEERS = "10.10.10.11,10.10.10.12,10.10.10.13"
@@ -25,18 +25,6 @@ def api(sim, api_session):
 @pytest.fixture
 def api84(sim84, api_session):
     return api_session(sim84)
-
-
-def ok(api, method, path, **params):
-    """A successful call; DELETE sends its parameters in the query string (PVE refuses a body)."""
-    answer = api.api(method, path, **{"params" if method == "DELETE" else "data": params})
-    assert answer.status_code == 200, answer.text
-    return answer.json()["data"]
-
-
-def plain_error(response, message):
-    """A plain die: 500, reason = first line, message = full text, no errors map."""
-    assert_pve_error(response, 500, message.split("\n", 1)[0], None, message)
 
 
 def evpn_setup(api):

@@ -10,7 +10,7 @@ PVE 8.4 (pve-network 0.11.2 at 8f4f5d2) reads the same configs.
 
 import pytest
 
-from pvesim.testing import assert_pve_error
+from pvesim.testing import assert_pve_error, ok, plain_error
 
 pytestmark = pytest.mark.timeout(60)
 MAC = "BC:24:11:00:00:10"
@@ -30,16 +30,6 @@ def api(sim, api_session):
 @pytest.fixture(params=["sim84", "sim"], ids=["8.4", "9.1"])
 def any_api(request, api_session):
     return api_session(request.getfixturevalue(request.param))
-
-
-def ok(api, method, path, **params):
-    answer = api.api(method, path, **{"params" if method == "DELETE" else "data": params})
-    assert answer.status_code == 200, answer.text
-    return answer.json()["data"]
-
-
-def plain_error(response, message):
-    assert_pve_error(response, 500, message.split("\n", 1)[0], None, message)
 
 
 def zone_with_subnet(api, zone="s1", apply=True, **zone_options):

@@ -18,6 +18,7 @@ import pytest
 from proxmoxer import ProxmoxAPI
 
 from pvesim.sdn_render import router_id, underlay_mac
+from pvesim.testing import ok
 
 pytestmark = pytest.mark.timeout(60)
 PEERS = "10.10.10.11,10.10.10.12,10.10.10.13"
@@ -238,12 +239,6 @@ exit
 line vty
 !
 """
-
-
-def ok(api, method, path, **params):
-    answer = api.api(method, path, data=params)
-    assert answer.status_code == 200, answer.text
-    return answer.json()["data"]
 
 
 def two_zones(api, peers=PEERS):

@@ -16,13 +16,13 @@ from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn import (
     Change,
     ChangeSet,
     SdnReader,
-    check_id,
     cidr_of_subnet_id,
     effective_entry,
     option_spec,
     subnet_cidr,
     subnet_id,
 )
+from ansible_collections.homecloud.proxmox.plugins.module_utils.sdn_rules import id_error
 
 
 class FakeClient:
@@ -60,12 +60,12 @@ def test_pending_view_entries_are_read_with_their_pending_values():
 
 
 def test_ids_follow_pves_rules():
-    assert check_id("zone", "acme", "zones[0]") is None
-    assert check_id("zone", "toolongid", "zones[0]") == (
+    assert id_error("zone", "acme", "zones[0]") is None
+    assert id_error("zone", "toolongid", "zones[0]") == (
         "zones[0]: zone id 'toolongid' is invalid: a zone id is 2 to 8 ASCII letters and digits, starting with a letter "
         "(PVE's rule [a-zA-Z][a-zA-Z0-9]*[a-zA-Z0-9])")
-    assert check_id("vnet", "a", "x") and check_id("vnet", "1abc", "x") and check_id("vnet", "ab_c", "x")
-    assert check_id("controller", "evpn-ctl_1", "x") is None
+    assert id_error("vnet", "a", "x") and id_error("vnet", "1abc", "x") and id_error("vnet", "ab_c", "x")
+    assert id_error("controller", "evpn-ctl_1", "x") is None
 
 
 @pytest.mark.parametrize("kind, typed", [
@@ -74,7 +74,7 @@ def test_ids_follow_pves_rules():
 ])
 def test_ids_are_plain_ascii_matched_whole(kind, typed):
     """Python's re.I folds U+0130, U+017F and U+212A to ASCII letters, and `$` matches before a final newline."""
-    assert check_id(kind, typed, "where") is not None
+    assert id_error(kind, typed, "where") is not None
 
 
 def test_subnets():
