@@ -67,9 +67,9 @@ def assert_pve_error(response, status, reason, errors=None, message=None):
 
 
 def ok(api, method, path, **params):
-    """A successful call through an ApiSession; DELETE sends its parameters in the query
-    string (PVE refuses a body there). Returns the answer's data."""
-    answer = api.api(method, path, **{"params" if method == "DELETE" else "data": params})
+    """A successful call through an ApiSession; GET and DELETE send their parameters in the
+    query string (PVE refuses a body there). Returns the answer's data."""
+    answer = api.api(method, path, **{"params" if method in ("GET", "DELETE") else "data": params})
     assert answer.status_code == 200, answer.text
     return answer.json()["data"]
 

@@ -1,0 +1,31 @@
+"""The guest registry (pvesim/areas/guests.py): placed through /_sim/guests, seen by
+/cluster/resources (pve-manager PVE/API2/Cluster.pm resources) and /cluster/nextid."""
+
+import pytest
+
+from pvesim.testing import ok
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def api(sim, api_session):
+    return api_session(sim)
+
+
+def test_guest_appears_in_cluster_resources_and_takes_its_vmid_cluster_pm(api):
+    placed = api.sim("POST", "guests", json={"vmid": 100, "node": "pve2", "name": "web1"})
+    assert placed.status_code == 200, placed.text
+    resources = ok(api, "GET", "/cluster/resources", type="vm")
+    assert [(entry["id"], entry["node"], entry["name"], entry["status"]) for entry in resources] == [("qemu/100", "pve2", "web1", "running")]
+    assert ok(api, "GET", "/cluster/nextid") == 101
+    assert api.api("GET", "/cluster/nextid", params={"vmid": 100}).json()["errors"] == {"vmid": "VM 100 already exists"}
+
+
+def test_side_channel_refuses_a_taken_id_an_unknown_node_and_removes(api):
+    api.sim("POST", "guests", json={"vmid": 100, "node": "pve1"})
+    assert api.sim("POST", "guests", json={"vmid": 100, "node": "pve1"}).json() == {"error": "VM 100 already exists"}
+    assert "unknown node 'pve9'" in api.sim("POST", "guests", json={"vmid": 101, "node": "pve9"}).json()["error"]
+    assert api.sim("DELETE", "guests", json={"vmid": 100}).status_code == 200
+    assert api.sim("GET", "guests").json()["data"] == []
+    assert ok(api, "GET", "/cluster/resources", type="vm") == []
