@@ -78,3 +78,24 @@ def ansible_playbook(playbook, options, cwd, timeout, env=None):
     clean.update(env or {})
     command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), playbook] + list(options)
     return subprocess.run(command, env=clean, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+# Module options that log in to the simulator with its token (vars from sim_vars()).
+CONNECTION = dict(api_host="{{ sim_host }}", api_port="{{ sim_port }}", api_token_id="{{ sim_token_id }}",
+                  api_token_secret="{{ sim_token_secret }}", ca_path="{{ sim_ca_path }}")
+
+
+def run_tasks(sim, tmp_path, tasks, check=False, extra_vars=None):
+    """Run [(module, args)] in one play, each registered; returns (process, [result of each task])."""
+    plays = [{"name": "modules under test", "hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": "Task {0}".format(number), "homecloud.proxmox." + module: dict(CONNECTION, **args),
+         "register": "r{0}".format(number), "diff": True, "ignore_errors": True}
+        for number, (module, args) in enumerate(tasks)] + [
+        {"name": "Save the results", "ansible.builtin.copy": {
+            "content": "{{ [" + ", ".join("r{0}".format(number) for number in range(len(tasks))) + "] | to_json }}",
+            "dest": str(tmp_path / "results.json")}, "check_mode": False},
+    ]}]
+    (tmp_path / "results.json").unlink(missing_ok=True)
+    process = run_playbook(plays, tmp_path, extra_vars=dict(sim_vars(sim), **(extra_vars or {})), check=check)
+    assert (tmp_path / "results.json").exists(), process.stdout[-5000:]
+    return process, json.loads((tmp_path / "results.json").read_text())

@@ -13,32 +13,14 @@ import json
 
 import pytest
 
-from .playbook import run_playbook, sim_vars
+from .playbook import run_tasks
 
-CONNECTION = dict(api_host="{{ sim_host }}", api_port="{{ sim_port }}", api_token_id="{{ sim_token_id }}",
-                  api_token_secret="{{ sim_token_secret }}", ca_path="{{ sim_ca_path }}")
 WRITES = ("POST", "PUT", "DELETE")
 NETBOX = dict(ipam="netbox", type="netbox", url="https://netbox.example/api", token="first-netbox-token")
 POWERDNS = dict(dns="pdns", type="powerdns", url="https://pdns.example:8081/api/v1/servers/localhost",
                 key="first-pdns-key", ttl=300)
 MAC = "BC:24:11:4A:00:10"
 OTHER_MAC = "BC:24:11:4A:00:20"
-
-
-def run_tasks(sim, tmp_path, tasks, check=False):
-    """Run [(module, args)] in one play, each registered; returns (process, [result of each task])."""
-    plays = [{"name": "sdn plugins", "hosts": "localhost", "gather_facts": False, "tasks": [
-        {"name": "Task {0}".format(number), "homecloud.proxmox." + module: dict(CONNECTION, **args),
-         "register": "r{0}".format(number), "diff": True, "ignore_errors": True}
-        for number, (module, args) in enumerate(tasks)] + [
-        {"name": "Save the results", "ansible.builtin.copy": {
-            "content": "{{ [" + ", ".join("r{0}".format(number) for number in range(len(tasks))) + "] | to_json }}",
-            "dest": str(tmp_path / "results.json")}, "check_mode": False},
-    ]}]
-    (tmp_path / "results.json").unlink(missing_ok=True)
-    process = run_playbook(plays, tmp_path, extra_vars=sim_vars(sim), check=check)
-    assert (tmp_path / "results.json").exists(), process.stdout[-5000:]
-    return process, json.loads((tmp_path / "results.json").read_text())
 
 
 def writes(sim, path_start="/cluster/sdn"):
