@@ -1,0 +1,327 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) homecloud.proxmox contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The cluster's firewall policy, derived from the inventory and the tenant plan.
+
+One function, ``firewall_policy(plan, tenants, settings, nodes)``, turns what the admin
+declares (admin networks, the nodes' management and underlay addresses, the shared
+services and which tenant may use which) into the objects the firewall modules converge:
+
+- cluster IP sets: ``homecloud-admins``, ``homecloud-nodes``, ``homecloud-underlay``,
+  ``homecloud-mgmt`` (the management segment), ``homecloud-internet`` (everything but
+  private, shared and management space, written as two /1 entries and ``nomatch``
+  exceptions because PVE refuses a /0 entry), per tenant ``<zone>-nets`` and ``<zone>-gw``,
+  per shared service ``svc-<name>``;
+- management rules at cluster level (admins to 8006/22 on the nodes, corosync, SSH and
+  pveproxy between nodes, BGP and VXLAN on the underlay only), then the cluster options
+  (input and forward DROP) and, last, ``enable``;
+- node options (the host firewall baseline, nftables mode);
+- per tenant a security group for its guests and, per VNet, the VNet firewall: forward
+  DROP by default; its own networks, the internet through its gateway and the shared
+  services its policy names are accepted; the management segment is dropped and logged.
+
+Nothing here talks to PVE; every problem in the input is reported at once, one line each,
+naming the field and the rule, before any module runs.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+
+from ansible_collections.homecloud.proxmox.plugins.module_utils.planning import PlanError
+
+PREFIX = "homecloud"
+ADMINS = PREFIX + "-admins"
+NODES = PREFIX + "-nodes"
+UNDERLAY = PREFIX + "-underlay"
+MANAGEMENT = PREFIX + "-mgmt"
+INTERNET = PREFIX + "-internet"
+SHARED_NETS = PREFIX + "-shared"
+# Address space that is never "the internet" (RFC 1918, shared address space, link-local,
+# loopback): the egress IP set excludes it with nomatch entries.
+NOT_INTERNET = ("10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16")
+SERVICE_NAME = "svc-"
+ALWAYS = "dns"  # every tenant resolves the internal domain
+PROTOCOLS = ("tcp", "udp")
+LOG_LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "nolog")
+DEFAULTS = {"log_level": "info", "node_options": {}}
+# The host firewall baseline every node gets (pve-firewall host options).
+NODE_BASELINE = {"enable": True, "nftables": True, "nosmurfs": True, "tcpflags": True}
+
+
+def firewall_policy(plan, tenants, settings, nodes):
+    """The policy as plain data; raises PlanError listing every problem of the input."""
+    errors = []
+    settings = settings or {}
+    admin_networks = read_networks(settings, "admin_networks", errors, required=True)
+    management = read_networks(settings, "management_networks", errors, required=False) or admin_networks
+    log_level = settings.get("log_level", DEFAULTS["log_level"])
+    if log_level not in LOG_LEVELS:
+        errors.append("homecloud_firewall.log_level %r: must be one of %s" % (log_level, ", ".join(LOG_LEVELS)))
+    node_list = read_nodes(nodes, errors)
+    shared = [entry for entry in plan if entry.get("shared")]
+    services = read_services(settings.get("services") or {}, shared, errors)
+    grants = read_grants(tenants, services, errors)
+    node_options = dict(NODE_BASELINE)
+    extra = settings.get("node_options") or {}
+    if not isinstance(extra, dict):
+        errors.append("homecloud_firewall.node_options: must be a mapping of host firewall options")
+    else:
+        node_options.update(extra)
+    if errors:
+        raise PlanError(errors)
+
+    ipsets = [
+        ipset(ADMINS, "who may reach the API/GUI (8006) and SSH (22) of the nodes", admin_networks),
+        ipset(NODES, "the nodes' management addresses", [node["management_address"] for node in node_list]),
+        ipset(UNDERLAY, "the nodes' underlay (VTEP) addresses: BGP EVPN and VXLAN", [node["underlay_address"] for node in node_list]),
+        ipset(MANAGEMENT, "the management segment: no tenant reaches it", management),
+        internet_ipset(plan, management),
+        ipset(SHARED_NETS, "the shared services' networks", [vnet["cidr"] for entry in shared for vnet in entry["vnets"]]),
+    ]
+    for name in sorted(services):
+        ipset_name = SERVICE_NAME + name
+        ipsets.append(ipset(ipset_name, "shared service %s" % name, services[name]["addresses"]))
+    tenant_policies = []
+    for entry in plan:
+        if entry.get("shared"):
+            continue
+        zone = entry["zone"]["zone"]
+        ipsets.append(ipset(zone + "-nets", "tenant %s: its networks" % entry["tenant"], [vnet["cidr"] for vnet in entry["vnets"]]))
+        ipsets.append(ipset(zone + "-gw", "tenant %s: its gateway VM's addresses" % entry["tenant"],
+                            [vnet["reserved"][0] for vnet in entry["vnets"] if vnet["reserved"]]))
+        tenant_policies.append(tenant_policy(entry, grants[entry["tenant"]], services, log_level))
+    return {
+        "ipsets": ipsets,
+        "rules": management_rules(),
+        "options": {"policy_in": "DROP", "policy_out": "ACCEPT", "policy_forward": "DROP"},
+        "enable": {"enable": True},
+        "nodes": [{"node": node["name"], "options": dict(node_options)} for node in node_list],
+        "tenants": tenant_policies,
+        "shared": [shared_policy(entry, plan, grants, services, log_level) for entry in shared],
+    }
+
+
+# --- input -----------------------------------------------------------------------------
+
+
+def read_networks(settings, key, errors, required):
+    """A list of networks (CIDRs or single addresses) as strings PVE stores (host bits cleared)."""
+    value = settings.get(key)
+    if value is None:
+        if required:
+            errors.append("homecloud_firewall.%s: required, a list of networks such as [192.0.2.0/24]" % key)
+        return None
+    if not isinstance(value, list) or not value:
+        errors.append("homecloud_firewall.%s: must be a non-empty list of networks" % key)
+        return None
+    networks = []
+    for index, item in enumerate(value):
+        network = network_text(item)
+        if network is None:
+            errors.append("homecloud_firewall.%s[%d] %r: must be an IP address or a CIDR network" % (key, index, item))
+        else:
+            networks.append(network)
+    return networks
+
+
+def network_text(value):
+    """'192.0.2.0/24' for a network, '192.0.2.5' for one address, None for anything else."""
+    if not isinstance(value, str) or value != value.strip() or not value.isascii():
+        return None
+    try:
+        network = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return None
+    if network.prefixlen == 0:
+        return None  # PVE refuses a zero prefix in IP sets
+    return str(network.network_address) if network.prefixlen == network.max_prefixlen else str(network)
+
+
+def read_nodes(nodes, errors):
+    """[{name, management_address, underlay_address}] with plain addresses (no prefix)."""
+    if not isinstance(nodes, list) or not nodes:
+        errors.append("nodes: must be a non-empty list of {name, management_address, underlay_address}")
+        return []
+    result = []
+    for index, node in enumerate(nodes):
+        label = "nodes[%d]" % index
+        if not isinstance(node, dict) or not node.get("name"):
+            errors.append("%s: must be a mapping with a name" % label)
+            continue
+        item = {"name": node["name"]}
+        for key in ("management_address", "underlay_address"):
+            address = str(node.get(key) or "").split("/", 1)[0]
+            try:
+                item[key] = str(ipaddress.ip_address(address))
+            except ValueError:
+                errors.append("%s (%s): %s %r: must be an IP address" % (label, node["name"], key, node.get(key)))
+        result.append(item)
+    return result
+
+
+def read_services(services, shared, errors):
+    """{name: {addresses, ports: [(proto, dport)]}}; addresses must be in the shared networks."""
+    if not isinstance(services, dict):
+        errors.append("homecloud_firewall.services: must be a mapping of service name to {addresses, ports}")
+        return {}
+    shared_networks = [ipaddress.ip_network(vnet["cidr"]) for entry in shared for vnet in entry["vnets"]]
+    result = {}
+    for name, service in sorted(services.items()):
+        label = "homecloud_firewall.services.%s" % name
+        if not isinstance(name, str) or not name.isascii() or not (name[:1].isalpha() and name.replace("-", "").replace("_", "").isalnum()) \
+                or len(SERVICE_NAME + name) > 64:
+            errors.append("%s: the name must start with a letter and hold only letters, digits, - and _ (an IP set name)" % label)
+            continue
+        if not isinstance(service, dict):
+            errors.append("%s: must be a mapping with addresses and ports" % label)
+            continue
+        addresses = []
+        for index, address in enumerate(service.get("addresses") or []):
+            text = network_text(address)
+            if text is None:
+                errors.append("%s.addresses[%d] %r: must be an IP address or CIDR" % (label, index, address))
+            elif shared_networks and not any(ipaddress.ip_network(text).subnet_of(network) for network in shared_networks
+                                             if ipaddress.ip_network(text).version == network.version):
+                errors.append("%s.addresses[%d] %s: must lie in a network of the shared services zone (%s)"
+                              % (label, index, text, ", ".join(str(network) for network in shared_networks)))
+            else:
+                addresses.append(text)
+        if not service.get("addresses"):
+            errors.append("%s.addresses: required, a non-empty list" % label)
+        ports = []
+        for index, port in enumerate(service.get("ports") or []):
+            if not isinstance(port, dict) or port.get("proto") not in PROTOCOLS or not valid_port(port.get("dport")):
+                errors.append("%s.ports[%d] %r: must be {proto: tcp|udp, dport: a port 1-65535 or a range a:b}" % (label, index, port))
+            else:
+                ports.append((port["proto"], str(port["dport"])))
+        if not service.get("ports"):
+            errors.append("%s.ports: required, a non-empty list" % label)
+        result[name] = {"addresses": addresses, "ports": ports}
+    return result
+
+
+def valid_port(value):
+    parts = str(value).split(":")
+    if len(parts) > 2 or not all(part.isdigit() and 1 <= int(part) <= 65535 for part in parts):
+        return False
+    return len(parts) == 1 or int(parts[0]) < int(parts[1])
+
+
+def read_grants(tenants, services, errors):
+    """{tenant name: sorted service names}: dns (when declared) plus each tenant's `services`."""
+    grants = {}
+    for tenant in tenants or []:
+        if not isinstance(tenant, dict):
+            continue  # the planner already refused it
+        names = tenant.get("services") or []
+        label = "tenant %r: services" % tenant.get("name")
+        if not isinstance(names, list):
+            errors.append("%s: must be a list of shared service names" % label)
+            names = []
+        for name in names:
+            if name not in services:
+                errors.append("%s: %r is not a service of homecloud_firewall.services (%s)"
+                              % (label, name, ", ".join(sorted(services)) or "none declared"))
+        granted = set(name for name in names if name in services)
+        if ALWAYS in services:
+            granted.add(ALWAYS)
+        grants[tenant.get("name")] = sorted(granted)
+    return grants
+
+
+# --- output ----------------------------------------------------------------------------
+
+
+def ipset(name, comment, cidrs, nomatch=()):
+    entries = [{"cidr": cidr} for cidr in sorted(set(cidrs))]
+    entries += [{"cidr": cidr, "nomatch": True} for cidr in sorted(set(nomatch))]
+    return {"name": name, "comment": comment, "entries": entries}
+
+
+def internet_ipset(plan, management):
+    """0.0.0.0/1 and 128.0.0.0/1 (PVE refuses /0) minus private, tenant, shared and management space."""
+    candidates = set(NOT_INTERNET) | set(management) | set(entry["network"] for entry in plan)
+    networks = [ipaddress.ip_network(item) for item in candidates if ipaddress.ip_network(item).version == 4]
+    # one nomatch entry per excluded block: a network inside another excluded one adds nothing
+    excluded = [str(network) if network.prefixlen < 32 else str(network.network_address) for network in networks
+                if not any(network != other and network.subnet_of(other) for other in networks)]
+    return ipset(INTERNET, "egress: every address but private, tenant, shared and management space",
+                 ["0.0.0.0/1", "128.0.0.0/1"], nomatch=excluded)
+
+
+def rule(direction, action, comment, source=None, dest=None, proto=None, dport=None, log=None):
+    item = {"type": direction, "action": action, "enable": True, "comment": comment}
+    for key, value in (("source", source), ("dest", dest), ("proto", proto), ("dport", dport), ("log", log)):
+        if value is not None:
+            item[key] = value
+    return item
+
+
+def management_rules():
+    """Cluster rules (host input on every node) that keep the cluster manageable once input is DROP."""
+    admins, nodes, underlay = "+dc/" + ADMINS, "+dc/" + NODES, "+dc/" + UNDERLAY
+    return [
+        rule("in", "ACCEPT", "homecloud: admin networks to the API and GUI", admins, nodes, "tcp", "8006"),
+        rule("in", "ACCEPT", "homecloud: admin networks to SSH", admins, nodes, "tcp", "22"),
+        rule("in", "ACCEPT", "homecloud: corosync between nodes", nodes, nodes, "udp", "5405:5412"),
+        rule("in", "ACCEPT", "homecloud: pveproxy between nodes", nodes, nodes, "tcp", "8006"),
+        rule("in", "ACCEPT", "homecloud: SSH between nodes (migration, replication)", nodes, nodes, "tcp", "22"),
+        rule("in", "ACCEPT", "homecloud: BGP EVPN on the underlay only", underlay, underlay, "tcp", "179"),
+        rule("in", "ACCEPT", "homecloud: VXLAN on the underlay only", underlay, underlay, "udp", "4789"),
+    ]
+
+
+def service_rules(source, granted, services, who):
+    rules = []
+    for name in granted:
+        for proto, dport in services[name]["ports"]:
+            rules.append(rule("forward", "ACCEPT", "homecloud: %s to shared service %s" % (who, name), source,
+                              "+dc/" + SERVICE_NAME + name, proto, dport))
+    return rules
+
+
+def vnet_firewall(vnet, rules):
+    return {"vnet": vnet["vnet"], "options": {"enable": True, "policy_forward": "DROP"}, "rules": rules}
+
+
+def tenant_policy(entry, granted, services, log_level):
+    """A tenant's security group and the firewall of each of its VNets."""
+    zone, tenant = entry["zone"]["zone"], entry["tenant"]
+    nets, gateway = "+dc/%s-nets" % zone, "+dc/%s-gw" % zone
+    rules = [
+        rule("forward", "DROP", "homecloud: %s never reaches the management segment" % tenant,
+             dest="+dc/" + MANAGEMENT, log=log_level),
+        rule("forward", "ACCEPT", "homecloud: inside tenant %s" % tenant, nets, nets),
+        rule("forward", "ACCEPT", "homecloud: %s to the internet through its gateway" % tenant, nets, "+dc/" + INTERNET),
+    ] + service_rules(nets, granted, services, tenant)
+    group_rules = [
+        rule("in", "ACCEPT", "homecloud: from tenant %s's networks" % tenant, source=nets),
+        rule("in", "ACCEPT", "homecloud: from tenant %s's gateway (published services)" % tenant, source=gateway),
+    ]
+    return {
+        "tenant": tenant, "zone": zone, "services": granted,
+        "group": {"name": zone, "comment": "homecloud: guests of tenant %s" % tenant, "rules": group_rules},
+        "ipsets": ["%s-nets" % zone, "%s-gw" % zone],
+        "vnets": [vnet_firewall(vnet, rules) for vnet in entry["vnets"]],
+    }
+
+
+def shared_policy(entry, plan, grants, services, log_level):
+    """The shared services' VNets: each tenant reaches exactly the services granted to it."""
+    shared = "+dc/" + SHARED_NETS
+    rules = [
+        rule("forward", "DROP", "homecloud: shared services never reach the management segment",
+             dest="+dc/" + MANAGEMENT, log=log_level),
+        rule("forward", "ACCEPT", "homecloud: inside the shared services", shared, shared),
+        rule("forward", "ACCEPT", "homecloud: shared services to the internet", shared, "+dc/" + INTERNET),
+    ]
+    for tenant in plan:
+        if not tenant.get("shared"):
+            rules += service_rules("+dc/%s-nets" % tenant["zone"]["zone"], grants.get(tenant["tenant"], []), services,
+                                   tenant["tenant"])
+    return {"tenant": entry["tenant"], "zone": entry["zone"]["zone"], "vnets": [vnet_firewall(vnet, rules) for vnet in entry["vnets"]]}
