@@ -90,13 +90,25 @@ class Directory:
 
     @staticmethod
     def _initial(root_password, tokens):
+        """user.cfg and domains.cfg as the simulator keeps them (JSON types only):
+
+        users {userid: {enable, expire, password (hash or None), firstname, ...}},
+        tokens {"USER@REALM!NAME": {secret (hash), privsep, expire, comment}},
+        groups {groupid: {comment, members: [userid]}}, roles {custom roleid: [privileges]}
+        (the built-in roles come from pvesim.permissions), acl {path: {users|groups|tokens:
+        {id: {roleid: propagate}}}}, pools {poolid: {comment, vms: [vmid], storage: [storeid]}},
+        domains {realm: {type, comment, ...}}.
+        """
         users = {"root@pam": {"enable": 1, "expire": 0, "password": hash_secret(root_password)}}
         token_table = {}
         for tokenid, secret in tokens.items():
             user = tokenid.split("!", 1)[0]
             users.setdefault(user, {"enable": 1, "expire": 0, "password": None})
             token_table[tokenid] = {"secret": hash_secret(secret), "privsep": 0, "expire": 0}
-        return {"users": users, "tokens": token_table}
+        # the realms PVE always has (pve-access-control src/PVE/Auth/Plugin.pm parse_config)
+        domains = {"pam": {"type": "pam", "comment": "Linux PAM standard authentication"},
+                   "pve": {"type": "pve", "comment": "Proxmox VE authentication server"}}
+        return {"users": users, "tokens": token_table, "groups": {}, "roles": {}, "acl": {}, "pools": {}, "domains": domains}
 
     # -- users -----------------------------------------------------------------------------
     def user_enabled(self, userid):
@@ -193,13 +205,16 @@ class Directory:
 class Permissions:
     """RPCEnvironment.pm check_api2_permissions, with a hook for the `check` expressions.
 
-    Without a hook only root-equivalent identities pass a `check`; an access area can install
-    `check_hook(userid, check, uri_params)` returning True/False to evaluate ACLs.
+    Without a hook only root-equivalent identities pass a `check`. The access area installs
+    `control` (a pvesim.permissions.AccessControl: ACL answers for handlers, e.g.
+    `sim.permissions.control.check(userid, "/vms/100", ["VM.Audit"])`) and
+    `check_hook(userid, check, uri_params)`, which returns True or raises PVE's 403.
     """
 
     def __init__(self, directory):
         self.directory = directory
         self.check_hook = None
+        self.control = None
 
     def check(self, permissions, userid, uri_params):
         """Raise PermissionDenied (403 "Permission check failed ...") unless allowed."""

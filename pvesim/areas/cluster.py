@@ -14,6 +14,8 @@ NODE_MEM = 6 * 1024 ** 3
 NODE_MAXDISK = 100 * 1024 ** 3
 NODE_DISK = 12 * 1024 ** 3
 NODE_CPU = 0.03
+# API2Tools.pm extract_node_stats leaves these out without Sys.Audit on the node
+NODE_FIGURES = ("uptime", "cpu", "mem", "disk", "maxcpu", "maxmem", "maxdisk")
 
 
 def node_resource(sim, node):
@@ -70,13 +72,72 @@ class ClusterArea(Area):
 
         The `type` filter keeps entries of that type (`vm`: qemu, lxc and openvz); the schema's enum
         (vm, storage, node, sdn, in 8.4 and 9.1 alike) rejects any other, `network` included.
+        What the caller sees follows its privileges (pve-manager 5829c814 / ec58e45e): `pool`
+        entries (unfiltered calls only) need Pool.Audit on /pool/<pool>, guests VM.Audit on
+        /vms/<vmid> (their `pool` shows only with Pool.Audit on it), storages Datastore.Audit on
+        /storage/<id>, SDN zones SDN.Audit on /sdn/zones/<zone> (fabrics SDN.Audit or SDN.Allocate
+        on /sdn/fabrics/<id>); nodes are always listed, their figures only with Sys.Audit on /nodes/<node>.
         """
+        authid = request.userid
         entries = [node_resource(self.sim, node) for node in self.sim.nodes]
         for area in self.sim.areas.values():
             entries.extend(area.cluster_resources())
         wanted = request.params.get("type")
         if wanted == "vm":
-            return [entry for entry in entries if entry["type"] in ("qemu", "lxc", "openvz")]
-        if wanted:
-            return [entry for entry in entries if entry["type"] == wanted]
-        return entries
+            entries = [entry for entry in entries if entry["type"] in ("qemu", "lxc", "openvz")]
+        elif wanted:
+            entries = [entry for entry in entries if entry["type"] == wanted]
+        control = self.sim.permissions.control
+        pool_entries = [] if wanted else self._pool_entries(authid, entries)
+        visible = []
+        for entry in entries:
+            if entry["type"] in ("qemu", "lxc", "openvz"):
+                pool = control.pool_of(entry["vmid"])
+                if not control.has(authid, "/vms/%s" % entry["vmid"], ["VM.Audit"]):
+                    continue
+                entry = dict(entry)
+                if pool is not None and control.has(authid, "/pool/%s" % pool, ["Pool.Audit"]):
+                    entry["pool"] = pool
+            elif entry["type"] == "node":
+                if not control.has(authid, "/nodes/%s" % entry["node"], ["Sys.Audit"]):
+                    entry = {key: value for key, value in entry.items() if key not in NODE_FIGURES}
+            elif not self._may_see(control, authid, entry):
+                continue
+            visible.append(entry)
+        return pool_entries + visible
+
+    def _pool_entries(self, authid, entries):
+        """The `pool` entries: id /pool/<pool>; uptime, cpu and memory summed over its running guests."""
+        control = self.sim.permissions.control
+        result = []
+        for poolid in sorted(self.sim.directory.state["pools"]):
+            if not control.has(authid, "/pool/%s" % poolid, ["Pool.Audit"]):
+                continue
+            pool_entry = {"id": "/pool/%s" % poolid, "pool": poolid, "type": "pool"}
+            for guest in entries:
+                if guest["type"] not in ("qemu", "lxc") or not guest.get("uptime") or control.pool_of(guest["vmid"]) != poolid:
+                    continue
+                pool_entry["uptime"] = max(pool_entry.get("uptime", 0), guest["uptime"])
+                for key in ("mem", "maxmem"):
+                    pool_entry[key] = pool_entry.get(key, 0) + guest.get(key, 0)
+                cpus = pool_entry.get("maxcpu", 0)
+                total = cpus + guest.get("maxcpu", 0)
+                pool_entry["cpu"] = (pool_entry.get("cpu", 0) * cpus + guest.get("cpu", 0) * guest.get("maxcpu", 0)) / total if total else 0
+                pool_entry["maxcpu"] = total
+            result.append(pool_entry)
+        return result
+
+    @staticmethod
+    def _may_see(control, authid, entry):
+        """Storage and SDN entries (Cluster.pm can_access_network for 9.x `network` ones)."""
+        if entry["type"] == "storage":
+            return control.has(authid, "/storage/%s" % entry["storage"], ["Datastore.Audit"])
+        if entry["type"] == "sdn":
+            return control.has(authid, "/sdn/zones/%s" % entry["sdn"], ["SDN.Audit"])
+        if entry["type"] == "network":
+            if entry.get("network-type") == "zone":
+                return control.has(authid, "/sdn/zones/%s" % entry["network"], ["SDN.Audit"])
+            if entry.get("network-type") == "fabric":
+                return control.has(authid, "/sdn/fabrics/%s" % entry["network"], ["SDN.Audit", "SDN.Allocate"], any_of=True)
+            return False
+        return True
