@@ -22,8 +22,10 @@ FAULT_PHASES = ("before", "after")
 # cfs_lock_file -> "file-<name with . and / as _>", cfs_lock_domain -> "domain-<name>",
 # cfs_lock_firewall -> "firewall-<scope>"), first match wins.
 LOCK_IDS = (
+    (r"^/cluster/sdn/vnets/([^/]+)/firewall", "firewall-vnet-{0}"),  # pve-firewall Helpers.pm lock_vnetfw_conf
     (r"^/cluster/sdn", "domain-sdn"),  # pve-network SDN.pm lock_sdn_domain
-    (r"^/nodes/[^/]+/(?:qemu|lxc)/(\d+)/firewall", "firewall-{0}"),  # pve-firewall lock_vmfw_conf
+    (r"^/nodes/[^/]+/(?:qemu|lxc)/(\d+)/firewall", "firewall-vm-{0}"),  # pve-firewall Helpers.pm lock_vmfw_conf
+    (r"^/nodes/([^/]+)/firewall", "firewall-host-{0}"),  # pve-firewall Firewall.pm lock_hostfw_conf
     (r"^/cluster/firewall", "firewall-cluster"),  # pve-firewall lock_clusterfw_conf
     (r"^/cluster/replication", "file-replication_cfg"),  # pve-guest-common ReplicationConfig
     (r"^/cluster/backup", "file-vzdump_cron"),  # pve-manager API2/Backup.pm

@@ -57,9 +57,13 @@ class GuestsArea(Area):
         return dict(guest)
 
     def remove(self, vmid):
-        """Forget a guest; refuses an unknown id."""
+        """Forget a guest and, as PVE's destroy does (pve-firewall Helpers.pm remove_vmfw_conf),
+        its firewall file; refuses an unknown id."""
         if self.state["guests"].pop(str(int(vmid)), None) is None:
             raise ValueError("no guest with vmid %s" % vmid)
+        firewall = self.sim.areas.get("FirewallArea")
+        if firewall is not None:
+            firewall.state["guests"].pop(str(int(vmid)), None)
 
     def used_vmids(self):
         return {int(vmid) for vmid in self.state["guests"]}

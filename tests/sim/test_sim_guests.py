@@ -29,3 +29,11 @@ def test_side_channel_refuses_a_taken_id_an_unknown_node_and_removes(api):
     assert api.sim("DELETE", "guests", json={"vmid": 100}).status_code == 200
     assert api.sim("GET", "guests").json()["data"] == []
     assert ok(api, "GET", "/cluster/resources", type="vm") == []
+
+
+def test_removing_a_guest_removes_its_firewall_file_helpers_pm_remove_vmfw_conf(api):
+    api.sim("POST", "guests", json={"vmid": 100, "node": "pve1"})
+    ok(api, "PUT", "/nodes/pve1/qemu/100/firewall/options", enable=1)
+    assert "100.fw" in api.sim("GET", "firewall/files").json()["data"]
+    api.sim("DELETE", "guests", json={"vmid": 100})
+    assert "100.fw" not in api.sim("GET", "firewall/files").json()["data"]

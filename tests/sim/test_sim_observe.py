@@ -39,7 +39,8 @@ def test_lock_timeout_names_the_lock_cluster_pm_cfs_lock(sim, api):
 
 @pytest.mark.parametrize("path, lock_id", [
     ("/cluster/sdn/vnets", "domain-sdn"), ("/cluster/firewall/groups", "firewall-cluster"),
-    ("/nodes/pve1/qemu/100/firewall/rules", "firewall-100"), ("/cluster/replication", "file-replication_cfg"),
+    ("/nodes/pve1/qemu/100/firewall/rules", "firewall-vm-100"), ("/nodes/pve2/firewall/options", "firewall-host-pve2"),
+    ("/cluster/sdn/vnets/acme01/firewall/rules", "firewall-vnet-acme01"), ("/cluster/replication", "file-replication_cfg"),
     ("/cluster/backup", "file-vzdump_cron"), ("/storage", "file-storage_cfg"), ("/pools", "file-user_cfg"),
     ("/access/acl", "file-user_cfg"), ("/version", "file-datacenter_cfg"),
 ])
