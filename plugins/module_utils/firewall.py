@@ -148,8 +148,6 @@ ACTIONS = ("ACCEPT", "DROP", "REJECT")
 # Protocols that take ports and the ICMP ones (Firewall.pm $PROTOCOLS_WITH_PORTS, $proto_is_icmp).
 PORT_PROTOCOLS = ("tcp", "6", "udp", "17", "udplite", "136", "dccp", "33", "sctp", "132")
 ICMP_PROTOCOLS = ("icmp", "1", "icmpv6", "ipv6-icmp", "58")
-SDN_SET = re.compile(r"^(?P<vnet>[A-Za-z][A-Za-z0-9]*)-(?P<kind>all|gateway|no-gateway|dhcp)$")
-SDN_GUEST_SET = re.compile(r"^guest-ipam-\d+$")
 
 
 def rule_from_pve(entry):
@@ -207,7 +205,7 @@ def rule_text(rule):
 
 class References:
     """What rules and IP set entries at a scope may name: macros, security groups, IP sets,
-    aliases (lower-cased, as PVE looks them up) and VNets. Each is read on first use."""
+    aliases (lower-cased, as PVE looks them up) and SDN IP sets. Each is read on first use."""
 
     def __init__(self, client, scope):
         self.client = client
@@ -248,8 +246,11 @@ class References:
         return self._once("aliases", lambda: self._scoped("aliases", "name", lower=True))
 
     @property
-    def vnets(self):
-        return self._once("vnets", lambda: set(entry["vnet"] for entry in self.client.get("/cluster/sdn/vnets")))
+    def sdn_ipsets(self):
+        """The IP sets pve-firewall derives from the applied SDN config (<vnet>-all, ...), as
+        GET /cluster/firewall/refs lists them with scope ``sdn``."""
+        return self._once("sdn_ipsets", lambda: set(
+            entry["name"] for entry in self.client.get("/cluster/firewall/refs", type="ipset") if entry.get("scope") == "sdn"))
 
 
 def address_problem(value, references):
@@ -263,15 +264,12 @@ def address_problem(value, references):
         if not NAME_PATTERN.match(name):
             return "invalid ipset name '{0}'".format(value)
         if prefix == "sdn/":
-            sdn = SDN_SET.match(name)
-            if SDN_GUEST_SET.match(name):
-                return None
-            if sdn is None:
-                return "unknown SDN IP set '{0}' (PVE has <vnet>-all, -gateway, -no-gateway, -dhcp)".format(value)
-            if sdn.group("vnet") not in references.vnets:
-                return "no such vnet '{0}' for IP set '{1}'".format(sdn.group("vnet"), value)
+            if name not in references.sdn_ipsets:
+                return ("no such ipset '{0}': PVE makes +sdn/<vnet>-all, -gateway, -no-gateway and -dhcp for the VNets "
+                        "with subnets in the applied SDN config".format(name))
             return None
-        if name not in references.ipsets:
+        # PVE looks a name up at every level whatever the prefix (Firewall.pm verify_rule)
+        if name not in references.ipsets and name not in references.sdn_ipsets:
             return "no such ipset '{0}' at {1} or at cluster level".format(name, references.scope) \
                 if references.scope.kind == "vm" else "no such ipset '{0}'".format(name)
         return None

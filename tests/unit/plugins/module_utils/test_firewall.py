@@ -211,7 +211,7 @@ class FakeReferences:
         self.groups = {"webservers"}
         self.ipsets = {"admins"}
         self.aliases = {"gateway"}
-        self.vnets = {"acme01"}
+        self.sdn_ipsets = {"acme01-all", "acme01-gateway"}
 
 
 @pytest.mark.parametrize("kind, bad, field, words", [
@@ -224,7 +224,7 @@ class FakeReferences:
     ("cluster", dict(type="in", action="ACCEPT", proto="icmp", sport="22"), "sport", "does not support ports"),
     ("cluster", dict(type="in", action="ACCEPT", source="+nosuchset"), "source", "no such ipset 'nosuchset'"),
     ("cluster", dict(type="in", action="ACCEPT", dest="dc/nosuchalias"), "dest", "no such alias"),
-    ("cluster", dict(type="in", action="ACCEPT", source="+sdn/other-all"), "source", "no such vnet 'other'"),
+    ("cluster", dict(type="in", action="ACCEPT", source="+sdn/other-all"), "source", "no such ipset 'other-all'"),
     ("cluster", dict(type="in", action="ACCEPT", source="10.0.0.1/24"), "source", "invalid IP address"),
     ("cluster", dict(type="in", action="ACCEPT", source="10.0.0.1,fe80::1"), "source", "mixed ipv4/ipv6"),
     ("cluster", dict(type="in", action="ACCEPT", source="10.0.0.1-10.0.0.9,10.0.1.1"), "source", "range in a list"),
