@@ -66,10 +66,10 @@ def assert_pve_error(response, status, reason, errors=None, message=None):
     assert document.get("errors") == errors
 
 
-def ok(api, method, path, **params):
+def ok(api, method, api_path, **params):
     """A successful call through an ApiSession; GET and DELETE send their parameters in the
     query string (PVE refuses a body there). Returns the answer's data."""
-    answer = api.api(method, path, **{"params" if method in ("GET", "DELETE") else "data": params})
+    answer = api.api(method, api_path, **{"params" if method in ("GET", "DELETE") else "data": params})
     assert answer.status_code == 200, answer.text
     return answer.json()["data"]
 
