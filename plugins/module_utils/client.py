@@ -299,6 +299,11 @@ class ProxmoxClient:
 
     def request_document(self, method, path, confirm=None, **params):
         """Like request(), but the whole answer ({"data": ..., "total": ...})."""
+        return self.call(method, path, params, confirm=confirm)
+
+    def call(self, method, path, params, confirm=None):
+        """Like request_document(), with the parameters as one dict: for calls that take
+        parameters named like this method's own arguments (PUT /access/acl has `path`)."""
         params = dict((key, _wire_value(value)) for key, value in params.items() if value is not None)
         session = self.session()
         return self._with_retries(method, path, lambda: self._send(session, method, path, params), confirm=confirm)

@@ -51,7 +51,8 @@ class Write:
         return "{0} {1}{2}".format(self.method, self.path, " " + shown if shown else "")
 
     def send(self, client):
-        return client.request(self.method, self.path, confirm=self.confirm, **self.params)
+        # the parameters travel as one dict: some are named like request()'s own (`path`)
+        return client.call(self.method, self.path, self.params, confirm=self.confirm).get("data")
 
 
 def wire_text(value):

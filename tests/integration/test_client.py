@@ -223,3 +223,11 @@ def test_a_task_that_does_not_finish_in_time_says_so(sim):
     upid = sim.add_task(node=sim.nodes[2], type="vzdump", id="100", exitstatus="OK", log=["INFO: starting"], duration=30)
     with pytest.raises(ProxmoxTaskError, match=r"did not finish within 0.5 s \(status: running\); last task log lines:\nINFO: starting"):
         token_client(sim).wait_task(upid, timeout=0.5, interval=0.1)
+
+
+def test_call_takes_parameters_named_like_its_own_arguments(sim):
+    # PUT /access/acl and GET /access/permissions take `path`, which request() itself names.
+    client = token_client(sim)
+    client.call("PUT", "/access/acl", dict(path="/pool/acme", roles="PVEAuditor", users="root@pam"))
+    assert {"path": "/pool/acme", "roleid": "PVEAuditor", "type": "user", "ugid": "root@pam", "propagate": 1} in \
+        client.call("GET", "/access/acl", {})["data"]
