@@ -44,6 +44,18 @@ def _empty(kind):
     return conf
 
 
+def _vnet_privileges(request):
+    """The privileges a VNet firewall call checks, in PVE's order (a 403 names them joined by `|`):
+    Vnet.pm get_options SDN.Allocate|SDN.Audit, Rules.pm VnetRules check_privileges_for_method
+    SDN.Audit|SDN.Allocate for get_rule(s), and every write (set_options, create/update/delete_rule)
+    SDN.Allocate (pve-firewall 6f1311f3, the same since the VNet firewall came in 5.1.0)."""
+    if request.method != "GET":
+        return ("SDN.Allocate",)
+    if request.schema_path.endswith("/options"):
+        return ("SDN.Allocate", "SDN.Audit")
+    return ("SDN.Audit", "SDN.Allocate")
+
+
 def _routes(method, *paths):
     """@route for the same handler on several schema paths."""
     def decorator(function):
@@ -121,13 +133,17 @@ class FirewallArea(Area):  # pylint: disable=too-many-public-methods
         return {"%s-%s" % (vnet, suffix): vnet for vnet in sorted(v for v in vnets if v) for suffix in SDN_IPSET_SUFFIXES}
 
     def _check_vnet(self, request):
-        """Helpers.pm check_vnet_access: the VNet must exist in the running SDN config."""
+        """Helpers.pm check_vnet_access: the VNet must exist in the running SDN config, and the caller needs
+        any of the method's privileges on /sdn/zones/<the running VNet's zone>/<vnet> (see _vnet_privileges)."""
         if not request.schema_path.startswith("/cluster/sdn/"):
             return
         sdn = self.sim.areas.get("SdnArea")
         running = (sdn.state["running"] if sdn else None) or {}
-        if request.params["vnet"] not in running.get("vnets", {}):
+        vnet_id = request.params["vnet"]
+        if vnet_id not in running.get("vnets", {}):
             raise die("invalid vnet specified at /usr/share/perl5/PVE/API2/Firewall/Helpers.pm line 55.\n")
+        path = "/sdn/zones/%s/%s" % (running["vnets"][vnet_id].get("zone"), vnet_id)
+        self.sim.permissions.control.check(request.userid, path, _vnet_privileges(request), any_of=True)
 
     def _scope(self, request, local):
         kind = self._target(request)[0]

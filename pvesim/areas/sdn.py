@@ -7,6 +7,14 @@ controller, VNet and subnet plugins (options and hooks), Ipams/PVEPlugin.pm (IPA
 Writes only change the pending config; PUT /cluster/sdn copies it to the running config
 (version + 1) and renders, per node, what pve-network would write (pvesim/sdn_render.py).
 Facts and messages: see pvesim/sdn_config.py, which cites the pve-network file of each rule.
+
+Privileges beyond each method's schema `permissions` are checked in the handlers, as PVE does
+(pve-network ecf98c5 and 8f4f5d20 alike): the indexes of zones, VNets, controllers, IPAMs and DNS
+servers list only the objects the caller has SDN.Audit or SDN.Allocate on (`/sdn/zones/<zone>`,
+`/sdn/zones/<zone>/<vnet>`, `/sdn/controllers/<id>`, `/sdn/ipams/<id>`, `/sdn/dns/<id>`);
+Vnets.pm and Subnets.pm `$check_vnet_access` require SDN.Audit or SDN.Allocate (reads) or
+SDN.Allocate (writes) on `/sdn/zones/<zone>/<vnet>`; Ipams.pm ipamindex lists the IPs of the
+VNets the caller may read.
 """
 
 import copy
@@ -28,26 +36,43 @@ PVE_IPAM = {"type": "pve"}  # Network/SDN/Ipams.pm config: always injected
 MAC_PREFIX = "BC:24:11"  # datacenter.cfg mac_prefix default (PVE 8.1+), used by random_ether_addr
 
 
-class Kind:  # pylint: disable=too-few-public-methods
-    """One SDN object kind: its config key, id parameter and option table."""
+# RPCEnvironment check_any lists: reading needs one of them, writing SDN.Allocate.
+READ_PRIVILEGES = ("SDN.Audit", "SDN.Allocate")
+WRITE_PRIVILEGES = ("SDN.Allocate",)
 
-    def __init__(self, key, name, options, not_found="sdn '%s' does not exist\n"):
+
+class Kind:  # pylint: disable=too-few-public-methods
+    """One SDN object kind: its config key, id parameter, option table and the ACL path its index checks."""
+
+    def __init__(self, key, name, options, not_found="sdn '%s' does not exist\n", acl_path=None):
         self.key = key
         self.name = name
         self.options = options
         self.not_found = not_found
+        self.acl_path = acl_path
 
 
 def _options_of(table):
     return lambda object_type, _pve9: table[object_type]
 
 
-ZONE = Kind("zones", "zone", zone_options)
-VNET = Kind("vnets", "vnet", _options_of(VNET_OPTIONS), "sdn vnet '%s' does not exist\n")
+def vnet_acl_path(zone_id, vnet_id):
+    """The ACL path of a VNet: below its zone."""
+    return "/sdn/zones/%s/%s" % (zone_id, vnet_id)
+
+
+def _listed_vnet_path(vnet_id, entry):
+    """Vnets.pm index: the zone of a VNet entry, or of its pending part (a VNet new in the pending view)."""
+    return vnet_acl_path(entry.get("zone") or entry.get("pending", {}).get("zone") or "", vnet_id)
+
+
+ZONE = Kind("zones", "zone", zone_options, acl_path=lambda zone_id, _entry: "/sdn/zones/%s" % zone_id)
+VNET = Kind("vnets", "vnet", _options_of(VNET_OPTIONS), "sdn vnet '%s' does not exist\n", acl_path=_listed_vnet_path)
 SUBNET = Kind("subnets", "subnet", _options_of(SUBNET_OPTIONS), "sdn subnet '%s' does not exist\n")
-CONTROLLER = Kind("controllers", "controller", controller_options)
-IPAM = Kind("ipams", "ipam", _options_of(IPAM_OPTIONS))
-DNS = Kind("dns", "dns", _options_of(DNS_OPTIONS))
+CONTROLLER = Kind("controllers", "controller", controller_options,
+                  acl_path=lambda controller_id, _entry: "/sdn/controllers/%s" % controller_id)
+IPAM = Kind("ipams", "ipam", _options_of(IPAM_OPTIONS), acl_path=lambda ipam_id, _entry: "/sdn/ipams/%s" % ipam_id)
+DNS = Kind("dns", "dns", _options_of(DNS_OPTIONS), acl_path=lambda dns_id, _entry: "/sdn/dns/%s" % dns_id)
 
 
 class SdnArea(Area):  # pylint: disable=too-many-public-methods
@@ -142,9 +167,17 @@ class SdnArea(Area):  # pylint: disable=too-many-public-methods
         reject_line_feeds(params)
         return params, split_list(request.params.get("delete"))
 
+    def _may_read(self, request, path):
+        """check_any(SDN.Audit, SDN.Allocate) with noerr: the index filters."""
+        return self.sim.permissions.control.has(request.userid, path, READ_PRIVILEGES, any_of=True)
+
     def _list(self, kind, request):
+        """The index of a kind: the objects the caller may read (Zones.pm, Vnets.pm, Controllers.pm, Ipams.pm,
+        Dns.pm index; Subnets.pm index checks the VNet instead), then the type filter."""
         objects, config_digest = self._view(kind, request.params)
-        result = [self._api_object(kind, object_id, objects[object_id], config_digest) for object_id in sorted(objects)]
+        visible = [object_id for object_id in sorted(objects)
+                   if kind.acl_path is None or self._may_read(request, kind.acl_path(object_id, objects[object_id]))]
+        result = [self._api_object(kind, object_id, objects[object_id], config_digest) for object_id in visible]
         wanted = request.params.get("type")
         return [entry for entry in result if not wanted or entry.get("type") == wanted]
 
@@ -394,12 +427,17 @@ class SdnArea(Area):  # pylint: disable=too-many-public-methods
 
     @route("GET", "/cluster/sdn/vnets/{vnet}")
     def vnet_read(self, request):
-        """API2/Network/SDN/Vnets.pm read."""
+        """API2/Network/SDN/Vnets.pm read: the access check reads the pending config whatever the view."""
+        self._vnet_access(request, request.params["vnet"], READ_PRIVILEGES)
         return self._read(VNET, request)
 
-    def _vnet_access(self, vnet_id):
-        """Vnets.pm $check_vnet_access: the vnet must exist (before the lock, so unwrapped)."""
-        return self._find(VNET, self.state["pending"]["vnets"], vnet_id)
+    def _vnet_access(self, request, vnet_id, privileges):
+        """Vnets.pm / Subnets.pm $check_vnet_access (before the lock, so unwrapped): the VNet must exist in the
+        pending config, and the caller needs any of `privileges` on /sdn/zones/<its zone>/<vnet>
+        (403 `Permission check failed (<path>, <privileges joined by |>)`)."""
+        vnet = self._find(VNET, self.state["pending"]["vnets"], vnet_id)
+        self.sim.permissions.control.check(request.userid, vnet_acl_path(vnet.get("zone"), vnet_id), privileges, any_of=True)
+        return vnet
 
     def _vnet_subnets(self, vnet_id):
         return [sid for sid, section in sorted(self.state["pending"]["subnets"].items()) if section.get("vnet") == vnet_id]
@@ -491,13 +529,13 @@ class SdnArea(Area):  # pylint: disable=too-many-public-methods
     @route("PUT", "/cluster/sdn/vnets/{vnet}")
     def vnet_update(self, request):
         """API2/Network/SDN/Vnets.pm update."""
-        self._vnet_access(request.params["vnet"])
+        self._vnet_access(request, request.params["vnet"], WRITE_PRIVILEGES)
         self._update(request, VNET, self._vnet_updated)
 
     @route("DELETE", "/cluster/sdn/vnets/{vnet}")
     def vnet_delete(self, request):
         """API2/Network/SDN/Vnets.pm delete; VnetPlugin.pm on_delete_hook."""
-        self._vnet_access(request.params["vnet"])
+        self._vnet_access(request, request.params["vnet"], WRITE_PRIVILEGES)
 
         def hook(vnet_id, _section):
             if self._vnet_subnets(vnet_id):
@@ -509,13 +547,13 @@ class SdnArea(Area):  # pylint: disable=too-many-public-methods
     def subnets_index(self, request):
         """API2/Network/SDN/Subnets.pm index: the subnets of one vnet."""
         vnet_id = request.params["vnet"]
-        self._vnet_access(vnet_id)
+        self._vnet_access(request, vnet_id, READ_PRIVILEGES)
         return [entry for entry in self._list(SUBNET, request) if entry.get("vnet") == vnet_id]
 
     @route("GET", "/cluster/sdn/vnets/{vnet}/subnets/{subnet}")
     def subnet_read(self, request):
         """API2/Network/SDN/Subnets.pm read: a subnet of another vnet is a "wrong vnet"."""
-        self._vnet_access(request.params["vnet"])
+        self._vnet_access(request, request.params["vnet"], READ_PRIVILEGES)
         request.params["subnet"] = self._subnet_key(request)
         result = self._read(SUBNET, request)
         if result.get("vnet") != request.params["vnet"]:
@@ -580,7 +618,7 @@ class SdnArea(Area):  # pylint: disable=too-many-public-methods
     def subnet_create(self, request):
         """API2/Network/SDN/Subnets.pm create: id = <zone of the vnet>-<cidr with - for />."""
         vnet_id = request.params["vnet"]
-        self._vnet_access(vnet_id)
+        self._vnet_access(request, vnet_id, WRITE_PRIVILEGES)
         params, _delete = self._split_params(request, "subnet")
         params.pop("type")
 
@@ -598,7 +636,7 @@ class SdnArea(Area):  # pylint: disable=too-many-public-methods
     def subnet_update(self, request):
         """API2/Network/SDN/Subnets.pm update."""
         vnet_id = request.params["vnet"]
-        self._vnet_access(vnet_id)
+        self._vnet_access(request, vnet_id, WRITE_PRIVILEGES)
         request.params["subnet"] = self._subnet_key(request)
         zone_id = self.state["pending"]["vnets"][vnet_id]["zone"]
         self._update(request, SUBNET, lambda object_id, old: self._subnet_hook(zone_id, object_id, old))
@@ -606,7 +644,7 @@ class SdnArea(Area):  # pylint: disable=too-many-public-methods
     @route("DELETE", "/cluster/sdn/vnets/{vnet}/subnets/{subnet}")
     def subnet_delete(self, request):
         """API2/Network/SDN/Subnets.pm delete; PVEPlugin.pm del_subnet refuses subnets with guest IPs."""
-        self._vnet_access(request.params["vnet"])
+        self._vnet_access(request, request.params["vnet"], WRITE_PRIVILEGES)
         request.params["subnet"] = self._subnet_key(request)
 
         def hook(object_id, _section):
@@ -812,7 +850,8 @@ class SdnArea(Area):  # pylint: disable=too-many-public-methods
         """API2/Network/SDN/Ipams.pm ipamindex (pve-network at ecf98c5; the same reads at 8f4f5d2, PVE 8.4):
         PVE IPAM only; the IPAM DB's zones that the RUNNING config has with ipam `pve` and `dhcp` set; each
         subnet listed under the first of the zone's running VNets for which get_subnet_from_vnet_ip finds a
-        subnet holding its network address (see _ip_place), skipped when there is none; guest ids as integers."""
+        subnet holding its network address (see _ip_place), skipped when there is none or when the caller has
+        neither SDN.Audit nor SDN.Allocate on /sdn/zones/<zone>/<vnet>; guest ids as integers."""
         if request.params["ipam"] != "pve":
             raise die(perl_die("only-pve-ipam", "Currently only PVE IPAM is supported!"))
         result = []
@@ -824,7 +863,7 @@ class SdnArea(Area):  # pylint: disable=too-many-public-methods
             zone_vnets = sorted(vnet_id for vnet_id, vnet in running_vnets.items() if vnet.get("zone") == zone_id)
             for cidr, subnet in sorted(zone_db["subnets"].items()):
                 owner = self._vnet_holding(zone_vnets, str(ip_network(cidr).network_address))
-                if owner is None:
+                if owner is None or not self._may_read(request, vnet_acl_path(zone_id, owner)):
                     continue
                 for address, entry in sorted(subnet["ips"].items()):
                     listed = dict(entry, zone=zone_id, subnet=cidr, ip=address, vnet=owner)
