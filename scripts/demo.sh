@@ -5,7 +5,11 @@
 # Environment knobs:
 #   PVE_VERSION      simulated release, 9.1 (default) or 8.4
 #   DEMO_NODES       node names, default pve1,pve2,pve3
-#   DEMO_PLAYBOOKS   playbooks to run, in order (default: cluster_info.yml, tenant_network.yml)
+#   DEMO_PLAYBOOKS   playbooks to run, in order (default: access.yml, cluster_info.yml,
+#                    tenant_network.yml, firewall.yml, tenant_access.yml)
+#   DEMO_AUTOMATION  1 (default): access.yml runs as root@pam's token and creates the
+#                    HomecloudAutomation token; every other playbook runs with that token.
+#                    0: everything runs as root@pam's token.
 #   DEMO_KEEP=1      keep the run directory (simulator log, certificate) after the run
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +20,8 @@ export PATH="$VENV/bin:$PATH"
 
 PVE_VERSION=${PVE_VERSION:-9.1}
 DEMO_NODES=${DEMO_NODES:-pve1,pve2,pve3}
-read -r -a PLAYBOOKS <<< "${DEMO_PLAYBOOKS:-playbooks/cluster_info.yml playbooks/tenant_network.yml}"
+read -r -a PLAYBOOKS <<< "${DEMO_PLAYBOOKS:-playbooks/access.yml playbooks/cluster_info.yml playbooks/tenant_network.yml playbooks/firewall.yml playbooks/tenant_access.yml}"
+DEMO_AUTOMATION=${DEMO_AUTOMATION:-1}
 INVENTORY=inventories/demo
 START_TIMEOUT=30        # seconds the simulator gets to write its port file
 PLAY_TIMEOUT=900        # seconds one ansible-playbook run may take
@@ -76,8 +81,20 @@ done
 PORT=$(tr -d '[:space:]' < "$PORT_FILE")
 echo "demo: simulator (pid $SIM_PID) listening on https://127.0.0.1:$PORT/api2/json"
 
-export PROXMOX_HOST=127.0.0.1 PROXMOX_PORT="$PORT" PROXMOX_USER=root@pam \
-    PROXMOX_TOKEN_ID=homecloud PROXMOX_TOKEN_SECRET="$TOKEN_SECRET" PROXMOX_CA_PATH="$CERT"
+export PROXMOX_HOST=127.0.0.1 PROXMOX_PORT="$PORT" PROXMOX_CA_PATH="$CERT"
+AUTOMATION_TOKEN_FILE=$RUN/automation-token   # written (0600) by access.yml when it creates the token
+# Who a playbook runs as: access.yml (and everything with DEMO_AUTOMATION=0) as root@pam's
+# token; the rest as the HomecloudAutomation token access.yml created.
+use_identity() {
+    if [ "$1" = access.yml ] || [ "$DEMO_AUTOMATION" != 1 ]; then
+        export PROXMOX_USER=root@pam PROXMOX_TOKEN_ID=homecloud PROXMOX_TOKEN_SECRET="$TOKEN_SECRET"
+    else
+        [ -s "$AUTOMATION_TOKEN_FILE" ] || { echo "demo: no automation token: run playbooks/access.yml first" >&2; exit 1; }
+        local token; token=$(cat "$AUTOMATION_TOKEN_FILE")
+        export PROXMOX_USER=${token%%!*} PROXMOX_TOKEN_ID=${token#*!}
+        PROXMOX_TOKEN_ID=${PROXMOX_TOKEN_ID%%=*}; PROXMOX_TOKEN_SECRET=${token#*=}; export PROXMOX_TOKEN_SECRET
+    fi
+}
 export ANSIBLE_COLLECTIONS_PATH="$ROOT/.build/collections"
 if [ -n "${CI:-}" ]; then export ANSIBLE_NOCOLOR=1; fi
 
@@ -95,10 +112,12 @@ PYEOF
 
 for pass in 1 2; do
     for playbook in "${PLAYBOOKS[@]}"; do
-        echo "demo: run $pass: ansible-playbook -i $INVENTORY $playbook"
+        use_identity "$(basename "$playbook")"
+        echo "demo: run $pass: ansible-playbook -i $INVENTORY $playbook (as $PROXMOX_USER!$PROXMOX_TOKEN_ID)"
         out=$RUN/run$pass-$(basename "$playbook" .yml).log
         before=$(sim_counters)
-        timeout "$PLAY_TIMEOUT" ansible-playbook -i "$INVENTORY" "$playbook" | tee "$out"
+        timeout "$PLAY_TIMEOUT" ansible-playbook -i "$INVENTORY" "$playbook" \
+            -e homecloud_automation_token_file="$AUTOMATION_TOKEN_FILE" | tee "$out"
         echo "demo: simulator counters before: $before; after: $(sim_counters)"
         if [ "$pass" = 2 ] && grep -Eq '^[^ ].*: ok=[0-9]+ +changed=[1-9]' "$out"; then
             echo "demo: the second run of $playbook changed something: not idempotent" >&2; exit 1

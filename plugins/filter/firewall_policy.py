@@ -69,7 +69,10 @@ options:
         description: Host firewall options merged over the baseline (enable, nftables, nosmurfs, tcpflags).
         type: dict
   nodes:
-    description: The nodes, C([{name, management_address, underlay_address}]) (a prefix length is ignored).
+    description:
+      - The nodes, C([{name, management_address, underlay_address}]) (a prefix length is ignored), or their
+        host variables (C(groups['pve_nodes'] | map('extract', hostvars))), read as C(inventory_hostname),
+        C(pve_host_mgmt_address) and C(underlay_address).
     type: list
     elements: dict
     required: true
@@ -80,7 +83,8 @@ EXAMPLES = r"""
   ansible.builtin.set_fact:
     policy: >-
       {{ homecloud_tenants | homecloud.proxmox.tenant_plan(homecloud_network_plan)
-         | homecloud.proxmox.firewall_policy(homecloud_tenants, homecloud_firewall, nodes) }}
+         | homecloud.proxmox.firewall_policy(homecloud_tenants, homecloud_firewall,
+                                                  groups['pve_nodes'] | map('extract', hostvars) | list) }}
 """
 
 RETURN = r"""

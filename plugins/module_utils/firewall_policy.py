@@ -32,6 +32,11 @@ __metaclass__ = type
 
 import ipaddress
 
+try:
+    from collections.abc import Mapping
+except ImportError:  # Python 2.7, for ansible-test's import sanity
+    from collections import Mapping
+
 from ansible_collections.homecloud.proxmox.plugins.module_utils.planning import PlanError
 
 PREFIX = "homecloud"
@@ -49,6 +54,9 @@ ALWAYS = "dns"  # every tenant resolves the internal domain
 PROTOCOLS = ("tcp", "udp")
 LOG_LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "nolog")
 DEFAULTS = {"log_level": "info", "node_options": {}}
+# A node's fields, and the host variables (pve_host role, demo inventory) they fall back to.
+NODE_KEYS = (("name", "inventory_hostname"), ("management_address", "pve_host_mgmt_address"),
+             ("underlay_address", "underlay_address"))
 # The host firewall baseline every node gets (pve-firewall host options).
 NODE_BASELINE = {"enable": True, "nftables": True, "nosmurfs": True, "tcpflags": True}
 
@@ -143,15 +151,20 @@ def network_text(value):
 
 
 def read_nodes(nodes, errors):
-    """[{name, management_address, underlay_address}] with plain addresses (no prefix)."""
+    """[{name, management_address, underlay_address}] with plain addresses (no prefix), from
+    plain mappings or from the nodes' hostvars (inventory_hostname, pve_host_mgmt_address)."""
     if not isinstance(nodes, list) or not nodes:
         errors.append("nodes: must be a non-empty list of {name, management_address, underlay_address}")
         return []
     result = []
     for index, node in enumerate(nodes):
         label = "nodes[%d]" % index
-        if not isinstance(node, dict) or not node.get("name"):
-            errors.append("%s: must be a mapping with a name" % label)
+        if not isinstance(node, Mapping):
+            errors.append("%s: must be a mapping" % label)
+            continue
+        node = dict((key, node.get(alias) if node.get(key) is None else node.get(key)) for key, alias in NODE_KEYS)
+        if not node["name"]:
+            errors.append("%s: needs a name" % label)
             continue
         item = {"name": node["name"]}
         for key in ("management_address", "underlay_address"):
