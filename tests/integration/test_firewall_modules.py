@@ -125,3 +125,104 @@ def test_bad_rules_fail_before_any_write(sim, tmp_path, scope, rule, words):
 def test_unknown_guest_fails_clearly(sim, tmp_path):
     _process, (result,) = run_tasks(sim, tmp_path, [("firewall_rules", dict(scope="vm", vmid=4999, rules=[WEB]))])
     assert result["failed"] and "no guest with vmid 4999" in result["msg"] and writes(sim) == []
+
+
+@pytest.mark.parametrize("version", ["8.4", "9.1"])
+def test_options_per_scope_idempotent_and_check_mode_equal(sim_factory, tmp_path, version):
+    sim = sim_factory(version=version)
+    add_guest(sim, 4010, node="pve1", guest_type="lxc")
+    tasks = [
+        ("firewall_options", dict(scope="cluster", options=dict(enable=True, policy_in="drop", log_ratelimit="enable=1,burst=10"))),
+        ("firewall_options", dict(scope="node", node="pve1", options=dict(nf_conntrack_helpers=["ftp", "sip"], nosmurfs=True))),
+        ("firewall_options", dict(scope="vm", vmid=4010, options=dict(enable=1, ipfilter=True, policy_in="DROP"))),
+    ]
+    predicted = run_ok(sim, tmp_path, tasks, check=True)
+    assert writes(sim) == []
+    real = run_ok(sim, tmp_path, tasks)
+    assert [result["writes"] for result in real] == [result["writes"] for result in predicted]
+    assert [result["diff"] for result in real] == [result["diff"] for result in predicted]
+    assert real[0]["writes"] == ["PUT /cluster/firewall/options enable=1 log_ratelimit=enable=1,burst=10 policy_in=DROP"]
+    assert real[2]["writes"] == ["PUT /nodes/pve1/lxc/4010/firewall/options enable=1 ipfilter=1 policy_in=DROP"]
+    assert all(params.get("digest") for _method, _path, params in writes(sim))
+    assert sim_get(sim, "/cluster/firewall/options")["enable"] == 1, "1, not the anti-lockout timestamp"
+    start = len(writes(sim))
+    again = run_ok(sim, tmp_path, tasks + [("firewall_options", dict(scope="node", node="pve1", reset=["tcpflags"]))])
+    assert not any(result["changed"] for result in again) and len(writes(sim)) == start
+    reset, = run_ok(sim, tmp_path, [("firewall_options", dict(scope="node", node="pve1", reset=["nosmurfs"]))])
+    assert reset["writes"] == ["PUT /nodes/pve1/firewall/options delete=nosmurfs"] and "nosmurfs" not in reset["options"]
+
+
+def test_options_of_another_scope_fail_before_any_write(sim, tmp_path):
+    _process, (result,) = run_tasks(sim, tmp_path, [("firewall_options", dict(scope="vnet", vnet="acme01",
+                                                                               options=dict(policy_in="DROP")))])
+    assert result["failed"] and "policy_in do not belong to the vnet firewall" in result["msg"] and writes(sim) == []
+
+
+def test_ipset_entries_one_by_one(sim, tmp_path):
+    declared = dict(scope="cluster", name="admins", comment="who may SSH", entries=[
+        dict(cidr="10.0.0.7/24"), dict(cidr="10.0.1.13", nomatch=True, comment="printer")])
+    created, again = run_ok(sim, tmp_path, [("firewall_ipset", declared), ("firewall_ipset", declared)])
+    assert created["writes"] == ["POST /cluster/firewall/ipset comment=who may SSH name=admins",
+                                 "POST /cluster/firewall/ipset/admins cidr=10.0.0.0/24",
+                                 "POST /cluster/firewall/ipset/admins cidr=10.0.1.13 comment=printer nomatch=1"]
+    assert not again["changed"] and again["writes"] == []
+    start = len(writes(sim))
+    grown = dict(declared, entries=declared["entries"] + [dict(cidr="192.0.2.1/32")])
+    predicted, = run_ok(sim, tmp_path, [("firewall_ipset", grown)], check=True)
+    real, = run_ok(sim, tmp_path, [("firewall_ipset", grown)])
+    assert real["writes"] == predicted["writes"] == ["POST /cluster/firewall/ipset/admins cidr=192.0.2.1"]
+    assert real["diff"] == predicted["diff"]
+    assert [(method, path) for method, path, _params in writes(sim)[start:]] == [("POST", "/cluster/firewall/ipset/admins")]
+    trimmed, = run_ok(sim, tmp_path, [("firewall_ipset", dict(declared, exclusive=True, entries=[
+        dict(cidr="10.0.0.0/24"), dict(cidr="10.0.1.13", nomatch=False)]))])
+    assert trimmed["writes"] == ["PUT /cluster/firewall/ipset/admins/10.0.1.13 nomatch=0",
+                                 "DELETE /cluster/firewall/ipset/admins/192.0.2.1"]
+    assert [(entry["cidr"], entry.get("nomatch", 0)) for entry in sim_get(sim, "/cluster/firewall/ipset/admins")] == [
+        ("10.0.0.0/24", 0), ("10.0.1.13", 0)]
+    refused, removed = run_ok_or_failed(sim, tmp_path, [("firewall_ipset", dict(scope="cluster", name="admins", state="absent")),
+                                                        ("firewall_ipset", dict(scope="cluster", name="admins", state="absent", force=True))])
+    assert refused["failed"] and "has 2 entries" in refused["msg"]
+    assert removed["writes"] == ["DELETE /cluster/firewall/ipset/admins force=1"]
+    assert sim_get(sim, "/cluster/firewall/ipset") == []
+
+
+def test_bad_ipset_entry_fails_naming_it(sim, tmp_path):
+    _process, (result,) = run_tasks(sim, tmp_path, [("firewall_ipset", dict(scope="cluster", name="admins", entries=[
+        dict(cidr="10.0.0.0/24"), dict(cidr="10.0.0.300")]))])
+    assert result["failed"] and result["msg"].startswith("entries[1].cidr: '10.0.0.300' is not an IP address")
+    assert writes(sim) == []
+
+
+def test_alias_and_group_lifecycle(sim, tmp_path):
+    add_guest(sim, 4010)
+    tasks = [
+        ("firewall_alias", dict(scope="vm", vmid=4010, name="Gateway", cidr="10.128.49.1/32", comment="gw")),
+        ("firewall_group", dict(name="webservers", comment="web")),
+        ("firewall_rules", dict(scope="group", group="webservers", rules=[WEB, SSH])),
+        ("firewall_rules", dict(scope="vm", vmid=4010, rules=[dict(type="group", action="webservers", iface="net0"),
+                                                              dict(SSH, source="guest/gateway")])),
+    ]
+    predicted = run_ok(sim, tmp_path, tasks[:2], check=True)
+    created = run_ok(sim, tmp_path, tasks)
+    assert [result["writes"] for result in created[:2]] == [result["writes"] for result in predicted]
+    assert created[0]["writes"] == ["POST /nodes/pve2/qemu/4010/firewall/aliases cidr=10.128.49.1 comment=gw name=Gateway"]
+    start = len(writes(sim))
+    again = run_ok(sim, tmp_path, tasks + [("firewall_alias", dict(scope="vm", vmid=4010, name="GATEWAY", cidr="10.128.49.1"))])
+    assert not any(result["changed"] for result in again) and len(writes(sim)) == start
+    updated, = run_ok(sim, tmp_path, [("firewall_alias", dict(scope="vm", vmid=4010, name="gateway", cidr="10.128.49.254"))])
+    assert updated["writes"] == ["PUT /nodes/pve2/qemu/4010/firewall/aliases/Gateway cidr=10.128.49.254 comment=gw"]
+    refused, _unused, removed, gone = run_ok_or_failed(sim, tmp_path, [
+        ("firewall_group", dict(name="webservers", state="absent")),
+        ("firewall_rules", dict(scope="vm", vmid=4010, exclusive=True, rules=[])),
+        ("firewall_group", dict(name="webservers", state="absent", force=True)),
+        ("firewall_group", dict(name="webservers", state="absent")),
+    ])
+    assert refused["failed"] and "has 2 rule(s)" in refused["msg"]
+    assert removed["writes"] == ["DELETE /cluster/firewall/groups/webservers/1", "DELETE /cluster/firewall/groups/webservers/0",
+                                 "DELETE /cluster/firewall/groups/webservers"]
+    assert not gone["changed"] and sim_get(sim, "/cluster/firewall/groups") == []
+
+
+def run_ok_or_failed(sim, tmp_path, tasks):
+    _process, results = run_tasks(sim, tmp_path, tasks)
+    return results
