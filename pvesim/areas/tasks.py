@@ -21,7 +21,10 @@ from pvesim.formats import split_list
 from pvesim.permissions import split_tokenid
 from pvesim.tasks import UPID_RE, status_type
 
-UPID_USER_GROUP = 7  # the <user> field of pvesim.tasks.UPID_RE
+
+def upid_user(upid):
+    """The <user> field of a UPID (UPID.pm upid_decode), the last one before the closing ':'."""
+    return upid.rsplit(":", 2)[1]
 
 
 def owns_task(task_user, authid):
@@ -47,15 +50,14 @@ class TasksArea(Area):
         answers that later); then $check_task_user on the UPID's own user field, else `privilege` on
         /nodes/<node of the path>."""
         upid = request.params["upid"]
-        match = UPID_RE.match(upid)
-        if not match:
+        if not UPID_RE.match(upid):
             raise ParamError({"upid": "unable to parse worker upid"})
         task = self.sim.tasks.find(upid)
         if task is not None and task["node"] != request.params["node"]:
             task = None  # the log file lives on the task's node only
         if task is None and must_exist:
             raise ParamError({"upid": "no such task"})
-        if not owns_task(match.group(UPID_USER_GROUP), request.userid):
+        if not owns_task(upid_user(upid), request.userid):
             self.sim.permissions.control.check(request.userid, "/nodes/%s" % request.params["node"], [privilege])
         return task
 
