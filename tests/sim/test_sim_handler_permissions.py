@@ -210,7 +210,7 @@ def test_vnet_firewall_checks_the_zone_of_the_running_vnet(tester):
 
 # -- tasks (Tasks.pm $check_task_user, Cluster.pm tasks) ------------------------------------------------
 @pytest.fixture(name="tasks")
-def tasks_fixture(sim, tester):
+def tasks_fixture(sim):
     """Tasks on pve1: one of the token, one of its user, one of root (newest first in lists); long-running."""
     return {owner: sim.add_task(node="pve1", type="vzdump", id="100", user=owner, duration=30)
             for owner in ("root@pam", USER, TOKEN)}
