@@ -19,7 +19,8 @@ description:
     propagate flag, one with C(delete=1) per entry to revoke. Entries the task does not name are left alone, except
     on the paths of O(exclusive_paths).
   - Roles, users, groups and tokens that need a write are checked to exist before the first write, so a typo fails
-    the task before it changed anything.
+    the task before it changed anything. In check mode a missing one is a warning instead, since an earlier task of
+    the play may create it.
   - Check mode and diff mode show the planned writes and the entries of the touched paths before and after.
 options:
   acl:
@@ -151,9 +152,14 @@ class AccessAcl(ConvergeModule):
                     names = [token.get("tokenid") for token in (users.get(userid) or {}).get("tokens") or []]
                     if tokenid not in names:
                         missing.append("token '{0}'".format(entry.ugid))
-        if missing:
-            raise ProxmoxError("acl: {0} do(es) not exist; create them first; nothing was changed".format(
-                ", ".join(sorted(set(missing)))))
+        if not missing:
+            return
+        text = "acl: not found in PVE: {0}".format(", ".join(sorted(set(missing))))
+        if self.module.check_mode:
+            # an earlier task of the play may create them; in check mode it did not
+            self.module.warn(text + " (unless an earlier task creates them)")
+            return
+        raise ProxmoxError(text + "; create them first; nothing was changed")
 
 
 def main():

@@ -20,8 +20,8 @@ description:
     (for example in a vault) from the registered result of the creating run, and set C(no_log) on that task if its
     result may be logged.
   - Changing O(privsep), O(expire) or O(comment) updates the token in place; the secret stays valid.
-  - The task reads the user's token list once, plans the writes, then sends them; check mode and diff mode show
-    that plan.
+  - The task reads the user list (with tokens) once, plans the writes, then sends them; check mode and diff mode
+    show that plan.
 options:
   userid:
     description: The user owning the token, C(name@realm). It must exist (see M(homecloud.proxmox.access_user)).
@@ -127,11 +127,10 @@ from ansible_collections.homecloud.proxmox.plugins.module_utils.access import (
     check_tokenid,
     check_userid,
     find,
-    not_found,
     same_text,
 )
 from ansible_collections.homecloud.proxmox.plugins.module_utils.base import create_module
-from ansible_collections.homecloud.proxmox.plugins.module_utils.client import ProxmoxApiError, ProxmoxError
+from ansible_collections.homecloud.proxmox.plugins.module_utils.client import ProxmoxError
 from ansible_collections.homecloud.proxmox.plugins.module_utils.objects import Write, defined, same_value
 
 SETTINGS = ("privsep", "expire", "comment")
@@ -152,15 +151,16 @@ class AccessToken(AccessObjectModule):
     def read(self):
         check_userid(self.userid)
         check_tokenid(self.tokenid)
-        try:
-            tokens = self.client.get("/access/users/{0}/token".format(self.userid))
-        except ProxmoxApiError as error:
-            if not not_found(error):
-                raise
+        # GET .../token answers 403, not "no such user", for a user that does not exist (RPCEnvironment.pm:
+        # the userid-group and userid-param checks fail on a missing user), so read the user list, whose
+        # full=1 form carries each user's tokens (User.pm index)
+        user = find(self.client.get("/access/users", full=1), "userid", self.userid)
+        if user is None:
             if self.module.params["state"] == "absent":
                 return None
             raise ProxmoxError("user '{0}' does not exist: create it (access_user) before its token '{1}'; nothing "
                                "was changed".format(self.userid, self.tokenid))
+        tokens = user.get("tokens") or []
         token = find(tokens, "tokenid", self.tokenid)
         if token is None:
             return None

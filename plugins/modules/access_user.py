@@ -141,7 +141,8 @@ class AccessUser(AccessObjectModule):
 
     def read(self):
         check_userid(self.userid)
-        user = find(self.client.get("/access/users"), "userid", self.userid)
+        # groups come only with full=1 (User.pm extract_user_data)
+        user = find(self.client.get("/access/users", full=1), "userid", self.userid)
         if user is None:
             return None
         current = dict(DEFAULTS)
