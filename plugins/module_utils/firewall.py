@@ -28,7 +28,7 @@ import collections
 import ipaddress
 import re
 
-from ansible_collections.homecloud.proxmox.plugins.module_utils.client import ProxmoxApiError, ProxmoxError
+from ansible_collections.homecloud.proxmox.plugins.module_utils.client import ProxmoxError
 from ansible_collections.homecloud.proxmox.plugins.module_utils.objects import Write
 
 UNCHANGED = "nothing was changed"
@@ -192,13 +192,6 @@ def declared_rule(rule, macros=None):
 
 def rule_identity(rule):
     return tuple(rule.get(key) for key in IDENTITY_KEYS)
-
-
-def rule_text(rule):
-    """A short description of a rule for messages: ``in ACCEPT macro=SSH source=+admins``."""
-    words = [rule.get("type", "?"), rule.get("action", "?")]
-    words += ["{0}={1}".format(key, rule[key]) for key in IDENTITY_KEYS[2:] if key in rule]
-    return " ".join(words)
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -593,8 +586,3 @@ def read_rules(client, scope):
     """PVE's rule list at ``scope`` as rule_from_pve() dicts."""
     return [rule_from_pve(entry) for entry in client.get(scope.rules_path)]
 
-
-def not_found(error):
-    """Whether an API error says the object does not exist (PVE answers these with 500/400 texts)."""
-    text = "{0} {1}".format(error.reason, error.errors or "").lower()
-    return isinstance(error, ProxmoxApiError) and ("no such" in text or "does not exist" in text or error.status == 404)

@@ -81,7 +81,6 @@ import ipaddress
 from ansible_collections.homecloud.proxmox.plugins.module_utils.base import create_module
 from ansible_collections.homecloud.proxmox.plugins.module_utils.firewall import (
     MAX_ALIAS_NAME,
-    SCOPE_REQUIRED_IF,
     FirewallInputError,
     check_name,
     resolve_scope,

@@ -18,7 +18,7 @@ description:
     carries the digest of the options read (PVE refuses it if someone changed them meanwhile).
   - Each scope has its own options (pve-firewall C(Firewall.pm)); an option that does not belong to the scope, or a
     value PVE would refuse, fails the task before any write, naming the option.
-  - V(cluster) C(enable) - PVE's anti-lockout rule: a C(PUT) with C(enable) greater than 1 makes PVE store the
+  - V(cluster) C(enable) - PVE's anti-lockout rule. A C(PUT) with C(enable) greater than 1 makes PVE store the
     current time instead and apply the firewall at once, which the GUI uses to confirm it can still reach the node.
     This module writes V(1) or V(0), never a time, and treats any stored value above 0 as enabled. With the
     cluster firewall on, PVE blocks inbound host traffic except SSH and the API (22, 8006) from the local network

@@ -15,7 +15,7 @@ version_added: 0.1.0
 description:
   - Makes the rule list at one scope hold O(rules), in that order, with the fewest API writes.
   - PVE gives rules no id, only a position that shifts with every write. This module identifies a rule by what it
-    does (type, action, macro, iface, source, dest, proto, dport, sport, icmp-type), never by position: declared
+    does (type, action, macro, iface, source, dest, proto, dport, sport, icmp-type), never by position. Declared
     rules are matched to PVE's by that content (identical rules in order), rules already in the right order stay
     where they are, each other one is moved with one C(moveto), and C(enable), C(log) and C(comment) are changed in
     place. A rule with other content is a new rule.

@@ -10,9 +10,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+import subprocess
+import sys
+
 import pytest
 
-from .playbook import run_tasks
+from .playbook import COLLECTIONS, run_tasks
 
 WRITES = ("POST", "PUT", "DELETE")
 WEB = dict(type="in", action="ACCEPT", macro="HTTP", comment="web")
@@ -226,3 +230,12 @@ def test_alias_and_group_lifecycle(sim, tmp_path):
 def run_ok_or_failed(sim, tmp_path, tasks):
     _process, results = run_tasks(sim, tmp_path, tasks)
     return results
+
+
+@pytest.mark.parametrize("module", ["firewall_alias", "firewall_group", "firewall_ipset", "firewall_options", "firewall_rules"])
+def test_docs_render(module):
+    process = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-doc"), "homecloud.proxmox." + module],
+                             env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS), capture_output=True, text=True,
+                             timeout=120, check=False)
+    assert process.returncode == 0, process.stderr[-2000:]
+    assert "homecloud.proxmox." + module in process.stdout and "EXAMPLES" in process.stdout
