@@ -158,6 +158,9 @@ class AccessToken(AccessObjectModule):
         if user is None:
             if self.module.params["state"] == "absent":
                 return None
+            if self.module.check_mode:  # an earlier task of the play may create the user
+                self.module.warn("user '{0}' does not exist (unless an earlier task creates it)".format(self.userid))
+                return None
             raise ProxmoxError("user '{0}' does not exist: create it (access_user) before its token '{1}'; nothing "
                                "was changed".format(self.userid, self.tokenid))
         tokens = user.get("tokens") or []
