@@ -6,14 +6,13 @@ recent tasks, from pmxcfs's task list, newest first).
 Source: pve-manager PVE/API2/Tasks.pm (node_tasks, upid_index, stop_task, read_task_log,
 read_task_status), pve-common src/PVE/Tools.pm dump_logfile.
 
-Privileges (Tasks.pm $check_task_user and Cluster.pm tasks, pve-manager 14a22df3; the same
-checks in 8.4.0 at ec58e45e): a task's owner is its user and, for a task started by a token
-`user@realm!name`, that token too (a token sees its own tasks only, its user also the token's);
-others need Sys.Audit on /nodes/<node> to list or read a task and Sys.Modify there to stop one.
-GET /cluster/tasks lists everything with Sys.Audit on `/`, otherwise the tasks whose user (the
-token name cut off) is the caller: a token sees none of its own there.
-Not simulated: PVE answers a token's task as `user: user@realm` plus `tokenid: name`
-($convert_token_task); here `user` stays the full token id.
+Privileges (Tasks.pm $check_task_user / $convert_token_task and Cluster.pm tasks, pve-manager
+14a22df3; the same checks in 8.4.0 at ec58e45e): a task started by a token `user@realm!name` is
+answered as `user: user@realm` plus `tokenid: name`. Its owner is the user and that token (a
+token sees its own tasks only, its user also the token's); others need Sys.Audit on /nodes/<node>
+to list or read a task and Sys.Modify there to stop one. GET /cluster/tasks lists everything
+with Sys.Audit on `/`, otherwise the tasks whose user (the token name cut off) is the caller: a
+token sees none of its own there.
 """
 
 from pvesim.areas import Area, route
@@ -32,6 +31,15 @@ def owns_task(task_user, authid):
     """Tasks.pm $check_task_user: the task's user or (for a token's task) the token itself."""
     owner, token = split_tokenid(task_user)
     return authid in (owner, task_user) if token else authid == owner
+
+
+def task_entry(engine, task):
+    """The engine's description with Tasks.pm $convert_token_task applied (user and tokenid apart)."""
+    entry = engine.describe(task)
+    entry["user"], token = split_tokenid(task["user"])
+    if token:
+        entry["tokenid"] = token
+    return entry
 
 
 class TasksArea(Area):
@@ -82,7 +90,7 @@ class TasksArea(Area):
             count += 1
             if count <= start or len(result) >= limit:
                 continue
-            entry = engine.describe(task)
+            entry = task_entry(engine, task)
             entry["status"] = "RUNNING" if running else engine.exitstatus(task)
             if not running:
                 entry["endtime"] = int(engine.end_time(task))
@@ -98,9 +106,9 @@ class TasksArea(Area):
         see_all = self.sim.permissions.control.has(request.userid, "/", ["Sys.Audit"])
         result = []
         for task in engine.tasks():
-            if not see_all and split_tokenid(task["user"])[0] != request.userid:
+            entry = task_entry(engine, task)
+            if not see_all and entry["user"] != request.userid:
                 continue
-            entry = engine.describe(task)
             if not engine.running(task):
                 entry.update(status=engine.exitstatus(task), endtime=int(engine.end_time(task)))
             result.append(entry)
@@ -134,7 +142,7 @@ class TasksArea(Area):
         """Tasks.pm read_task_status: running/stopped, exitstatus once stopped."""
         task = self._task(request, "Sys.Audit")
         engine = self.sim.tasks
-        status = engine.describe(task)
+        status = task_entry(engine, task)
         status["status"] = "running" if engine.running(task) else "stopped"
         if status["status"] == "stopped":
             status["exitstatus"] = engine.exitstatus(task)

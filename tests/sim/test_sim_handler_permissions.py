@@ -3,7 +3,7 @@
 Facts: pve-network src/PVE/API2/Network/SDN/{Zones,Vnets,Subnets,Controllers,Ipams,Dns}.pm (ecf98c5; the same
 checks at 8f4f5d2, PVE 8.4): the `$check_vnet_access` of Vnets.pm and Subnets.pm and the index filters;
 pve-firewall src/PVE/API2/Firewall/{Vnet,Rules,Helpers}.pm (6f1311f3): check_vnet_access and the VnetRules
-check_privileges_for_method; pve-manager PVE/API2/Tasks.pm ($check_task_user) and
+check_privileges_for_method; pve-manager PVE/API2/Tasks.pm ($check_task_user, $convert_token_task) and
 PVE/API2/Cluster.pm tasks (14a22df3). The 403 text is RPCEnvironment.pm check_any's (pve-access-control 9.0.4).
 
 Every restricted caller here is a privilege-separated token whose user is Administrator on `/`, so the token's
@@ -219,7 +219,8 @@ def tasks_fixture(sim):
 def test_a_token_sees_and_stops_its_own_tasks_only(tester, tasks):
     api = tester.token
     assert [entry["upid"] for entry in api.data("GET", "/nodes/pve1/tasks", params={"source": "all"})] == [tasks[TOKEN]]
-    assert api.data("GET", "/nodes/pve1/tasks/%s/status" % tasks[TOKEN])["status"] == "running"
+    own = api.data("GET", "/nodes/pve1/tasks/%s/status" % tasks[TOKEN])
+    assert own["user"] == USER and own["tokenid"] == "ci"  # $convert_token_task
     for upid in (tasks["root@pam"], tasks[USER]):
         denied(api.api("GET", "/nodes/pve1/tasks/%s/status" % upid), "/nodes/pve1", "Sys.Audit")
         denied(api.api("GET", "/nodes/pve1/tasks/%s/log" % upid), "/nodes/pve1", "Sys.Audit")
@@ -233,7 +234,7 @@ def test_a_user_sees_the_tasks_of_his_tokens(sim, api_session, tester, tasks):
     demote_user(tester.root)  # neither Sys.Audit nor Sys.Modify
     user = api_session(sim, auth="ticket", user=USER, password=PASSWORD)
     listed = user.data("GET", "/nodes/pve1/tasks", params={"source": "all"})
-    assert {entry["upid"] for entry in listed} == {tasks[TOKEN], tasks[USER]}
+    assert {entry["upid"]: entry.get("tokenid") for entry in listed} == {tasks[TOKEN]: "ci", tasks[USER]: None}
     assert user.api("DELETE", "/nodes/pve1/tasks/%s" % tasks[TOKEN]).status_code == 200
     denied(user.api("DELETE", "/nodes/pve1/tasks/%s" % tasks["root@pam"]), "/nodes/pve1", "Sys.Modify")
 
@@ -268,6 +269,6 @@ def test_root_token_still_sees_and_reads_everything(sim, tasks):
     root = ApiSession(sim)
     try:
         assert len(root.data("GET", "/cluster/tasks")) == 3
-        assert root.data("GET", "/nodes/pve1/tasks/%s/status" % tasks[TOKEN])["type"] == "vzdump"
+        assert root.data("GET", "/nodes/pve1/tasks/%s/status" % tasks[TOKEN])["tokenid"] == "ci"
     finally:
         root.close()
