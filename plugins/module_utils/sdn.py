@@ -752,7 +752,9 @@ class SdnTransaction:
         """The newest network reload task of this client's user (GET /cluster/tasks)."""
         userid = self.client.userid
         for task in self.client.get("/cluster/tasks"):
-            if task.get("type") == "reloadnetworkall" and task.get("user") == userid:
+            # PVE answers a token's task as user + tokenid (pve-manager Tasks.pm $convert_token_task)
+            owner = task.get("user", "") + ("!" + task["tokenid"] if task.get("tokenid") else "")
+            if task.get("type") == "reloadnetworkall" and owner == userid:
                 return task["upid"]
         raise SdnError("the SDN configuration was applied (nothing is pending any more), but its answer was lost and "
                        "no reload task of {0} is in GET /cluster/tasks; check the nodes' network state".format(userid),
