@@ -113,8 +113,11 @@ def find_guest(client, vmid, node=None):
         vmid, UNCHANGED))
 
 
-def resolve_scope(client, params):
-    """The Scope a task's ``scope``/``node``/``vmid``/``vnet``/``group`` options name."""
+def resolve_scope(client, params, check_mode=False):
+    """The Scope a task's ``scope``/``node``/``vmid``/``vnet``/``group`` options name.
+
+    In check mode a security group that does not exist yet is an empty one (``missing`` set):
+    an earlier task of the play creates it in a real run."""
     kind = params["scope"]
     if kind == "cluster":
         return Scope(kind, "/cluster/firewall", "the cluster firewall")
@@ -128,6 +131,11 @@ def resolve_scope(client, params):
         return Scope(kind, "/cluster/sdn/vnets/{0}/firewall".format(params["vnet"]), "vnet {0}".format(params["vnet"]))
     group = params["group"]
     groups = [entry["group"] for entry in client.get("/cluster/firewall/groups")]
+    path = "/cluster/firewall/groups/{0}".format(group)
+    if group not in groups and check_mode:
+        scope = Scope(kind, path, "security group {0}".format(group), rules_path=path)
+        scope.missing = True
+        return scope
     if group not in groups:
         raise FirewallInputError("security group '{0}' does not exist: create it with homecloud.proxmox.firewall_group "
                                  "first; {1}".format(group, UNCHANGED))
@@ -355,13 +363,24 @@ def rule_problems(index, rule, references):
     return problems
 
 
-def check_rules(rules, references):
-    """Raise FirewallInputError naming every problem of the declared rules, before any write."""
+# What a reference to an object that does not exist yet reads like (rule_problems).
+MISSING_REFERENCE = re.compile(r"^rules\[\d+\]\.\w+: no such (ipset|alias|security group) ")
+
+
+def check_rules(rules, references, check_mode=False):
+    """Raise FirewallInputError naming every problem of the declared rules, before any write.
+
+    In check mode a reference to an IP set, alias or security group that does not exist is
+    returned as a warning instead: an earlier task of the play creates it in a real run (and
+    a real run still refuses it before any write)."""
     problems = []
     for index, rule in enumerate(rules):
         problems.extend(rule_problems(index, rule, references))
+    warnings = [problem for problem in problems if check_mode and MISSING_REFERENCE.match(problem)]
+    problems = [problem for problem in problems if problem not in warnings]
     if problems:
         raise FirewallInputError("; ".join(problems) + "; " + UNCHANGED)
+    return warnings
 
 
 def ipset_entry_cidr(index, cidr, references):
@@ -584,5 +603,7 @@ class RuleWrite(Write):
 
 def read_rules(client, scope):
     """PVE's rule list at ``scope`` as rule_from_pve() dicts."""
+    if getattr(scope, "missing", False):
+        return []
     return [rule_from_pve(entry) for entry in client.get(scope.rules_path)]
 

@@ -213,14 +213,17 @@ class FirewallRules(ConvergeModule):
 
     def plan(self):
         params = self.module.params
-        scope = resolve_scope(self.client, params)
+        scope = resolve_scope(self.client, params, check_mode=self.module.check_mode)
+        if getattr(scope, "missing", False):
+            self.module.warn("{0} does not exist (unless an earlier task of the play creates it)".format(scope))
         self.working_on = "the rules of {0}".format(scope)
         references = References(self.client, scope)
         declared = [dict((("icmp-type" if key == "icmp_type" else key), value) for key, value in rule.items())
                     for rule in params["rules"]]
         macros = references.macros if any(rule.get("macro") for rule in declared) else None
         desired = [declared_rule(rule, macros) for rule in declared]
-        check_rules(desired, references)
+        for warning in check_rules(desired, references, check_mode=self.module.check_mode):
+            self.module.warn(warning + " (unless an earlier task of the play creates it)")
         current = read_rules(self.client, scope)
         calls, after = plan_rule_calls(current, desired, params["exclusive"])
         return [RuleWrite(self.client, scope, call) for call in calls], current, after
