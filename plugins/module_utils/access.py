@@ -18,7 +18,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.homecloud.proxmox.plugins.module_utils.client import ProxmoxApiError, ProxmoxError
-from ansible_collections.homecloud.proxmox.plugins.module_utils.objects import ObjectModule, Write, same_value
+from ansible_collections.homecloud.proxmox.plugins.module_utils.objects import Write, same_value
 
 REALM = r"[A-Za-z][A-Za-z0-9\.\-_]+"
 USERID_RE = re.compile(r"^([^\s:/]+)@(" + REALM + r")$")
@@ -118,17 +118,6 @@ def not_found(error):
 def find(items, key, value):
     """The entry of a PVE list whose `key` is `value`, or None."""
     return next((item for item in items or [] if item.get(key) == value), None)
-
-
-class AccessObjectModule(ObjectModule):
-    """ObjectModule whose confirmation after a lost answer compares the way the module does
-    (ObjectModule.holds compares every value literally, so '' never matches an unset comment)."""
-
-    def holds(self, expected):
-        current = self.read()
-        if expected is None:
-            return current is None
-        return current is not None and not self.compare(current, expected)
 
 
 # --- ACL entries ---------------------------------------------------------------------------

@@ -187,4 +187,5 @@ class ObjectModule(ConvergeModule):
         current = self.read()
         if expected is None:
             return current is None
-        return current is not None and not option_changes(current, expected)
+        # compare() as the plan does: PVE may normalise a value (an empty comment is no comment)
+        return current is not None and not self.compare(current, expected)

@@ -70,12 +70,12 @@ failure:
   type: dict
 """
 
-from ansible_collections.homecloud.proxmox.plugins.module_utils.access import AccessObjectModule, GROUPID_RE, check_id, find, same_text
+from ansible_collections.homecloud.proxmox.plugins.module_utils.access import GROUPID_RE, check_id, find, same_text
 from ansible_collections.homecloud.proxmox.plugins.module_utils.base import create_module
-from ansible_collections.homecloud.proxmox.plugins.module_utils.objects import Write, defined, option_changes
+from ansible_collections.homecloud.proxmox.plugins.module_utils.objects import ObjectModule, Write, defined, option_changes
 
 
-class AccessGroup(AccessObjectModule):
+class AccessGroup(ObjectModule):
     result_key = "group"
 
     def __init__(self, module):

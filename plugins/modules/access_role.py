@@ -82,7 +82,6 @@ import re
 
 from ansible_collections.homecloud.proxmox.plugins.module_utils.access import (
     ROLEID_RE,
-    AccessObjectModule,
     check_id,
     find,
     privilege_errors,
@@ -92,14 +91,14 @@ from ansible_collections.homecloud.proxmox.plugins.module_utils.access import (
 )
 from ansible_collections.homecloud.proxmox.plugins.module_utils.base import create_module
 from ansible_collections.homecloud.proxmox.plugins.module_utils.client import ProxmoxError
-from ansible_collections.homecloud.proxmox.plugins.module_utils.objects import Write
+from ansible_collections.homecloud.proxmox.plugins.module_utils.objects import ObjectModule, Write
 
 # pve-access-control src/PVE/API2/Role.pm create_role (since 00b90e7): new role ids must not
 # start with 'PVE' in any case.
 RESERVED_PREFIX = re.compile(r"^PVE", re.IGNORECASE)
 
 
-class AccessRole(AccessObjectModule):
+class AccessRole(ObjectModule):
     result_key = "role"
 
     def __init__(self, module):

@@ -122,7 +122,6 @@ failure:
 """
 
 from ansible_collections.homecloud.proxmox.plugins.module_utils.access import (
-    AccessObjectModule,
     AclEntry,
     check_tokenid,
     check_userid,
@@ -131,12 +130,12 @@ from ansible_collections.homecloud.proxmox.plugins.module_utils.access import (
 )
 from ansible_collections.homecloud.proxmox.plugins.module_utils.base import create_module
 from ansible_collections.homecloud.proxmox.plugins.module_utils.client import ProxmoxError
-from ansible_collections.homecloud.proxmox.plugins.module_utils.objects import Write, defined, same_value
+from ansible_collections.homecloud.proxmox.plugins.module_utils.objects import ObjectModule, Write, defined, same_value
 
 SETTINGS = ("privsep", "expire", "comment")
 
 
-class AccessToken(AccessObjectModule):
+class AccessToken(ObjectModule):
     result_key = "token"
 
     def __init__(self, module):

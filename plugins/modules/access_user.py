@@ -113,9 +113,9 @@ failure:
   type: dict
 """
 
-from ansible_collections.homecloud.proxmox.plugins.module_utils.access import AccessObjectModule, check_userid, find, same_set, same_text, split_list
+from ansible_collections.homecloud.proxmox.plugins.module_utils.access import check_userid, find, same_set, same_text, split_list
 from ansible_collections.homecloud.proxmox.plugins.module_utils.base import create_module
-from ansible_collections.homecloud.proxmox.plugins.module_utils.objects import Write, defined
+from ansible_collections.homecloud.proxmox.plugins.module_utils.objects import ObjectModule, Write, defined
 
 TEXT_OPTIONS = ("firstname", "lastname", "email", "comment", "keys")
 # What PVE assumes when a user entry leaves these out (pve-access-control User.pm: enable
@@ -129,7 +129,7 @@ def same_user_value(key):
     return same_text
 
 
-class AccessUser(AccessObjectModule):
+class AccessUser(ObjectModule):
     result_key = "user"
     secret_keys = ("password",)
 

@@ -112,14 +112,13 @@ failure:
 
 from ansible_collections.homecloud.proxmox.plugins.module_utils.access import (
     POOLID_RE,
-    AccessObjectModule,
     check_id,
     not_found,
     same_text,
 )
 from ansible_collections.homecloud.proxmox.plugins.module_utils.base import create_module
 from ansible_collections.homecloud.proxmox.plugins.module_utils.client import ProxmoxApiError, ProxmoxError
-from ansible_collections.homecloud.proxmox.plugins.module_utils.objects import Write
+from ansible_collections.homecloud.proxmox.plugins.module_utils.objects import ObjectModule, Write
 
 GUEST_TYPES = ("qemu", "lxc", "openvz")
 MEMBER_KINDS = ("vms", "storage")
@@ -140,7 +139,7 @@ def member_target(current, declared, exclusive):
     return sorted(set(current) | set(declared))
 
 
-class Pool(AccessObjectModule):
+class Pool(ObjectModule):
     result_key = "pool"
 
     def __init__(self, module):
