@@ -6,7 +6,7 @@
 #   PVE_VERSION      simulated release, 9.1 (default) or 8.4
 #   DEMO_NODES       node names, default pve1,pve2,pve3
 #   DEMO_PLAYBOOKS   playbooks to run, in order (default: access.yml, cluster_info.yml,
-#                    tenant_network.yml, firewall.yml, tenant_access.yml)
+#                    tenant_network.yml, tenant_access.yml, firewall.yml)
 #   DEMO_AUTOMATION  1 (default): access.yml runs as root@pam's token and creates the
 #                    HomecloudAutomation token; every other playbook runs with that token.
 #                    0: everything runs as root@pam's token.
@@ -20,7 +20,7 @@ export PATH="$VENV/bin:$PATH"
 
 PVE_VERSION=${PVE_VERSION:-9.1}
 DEMO_NODES=${DEMO_NODES:-pve1,pve2,pve3}
-read -r -a PLAYBOOKS <<< "${DEMO_PLAYBOOKS:-playbooks/access.yml playbooks/cluster_info.yml playbooks/tenant_network.yml playbooks/firewall.yml playbooks/tenant_access.yml}"
+read -r -a PLAYBOOKS <<< "${DEMO_PLAYBOOKS:-playbooks/access.yml playbooks/cluster_info.yml playbooks/tenant_network.yml playbooks/tenant_access.yml playbooks/firewall.yml}"
 DEMO_AUTOMATION=${DEMO_AUTOMATION:-1}
 INVENTORY=inventories/demo
 START_TIMEOUT=30        # seconds the simulator gets to write its port file

@@ -65,6 +65,12 @@ options:
           - The shared services, C(name -> {addresses, ports: [{proto, dport}]}); the addresses must lie in
             the shared services zone.
         type: dict
+      rules:
+        description:
+          - Your own cluster rules, in the shape M(homecloud.proxmox.firewall_rules) takes; they follow the
+            management rules, in this order.
+        type: list
+        elements: dict
       node_options:
         description: Host firewall options merged over the baseline (enable, nftables, nosmurfs, tcpflags).
         type: dict

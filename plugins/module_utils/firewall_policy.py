@@ -15,7 +15,8 @@ services and which tenant may use which) into the objects the firewall modules c
   exceptions because PVE refuses a /0 entry), per tenant ``<zone>-nets`` and ``<zone>-gw``,
   per shared service ``svc-<name>``;
 - management rules at cluster level (admins to 8006/22 on the nodes, corosync, SSH and
-  pveproxy between nodes, BGP and VXLAN on the underlay only), then the cluster options
+  pveproxy between nodes, BGP and VXLAN on the underlay only) followed by the admin's own
+  cluster rules (``homecloud_firewall.rules``), then the cluster options
   (input and forward DROP) and, last, ``enable``;
 - node options (the host firewall baseline, nftables mode);
 - per tenant a security group for its guests and, per VNet, the VNet firewall: forward
@@ -80,6 +81,10 @@ def firewall_policy(plan, tenants, settings, nodes):
         errors.append("homecloud_firewall.node_options: must be a mapping of host firewall options")
     else:
         node_options.update(extra)
+    own_rules = settings.get("rules") or []
+    if not isinstance(own_rules, list) or not all(isinstance(item, Mapping) for item in own_rules):
+        errors.append("homecloud_firewall.rules: must be a list of rules (mappings in firewall_rules' shape)")
+        own_rules = []
     if errors:
         raise PlanError(errors)
 
@@ -105,7 +110,7 @@ def firewall_policy(plan, tenants, settings, nodes):
         tenant_policies.append(tenant_policy(entry, grants[entry["tenant"]], services, log_level))
     return {
         "ipsets": ipsets,
-        "rules": management_rules(),
+        "rules": management_rules() + [dict(item) for item in own_rules],
         "options": {"policy_in": "DROP", "policy_out": "ACCEPT", "policy_forward": "DROP"},
         "enable": {"enable": True},
         "nodes": [{"node": node["name"], "options": dict(node_options)} for node in node_list],

@@ -10,6 +10,7 @@ __metaclass__ = type
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -54,11 +55,12 @@ def run_playbook(plays, tmp_path, extra_vars=None, check=False, timeout=300):
     return ansible_playbook(str(playbook), options, cwd=str(tmp_path), timeout=timeout)
 
 
-def run_repo_playbook(sim, playbook, inventory="inventories/demo", options=(), timeout=300):
+def run_repo_playbook(sim, playbook, inventory="inventories/demo", options=(), timeout=300, identity=None):
     """Run one of the repository's playbooks with one of its inventories, pointed at the simulator
-    through the PROXMOX_* variables, as `make demo` does."""
-    _user, token_id, token_secret = sim_token(sim)
-    env = dict(PROXMOX_HOST="127.0.0.1", PROXMOX_PORT=str(sim.port), PROXMOX_USER="root@pam", PROXMOX_TOKEN_ID=token_id,
+    through the PROXMOX_* variables, as `make demo` does; as the simulator's root token, or as
+    `identity` = (user, token name, secret)."""
+    user, token_id, token_secret = identity or sim_token(sim)
+    env = dict(PROXMOX_HOST="127.0.0.1", PROXMOX_PORT=str(sim.port), PROXMOX_USER=user, PROXMOX_TOKEN_ID=token_id,
                PROXMOX_TOKEN_SECRET=token_secret, PROXMOX_CA_PATH=sim.cert_path)
     return ansible_playbook(os.path.join(REPO, playbook), ["-i", os.path.join(REPO, inventory)] + list(options),
                             cwd=REPO, timeout=timeout, env=env)
@@ -99,3 +101,15 @@ def run_tasks(sim, tmp_path, tasks, check=False, extra_vars=None):
     process = run_playbook(plays, tmp_path, extra_vars=dict(sim_vars(sim), **(extra_vars or {})), check=check)
     assert (tmp_path / "results.json").exists(), process.stdout[-5000:]
     return process, json.loads((tmp_path / "results.json").read_text())
+
+
+def recap(process):
+    """ok/changed/failed of localhost from the PLAY RECAP of a run that must have passed."""
+    assert process.returncode == 0, process.stdout[-6000:] + process.stderr[-2000:]
+    found = re.search(r"localhost\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", process.stdout)
+    return dict(ok=int(found.group(1)), changed=int(found.group(2)), failed=int(found.group(3)))
+
+
+def diffs(process):
+    """The --diff blocks ansible-playbook printed, in order."""
+    return re.findall(r"^--- before.*\n\+\+\+ after.*\n(?:[ @+\-].*\n)+", process.stdout, flags=re.M)

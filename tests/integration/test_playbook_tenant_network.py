@@ -9,26 +9,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-import re
 
 import pytest
 
-from .playbook import run_repo_playbook
+from .playbook import diffs, recap, run_repo_playbook
 
 PLAYBOOK = "playbooks/tenant_network.yml"
 WRITES = ("POST", "PUT", "DELETE")
-
-
-def recap(process):
-    """ok/changed/failed of localhost from the PLAY RECAP."""
-    assert process.returncode == 0, process.stdout[-6000:] + process.stderr[-2000:]
-    found = re.search(r"localhost\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", process.stdout)
-    return dict(ok=int(found.group(1)), changed=int(found.group(2)), failed=int(found.group(3)))
-
-
-def diffs(process):
-    """The --diff blocks ansible-playbook printed, in order."""
-    return re.findall(r"^--- before\n\+\+\+ after\n(?:[ @+\-].*\n)+", process.stdout, flags=re.M)
 
 
 @pytest.mark.parametrize("version", ["8.4", "9.1"])

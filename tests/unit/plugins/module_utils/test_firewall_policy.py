@@ -61,9 +61,10 @@ def test_demo_policy_sets_and_management_rules(inventory):
     assert in_set("1.1.1.1", internet) and in_set("203.0.113.9", internet)
     for inside in ("10.128.17.5", "10.128.1.10", "192.0.2.11", "172.16.0.1", "192.168.1.1", "100.64.0.1"):
         assert not in_set(inside, internet), inside
-    assert [(item["dport"], item["proto"]) for item in policy["rules"]] == [
-        ("8006", "tcp"), ("22", "tcp"), ("5405:5412", "udp"), ("8006", "tcp"), ("22", "tcp"), ("179", "tcp"), ("4789", "udp")]
-    assert all(item["type"] == "in" and item["action"] == "ACCEPT" and item["enable"] for item in policy["rules"])
+    assert [(item.get("dport"), item.get("proto")) for item in policy["rules"]] == [
+        ("8006", "tcp"), ("22", "tcp"), ("5405:5412", "udp"), ("8006", "tcp"), ("22", "tcp"), ("179", "tcp"), ("4789", "udp"),
+        (None, None), ("123", "udp")]  # then the inventory's own rules, in its order
+    assert all(item["type"] == "in" and item["action"] == "ACCEPT" and item["enable"] for item in policy["rules"][:7])
     assert policy["options"] == {"policy_in": "DROP", "policy_out": "ACCEPT", "policy_forward": "DROP"}
     assert [node["options"]["nftables"] for node in policy["nodes"]] == [True, True, True]
 
