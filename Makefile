@@ -47,8 +47,10 @@ pytest: venv collection ## unit, simulator and integration tests (pytest.ini)
 sanity: venv ## ansible-test sanity --venv --python 3.11, full default set, on a copy under .build/sanity
 	@bash scripts/sanity.sh
 
+# ANSIBLE_HOME inside .build: ansible-lint would otherwise also resolve modules from
+# ~/.ansible/collections, where an older installed copy of this collection may lie.
 lint: venv collection ## ansible-lint --offline, production profile (.ansible-lint)
-	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) ansible-lint --offline
+	ANSIBLE_HOME=$(BUILD)/ansible-home ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) ansible-lint --offline
 
 docs-lint: venv collection ## antsibull-docs lint-collection-docs --plugin-docs
 	@cd $(COLLECTION_LINK) && ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) \

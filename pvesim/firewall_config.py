@@ -209,7 +209,7 @@ def known_protocol(proto):
 def _net_ip(text):
     """Net::IP->new for one list element: (ip version, error text or None)."""
     if "-" in text:
-        begin, _, end = (part.strip() for part in text.partition("-"))
+        begin, _dash, end = (part.strip() for part in text.partition("-"))
         try:
             first, last = ipaddress.ip_address(begin), ipaddress.ip_address(end)
         except ValueError:
@@ -217,7 +217,7 @@ def _net_ip(text):
         if first.version != last.version or first > last:
             return None, "Begin address is greater than End address %s - %s" % (begin, end)
         return first.version, None
-    address, _, length = text.partition("/")
+    address, _slash, length = text.partition("/")
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:
@@ -335,7 +335,7 @@ def verify_conntrack_helper(value):
 
 def clean_cidr(cidr):
     """clean_cidr: host bits cleared, IPv6 compressed."""
-    address, _, length = cidr.partition("/")
+    address, _slash, length = cidr.partition("/")
     if not length:
         return cidr
     network = ipaddress.ip_network("%s/%s" % (address, length), strict=False)
@@ -353,7 +353,7 @@ def verify_ip_or_cidr(value):
 
 
 def _prefix_ok(value):
-    address, _, length = value.partition("/")
+    address, _slash, length = value.partition("/")
     return int(length) <= (32 if ":" not in address else 128)
 
 

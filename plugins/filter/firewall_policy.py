@@ -22,7 +22,7 @@ description:
     VNet, the tenant gateway VM's).
   - Management rules at cluster level - admin networks to 8006 and 22 on the nodes, corosync, pveproxy
     and SSH between nodes, BGP (179) and VXLAN (4789) between underlay addresses only - then input and
-    forward policy DROP; RV(_value.enable) comes last.
+    forward policy DROP; C(enable) in RV(_value) comes last.
   - Per tenant a security group named after its zone and, for each VNet, the VNet firewall - forward
     policy DROP; the tenant's own networks, the internet (through its gateway) and the shared services
     granted to it accepted; the management segment dropped and logged. The shared services' VNets accept
@@ -62,8 +62,8 @@ options:
         default: info
       services:
         description:
-          - The shared services, C(name -> {addresses, ports: [{proto, dport}]}); the addresses must lie in
-            the shared services zone.
+          - "The shared services: each name maps to C(addresses) (a list) and C(ports) (a list of C(proto), C(dport));
+            the addresses must lie in the shared services zone."
         type: dict
       rules:
         description:

@@ -559,8 +559,8 @@ def plan_rule_calls(current, desired, exclusive=False):
     return calls, listing()
 
 
-
 # --- sending rule writes with the digest --------------------------------------------------------
+
 
 class RuleWrite(Write):
     """A planned rule write that, when sent, first re-reads the list, checks PVE holds what the
@@ -606,4 +606,3 @@ def read_rules(client, scope):
     if getattr(scope, "missing", False):
         return []
     return [rule_from_pve(entry) for entry in client.get(scope.rules_path)]
-

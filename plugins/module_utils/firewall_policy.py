@@ -33,10 +33,7 @@ __metaclass__ = type
 
 import ipaddress
 
-try:
-    from collections.abc import Mapping
-except ImportError:  # Python 2.7, for ansible-test's import sanity
-    from collections import Mapping
+from collections.abc import Mapping
 
 from ansible_collections.homecloud.proxmox.plugins.module_utils.planning import PlanError
 

@@ -219,7 +219,8 @@ class AccessToken(ObjectModule):
 def main():
     module = create_module(dict(
         userid=dict(type="str", required=True, aliases=["user"]),
-        tokenid=dict(type="str", required=True, aliases=["name"]),
+        # the token's name, not its secret (validate-modules guesses from "token")
+        tokenid=dict(type="str", required=True, aliases=["name"], no_log=False),
         privsep=dict(type="bool", default=True),
         expire=dict(type="int"),
         comment=dict(type="str"),

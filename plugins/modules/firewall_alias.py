@@ -155,8 +155,8 @@ def main():
         comment=dict(type="str"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
     )
-    module = create_module(spec, supports_check_mode=True, required_if=[("scope", "vm", ("vmid",)),
-                                                                          ("state", "present", ("cidr",))])
+    module = create_module(spec, supports_check_mode=True,
+                           required_if=[("scope", "vm", ("vmid",)), ("state", "present", ("cidr",))])
     FirewallAlias(module).execute()
 
 

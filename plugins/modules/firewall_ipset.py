@@ -177,8 +177,8 @@ class FirewallIpset(ConvergeModule):
                 after["comment"] = comment
         if desired is not None:
             writes.extend(self.entry_writes(set_path, before["entries"] if before else [], desired))
-            kept = [] if params["exclusive"] else [entry for entry in after["entries"]
-                                                  if entry["cidr"] not in set(item["cidr"] for item in desired)]
+            declared = set(item["cidr"] for item in desired)
+            kept = [] if params["exclusive"] else [entry for entry in after["entries"] if entry["cidr"] not in declared]
             after["entries"] = sorted_entries(kept + desired)
         return writes, before, after
 
@@ -206,8 +206,8 @@ class FirewallIpset(ConvergeModule):
         for entry in desired:
             have = held.get(entry["cidr"])
             if have is None:
-                writes.append(Write("POST", set_path, dict(cidr=entry["cidr"], nomatch=1 if entry["nomatch"] else None,
-                                                          comment=entry.get("comment"))))
+                writes.append(Write("POST", set_path, dict(
+                    cidr=entry["cidr"], nomatch=1 if entry["nomatch"] else None, comment=entry.get("comment"))))
             elif have != entry:
                 # IPSet.pm update_ip sets nomatch and comment both, from what is sent
                 writes.append(Write("PUT", "{0}/{1}".format(set_path, entry["cidr"]),

@@ -596,4 +596,3 @@ def _collect_refs(conf, wanted, scope):
                 entry["comment"] = conf["aliases"][name]["comment"]
             result.append(entry)
     return result
-

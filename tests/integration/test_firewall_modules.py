@@ -157,8 +157,8 @@ def test_options_per_scope_idempotent_and_check_mode_equal(sim_factory, tmp_path
 
 
 def test_options_of_another_scope_fail_before_any_write(sim, tmp_path):
-    _process, (result,) = run_tasks(sim, tmp_path, [("firewall_options", dict(scope="vnet", vnet="acme01",
-                                                                               options=dict(policy_in="DROP")))])
+    task = ("firewall_options", dict(scope="vnet", vnet="acme01", options=dict(policy_in="DROP")))
+    _process, (result,) = run_tasks(sim, tmp_path, [task])
     assert result["failed"] and "policy_in do not belong to the vnet firewall" in result["msg"] and writes(sim) == []
 
 

@@ -161,9 +161,9 @@ def test_random_plans_reach_the_declaration_with_few_writes():
     pool = [rule(proto="tcp", dport=str(port)) for port in range(20, 32)] + [WEB, SSH, PING, DROP_ALL]
     generator = random.Random(20260101)
     for _round in range(400):
-        current = [dict(generator.choice(pool), comment=generator.choice([None, "a", "b"])) for _ in range(generator.randint(0, 8))]
+        current = [dict(generator.choice(pool), comment=generator.choice([None, "a", "b"])) for _draw in range(generator.randint(0, 8))]
         current = [dict((key, value) for key, value in item.items() if value is not None) for item in current]
-        desired = [dict(generator.choice(pool)) for _ in range(generator.randint(0, 8))]
+        desired = [dict(generator.choice(pool)) for _draw in range(generator.randint(0, 8))]
         exclusive = generator.random() < 0.5
         calls, final = replay(current, desired, exclusive)
         if exclusive:
