@@ -178,7 +178,11 @@ def held_entry(entry):
 
 
 def check_end_state(sim, rules, ipset):
-    """(matches, problems): whether PVE holds the declared rules in order and the declared IP set."""
+    """(rule problems, IP set problems): how the rules (in order) and the IP set's entries differ from the declaration."""
+    return rule_problems(sim, rules), ipset_problems(sim, ipset)
+
+
+def rule_problems(sim, rules):
     problems = []
     held = [held_rule(rule) for rule in sim.call("GET", "/cluster/firewall/rules", api=True)]
     declared = [pve_rule(rule) for rule in rules]
@@ -192,48 +196,67 @@ def check_end_state(sim, rules, ipset):
                         % (len(wrong), len(declared), ",".join(str(index) for index in wrong), first,
                            json.dumps(held[first], sort_keys=True), json.dumps(declared[first], sort_keys=True),
                            "; left over from the rule that stood there before: %s" % ", ".join(extra) if extra else ""))
+    return problems
+
+
+def ipset_problems(sim, ipset):
     names = [entry["name"] for entry in sim.call("GET", "/cluster/firewall/ipset", api=True)]
     if ipset["name"] not in names:
-        problems.append("IP set %s missing" % ipset["name"])
-    else:
-        entries = sorted((held_entry(entry) for entry in sim.call("GET", "/cluster/firewall/ipset/%s" % ipset["name"], api=True)),
-                         key=lambda entry: entry["cidr"])
-        wanted = sorted((held_entry(entry) for entry in ipset["entries"]), key=lambda entry: entry["cidr"])
-        if entries != wanted:
-            missing = [entry["cidr"] for entry in wanted if entry not in entries]
-            unexpected = [entry["cidr"] for entry in entries if entry not in wanted]
-            problems.append("IP set %s: %d entries held, %d declared; not as declared: %s; not declared: %s"
-                            % (ipset["name"], len(entries), len(wanted), missing or "-", unexpected or "-"))
-    return not problems, problems
+        return ["IP set %s missing" % ipset["name"]]
+    entries = sorted((held_entry(entry) for entry in sim.call("GET", "/cluster/firewall/ipset/%s" % ipset["name"], api=True)),
+                     key=lambda entry: entry["cidr"])
+    wanted = sorted((held_entry(entry) for entry in ipset["entries"]), key=lambda entry: entry["cidr"])
+    if entries == wanted:
+        return []
+    missing = [entry["cidr"] for entry in wanted if entry not in entries]
+    unexpected = [entry["cidr"] for entry in entries if entry not in wanted]
+    return ["IP set %s: %d entries held, %d declared; not as declared: %s; not declared: %s"
+            % (ipset["name"], len(entries), len(wanted), missing or "-", unexpected or "-")]
 
 
 # -- the runs ------------------------------------------------------------------------------------------------------------
 
+def converge(sim, workdir, side, rules, ipset, run_name):
+    """One ansible-playbook run of `side` converging (rules, ipset); its row with the end-state check."""
+    playbook = dict((name, path) for name, _label, path in SIDES)[side]
+    collections = [OUR_COLLECTIONS] + ([THEIR_COLLECTIONS] if side == "theirs" else [])
+    variables = os.path.join(workdir, "%s-%s.json" % (side, run_name))
+    with open(variables, "w", encoding="utf-8") as handle:
+        json.dump(play_variables(rules, ipset), handle, indent=1)
+    row = run_playbook(sim, playbook, collections, {"bench_firewall_vars": variables},
+                       os.path.join(LOGS, "%s-%s.log" % (side, run_name)))
+    row["rule_problems"], row["ipset_problems"] = check_end_state(sim, rules, ipset)
+    print("bench:   %s: rc %s, %d requests, %d writes, %d task results (%d changed), %.1f s, rules %s, IP set %s"
+          % (run_name, row["rc"], row["requests"], row["writes"], row["tasks"], row["changed"], row["wall"],
+             "WRONG" if row["rule_problems"] else "ok", "WRONG" if row["ipset_problems"] else "ok"), flush=True)
+    return row
+
+
 def bench(version, latency_ms):
-    """Both sides, the five scenarios each, against one simulator reset (empty state) before each side."""
+    """Both sides, each scenario from a fresh simulator state: reset, set up, then the measured run.
+
+    A scenario's start is the previous scenario's declaration, converged by the same side's playbook
+    (not counted; its end state is checked too), so a side that fails one scenario starts the next
+    one from the state it should have, not from its own failure.
+    """
     os.makedirs(LOGS, exist_ok=True)
     workdir = tempfile.mkdtemp(prefix="homecloud-bench-fw-")
     sim = Simulator(version, workdir)
-    result = dict(version=version, rows={})
+    result = dict(version=version, rows={}, setups={})
     try:
         sim.start()
         print("bench: PVE %s simulator (pid %d) on https://127.0.0.1:%d, %d ms per request"
               % (version, sim.process.pid, sim.port, latency_ms), flush=True)
-        for side, label, playbook in SIDES:
-            sim.reset(latency_ms)
-            collections = [OUR_COLLECTIONS] + ([THEIR_COLLECTIONS] if side == "theirs" else [])
+        for side, label, _playbook in SIDES:
+            previous_rules = previous_ipset = None
             for scenario, rules, ipset in declarations():
-                variables = os.path.join(workdir, "%s-%s.json" % (side, scenario))
-                with open(variables, "w") as handle:
-                    json.dump(play_variables(rules, ipset), handle, indent=1)
                 print("bench: %s, %s ..." % (label, scenario), flush=True)
-                row = run_playbook(sim, playbook, collections, {"bench_firewall_vars": variables},
-                                   os.path.join(LOGS, "%s-%s.log" % (side, scenario)))
-                row["matches"], row["problems"] = check_end_state(sim, rules, ipset)
-                result["rows"][(side, scenario)] = row
-                print("bench:   rc %s, %d requests, %d writes, %d task results (%d changed), %.1f s, end state %s"
-                      % (row["rc"], row["requests"], row["writes"], row["tasks"], row["changed"], row["wall"],
-                         "as declared" if row["matches"] else "NOT as declared"), flush=True)
+                sim.reset(latency_ms)
+                if previous_rules is not None:
+                    result["setups"][(side, scenario)] = converge(sim, workdir, side, previous_rules, previous_ipset,
+                                                                  scenario + "-setup")
+                result["rows"][(side, scenario)] = converge(sim, workdir, side, rules, ipset, scenario)
+                previous_rules, previous_ipset = rules, ipset
     finally:
         sim.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -249,41 +272,51 @@ def markdown(result, community, latency_ms, started):
              "- Cluster firewall: an ordered list of %d rules (macros, ports, the IP set `%s` and plain CIDRs as sources) and "
              "the IP set `%s` of %d entries, both created by the same play (IP set task first, then the rules)."
              % (len(BASE_RULES), ADMINS, IPSET_NAME, len(BASE_ENTRIES)),
-             "- Simulator: pvesim PVE %s, 3 nodes, %d ms injected latency per API request; reset to an empty state before "
-             "each side, then the scenarios in a row." % (result["version"], latency_ms),
+             "- Simulator: pvesim PVE %s, 3 nodes, %d ms injected latency per API request. Every scenario of every side "
+             "starts from an empty state (`POST /_sim/reset`); from scenario 2 on, the same side's playbook first converges "
+             "the previous scenario's declaration (set-up, not counted; its end state is checked as well), then the "
+             "measured run converges the scenario's." % (result["version"], latency_ms),
              "- Ours: `benchmarks/firewall_ours.yml`: `firewall_ipset` (exclusive) and `firewall_rules` (scope cluster, exclusive).",
              "- Theirs: `benchmarks/community_proxmox_firewall.yml`: `proxmox_firewall` with `ip_sets`, then with `rules` "
              "(each with its `pos`, `enable: true`, default `update: true`), community.proxmox %s from PyPI `ansible` %s."
              % (community["community_proxmox"], community["ansible"]),
              "- requests: every `/api2` request the simulator answered; writes: POST/PUT/DELETE; task results: "
              "`ok`/`changed`/`failed`/`fatal` lines (2 per run on each side); wall: `time.monotonic()` around ansible-playbook; "
+             "load: the 1-minute load average when the run started (%d CPUs); "
              "end state: `GET /cluster/firewall/rules` equal to the declaration position by position (pos, digest, "
-             "ipversion left out) and the IP set's entries equal to the declared ones.", "",
+             "ipversion left out) and the IP set's entries equal to the declared ones." % (os.cpu_count() or 0), "",
              "Scenarios: " + "; ".join("**%s**: %s" % item for item in SCENARIOS) + ".", "",
-             "| scenario | side | rc | requests | GETs | writes | task results | changed | failed | wall (s) | end state |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "| scenario | side | rc | requests | GETs | writes | task results | changed | failed | wall (s) | load | end state |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     rows = result["rows"]
     for scenario, _text in SCENARIOS:
         for side, label, _playbook in SIDES:
             row = rows.get((side, scenario))
             if row:
-                lines.append("| %s | %s | %s | %d | %d | %d | %d | %d | %d | %.1f | %s |" % (
+                lines.append("| %s | %s | %s | %d | %d | %d | %d | %d | %d | %.1f | %.1f | %s |" % (
                     scenario, label, row["rc"], row["requests"], row["gets"], row["writes"], row["tasks"], row["changed"],
-                    row["failed"], row["wall"], "as declared" if row["matches"] else "**wrong**"))
+                    row["failed"], row["wall"], row["load"], end_state_cell(row)))
         ours, theirs = rows.get(("ours", scenario)), rows.get(("theirs", scenario))
         if ours and theirs:
             mark = " (!)" if ours["rc"] != 0 or theirs["rc"] != 0 else ""
-            lines.append("| %s | **theirs / ours** | | **%s** | %s | **%s** | | | | **%s** | |" % (
+            lines.append("| %s | **theirs / ours** | | **%s** | %s | **%s** | | | | **%s** | | |" % (
                 scenario, ratio(theirs["requests"], ours["requests"], mark), ratio(theirs["gets"], ours["gets"], mark),
                 ratio(theirs["writes"], ours["writes"], mark), ratio(theirs["wall"], ours["wall"], mark)))
     lines += ["", "(!) a side failed in this scenario (rc not 0): the ratio compares unequal work.", ""]
+    lines += ["- %s: %d of %d declared rule positions hold another rule than in the previous declaration (what a "
+              "position-matching module must rewrite)." % (scenario, changed, total) for scenario, changed, total in position_changes()]
     for side, label, _playbook in SIDES:
         for scenario, _text in SCENARIOS:
             row = rows.get((side, scenario))
             if not row:
                 continue
-            for problem in row["problems"]:
+            for problem in row["rule_problems"] + row["ipset_problems"]:
                 lines.append("- %s, %s: end state not as declared: %s" % (label, scenario, problem))
+            setup = result["setups"].get((side, scenario))
+            for problem in (setup["rule_problems"] + setup["ipset_problems"] if setup else []):
+                lines.append("- %s, %s: the set-up (previous declaration) did not end as declared: %s" % (label, scenario, problem))
+            if setup and setup["rc"] != 0:
+                lines.append("- %s, %s: the set-up run failed (rc %s), see its log" % (label, scenario, setup["rc"]))
             for message, count in sorted(row["failures"].items()):
                 lines.append("- %s, %s: %d x failed: `%s`" % (label, scenario, count, message[:400].replace("`", "'")))
     lines += ["", "<details><summary>Requests by route</summary>", "",
@@ -295,6 +328,31 @@ def markdown(result, community, latency_ms, started):
                 str(rows.get((side, scenario), {}).get(kind, {}).get(name, 0)) for side, _label, _playbook in SIDES for scenario, _text in SCENARIOS)))
     lines += ["", "</details>", "", "Logs of the last run: .build/bench/runs/firewall/<side>-<scenario>.log (not committed).", ""]
     return "\n".join(lines)
+
+
+def end_state_cell(row):
+    """`as declared`, or which part is wrong and how many rule positions."""
+    if not row["rule_problems"] and not row["ipset_problems"]:
+        return "as declared"
+    parts = []
+    if row["rule_problems"]:
+        parts.append("rules **wrong**")
+    if row["ipset_problems"]:
+        parts.append("IP set **wrong**")
+    else:
+        parts.append("IP set as declared")
+    return ", ".join(parts)
+
+
+def position_changes():
+    """[(scenario, positions whose rule differs from the previous declaration's, rules)] from scenario 2 on."""
+    result = []
+    previous = None
+    for scenario, rules, _ipset in declarations():
+        if previous is not None:
+            result.append((scenario, sum(1 for old, new in zip(previous, rules) if old != new), len(rules)))
+        previous = rules
+    return result
 
 
 def main(argv=None):
@@ -321,7 +379,7 @@ def main(argv=None):
     text = markdown(result, community, args.latency_ms, started)
     print(text)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with open(args.output, "w") as handle:
+    with open(args.output, "w", encoding="utf-8") as handle:
         handle.write(text)
     print("bench: results written to %s" % os.path.relpath(os.path.abspath(args.output), ROOT), flush=True)
     return 0
