@@ -5,7 +5,8 @@
 """Firewall benchmark: homecloud.proxmox's firewall_rules/firewall_ipset against community.proxmox's proxmox_firewall.
 
 Against the simulator (pvesim) with injected latency per request, each side runs five scenarios
-in a row on the cluster firewall, from an empty simulator state:
+on the cluster firewall, each from an empty simulator state set up (not counted) with the
+previous scenario's declaration by the same side:
 
   1. converge: an ordered list of 30 rules and the IP set `admins` (20 entries) the rules name;
   2. re-run: the same declaration again;
