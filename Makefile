@@ -94,3 +94,7 @@ clean: ## remove build output (.build); keeps .venv
 .PHONY: bench
 bench: venv collection ## SDN benchmark against community.proxmox on the simulator (slow, not part of make test; writes benchmarks/results/latest.md)
 	@python benchmarks/run.py $(BENCH_ARGS)
+
+.PHONY: bench-firewall
+bench-firewall: venv collection ## firewall benchmark against community.proxmox on the simulator (slow, not part of make test; writes benchmarks/results/firewall.md)
+	@python benchmarks/firewall.py $(BENCH_ARGS)
