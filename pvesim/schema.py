@@ -30,6 +30,11 @@ def normalize_release(version):
     return release
 
 
+# Path parameters registered with `fragmentDelimiter => ''` (pve-common RESTHandler.pm
+# map_path_to_methods): the rest of the path is their value, slashes included - an IP set
+# entry is addressed as .../ipset/<name>/10.0.0.0/24 (pve-firewall src/PVE/API2/Firewall/IPSet.pm).
+REST_OF_PATH_PARAMS = frozenset(["cidr"])
+
 class _PathNode:
     """One level of the path tree: fixed children, or one `{param}` child."""
 
@@ -72,8 +77,14 @@ class ApiSchema:
     def match(self, rel_uri):
         """Return (schema path, uri params) for a concrete path, or None when nothing matches."""
         node, params = self.root, {}
-        for component in (part for part in rel_uri.split("/") if part):
+        components = [part for part in rel_uri.split("/") if part]
+        while components:
+            component = components.pop(0)
             if node.param_child is not None:
+                if node.param_name in REST_OF_PATH_PARAMS and node.param_child.param_child is None \
+                        and not node.param_child.folders:
+                    component = "/".join([component] + components)  # takes the rest of the path
+                    components = []
                 if not re.match(r"^(\S+)$", component):
                     return None
                 params[node.param_name] = component

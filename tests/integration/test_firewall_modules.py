@@ -190,6 +190,20 @@ def test_ipset_entries_one_by_one(sim, tmp_path):
     assert sim_get(sim, "/cluster/firewall/ipset") == []
 
 
+def test_ipset_entries_with_a_prefix_are_updated_and_removed_in_place(sim, tmp_path):
+    # PVE addresses them as .../ipset/<name>/10.1.0.0/24 (IPSet.pm fragmentDelimiter '')
+    declared = dict(scope="cluster", name="nets", entries=[dict(cidr="10.1.0.0/24"), dict(cidr="10.2.0.0/24")])
+    run_ok(sim, tmp_path, [("firewall_ipset", declared)])
+    start = len(writes(sim))
+    changed, = run_ok(sim, tmp_path, [("firewall_ipset", dict(declared, exclusive=True, entries=[
+        dict(cidr="10.2.0.0/24", comment="kept")]))])
+    assert changed["writes"] == ["PUT /cluster/firewall/ipset/nets/10.2.0.0/24 comment=kept nomatch=0",
+                                 "DELETE /cluster/firewall/ipset/nets/10.1.0.0/24"]
+    assert [(method, path) for method, path, _params in writes(sim)[start:]] == [
+        ("PUT", "/cluster/firewall/ipset/nets/10.2.0.0/24"), ("DELETE", "/cluster/firewall/ipset/nets/10.1.0.0/24")]
+    assert [(entry["cidr"], entry.get("comment")) for entry in sim_get(sim, "/cluster/firewall/ipset/nets")] == [("10.2.0.0/24", "kept")]
+
+
 def test_bad_ipset_entry_fails_naming_it(sim, tmp_path):
     _process, (result,) = run_tasks(sim, tmp_path, [("firewall_ipset", dict(scope="cluster", name="admins", entries=[
         dict(cidr="10.0.0.0/24"), dict(cidr="10.0.0.300")]))])

@@ -256,3 +256,16 @@ def test_versions_share_the_api_rules_pm(api, api84):
         ok(session, "POST", "/nodes/pve1/firewall/rules", type="forward", action="ACCEPT", proto="icmp", **{"icmp-type": "echo-request"})
         rule = session.data("GET", "/nodes/pve1/firewall/rules")[0]
         assert (rule["type"], rule["icmp-type"], rule["ipversion"], rule["enable"]) == ("forward", "echo-request", 4, 0)
+
+
+def test_ipset_entry_with_a_prefix_is_addressed_by_the_rest_of_the_path_ipset_pm_fragment_delimiter(api):
+    # pve-firewall IPSet.pm registers {cidr} with fragmentDelimiter => '' (pve-common RESTHandler.pm
+    # map_path_to_methods): .../ipset/<name>/10.1.0.0/24 is the entry 10.1.0.0/24.
+    ok(api, "POST", "/cluster/firewall/ipset", name="admins")
+    ok(api, "POST", "/cluster/firewall/ipset/admins", cidr="10.1.0.0/24")
+    assert ok(api, "GET", "/cluster/firewall/ipset/admins/10.1.0.0/24")["cidr"] == "10.1.0.0/24"
+    ok(api, "PUT", "/cluster/firewall/ipset/admins/10.1.0.0/24", comment="office", nomatch=1)
+    assert [(entry["cidr"], entry.get("comment"), entry.get("nomatch")) for entry in ok(api, "GET", "/cluster/firewall/ipset/admins")] \
+        == [("10.1.0.0/24", "office", 1)]
+    ok(api, "DELETE", "/cluster/firewall/ipset/admins/10.1.0.0/24")
+    assert ok(api, "GET", "/cluster/firewall/ipset/admins") == []
