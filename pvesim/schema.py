@@ -35,6 +35,7 @@ def normalize_release(version):
 # entry is addressed as .../ipset/<name>/10.0.0.0/24 (pve-firewall src/PVE/API2/Firewall/IPSet.pm).
 REST_OF_PATH_PARAMS = frozenset(["cidr"])
 
+
 class _PathNode:
     """One level of the path tree: fixed children, or one `{param}` child."""
 

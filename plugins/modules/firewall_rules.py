@@ -24,6 +24,9 @@ description:
   - Every rule is checked before any write, as PVE would check it (rule types of the scope, REJECT on the forward
     chain, ports without a protocol, macros, interfaces, addresses, and the IP sets, aliases, security groups and
     VNets the rule names); a failure names the rule (V(rules[2].macro)) and nothing is changed.
+  - In check mode an IP set, alias or security group that does not exist yet is a warning, not a failure, since
+    another task of the play may create it; a real run refuses it before any write. So a play can check its rules
+    with C(check_mode=true) on a task before its first write.
   - Each write carries the list's digest, read again just before it; if the list is not what the plan expects at
     that step (someone else changed it meanwhile) the module stops and says so.
 options:
@@ -215,7 +218,7 @@ class FirewallRules(ConvergeModule):
         params = self.module.params
         scope = resolve_scope(self.client, params, check_mode=self.module.check_mode)
         if getattr(scope, "missing", False):
-            self.module.warn("{0} does not exist (unless an earlier task of the play creates it)".format(scope))
+            self.module.warn("{0} does not exist (unless another task of the play creates it)".format(scope))
         self.working_on = "the rules of {0}".format(scope)
         references = References(self.client, scope)
         declared = [dict((("icmp-type" if key == "icmp_type" else key), value) for key, value in rule.items())
@@ -223,7 +226,7 @@ class FirewallRules(ConvergeModule):
         macros = references.macros if any(rule.get("macro") for rule in declared) else None
         desired = [declared_rule(rule, macros) for rule in declared]
         for warning in check_rules(desired, references, check_mode=self.module.check_mode):
-            self.module.warn(warning + " (unless an earlier task of the play creates it)")
+            self.module.warn(warning + " (unless another task of the play creates it)")
         current = read_rules(self.client, scope)
         calls, after = plan_rule_calls(current, desired, params["exclusive"])
         return [RuleWrite(self.client, scope, call) for call in calls], current, after
