@@ -96,6 +96,40 @@ options:
           alias:
             description: The VNet's alias in PVE. Default - the tenant name, a space and the VNet name.
             type: str
+      guests:
+        description:
+          - The tenant's guests (VMs). The plan gives each one its VMID, its address and a MAC; fields it does not
+            read (V(size), V(cores), V(memory), V(node), ...) are passed through to RV(_value[].guests).
+        type: list
+        elements: dict
+        suboptions:
+          name:
+            description:
+              - The guest's name, unique in the tenant; also its host name, so PVE's dns-name rule applies (ASCII
+                letters, digits, V(-) and V(.), up to 63 characters).
+            type: str
+            required: true
+          id:
+            description:
+              - The guest's stable slot in the tenant, from O(network_plan.reserved_vmids) to
+                O(network_plan.vmids_per_tenant) - 1. Its VMID is the first of the tenant's range plus O(_input[].guests[].id),
+                and its default host number is O(_input[].guests[].id). Never reuse or change it while the guest exists.
+            type: int
+            required: true
+          vnet:
+            description: The name (or PVE id) of one of this tenant's VNets. Another tenant's VNet is refused.
+            type: str
+            required: true
+          host:
+            description:
+              - The host number of the guest's address in the VNet subnet instead of O(_input[].guests[].id); the address
+                must lie in the VNet's guest range (after the gateway and the reserved hosts, before the broadcast).
+            type: int
+          vmid:
+            description:
+              - An explicit VMID instead of the slot's, inside the tenant's range and above the VMIDs kept for its
+                infrastructure.
+            type: int
   network_plan:
     description: The settings of the plan.
     type: dict
@@ -137,6 +171,22 @@ options:
           - C(-) in names becomes C(_).
         type: dict
         default: {}
+      vmid_base:
+        description:
+          - Tenant O(_input[].id) owns the VMIDs O(network_plan.vmid_base) + id * O(network_plan.vmids_per_tenant) and the
+            O(network_plan.vmids_per_tenant) - 1 after it, for example 10100-10199 for tenant 1.
+        type: int
+        default: 10000
+      vmids_per_tenant:
+        description: The size of each tenant's VMID range.
+        type: int
+        default: 100
+      reserved_vmids:
+        description:
+          - The first VMIDs of each tenant's range, kept for its infrastructure (the tenant gateway VM, ...);
+            guests use the rest.
+        type: int
+        default: 10
       shared_services:
         description:
           - One more tenant-like entry for the shared services zone, with the same fields as a tenant
@@ -181,6 +231,9 @@ EXAMPLES = r"""
         vnets:
           - {name: web, id: 1}
           - {name: db, id: 2}
+        guests:
+          - {name: web1, id: 10, vnet: web, size: small}   # VMID 10310, 10.128.49.10
+          - {name: db1, id: 11, vnet: db, host: 50}         # VMID 10311, 10.128.50.50
       - name: initech-labs
         id: 4
         zone: initech
@@ -297,6 +350,23 @@ _value:
           description: How many guest addresses there are.
           type: int
           sample: 245
+    vmids:
+      description: The tenant's VMID range - V(first), V(last), and V(guests_first), the first VMID a guest may have.
+      type: dict
+      sample: {first: 10300, last: 10399, guests_first: 10310}
+    guests:
+      description:
+        - The guests, sorted by VMID, each with the fields it was declared with (passed through) and the planned
+          V(name), V(id), V(vmid), V(vnet) (the PVE VNet id), V(vnet_name), V(ip), V(cidr) (the address with the
+          VNet's prefix length, as cloud-init takes it), V(gateway) and V(mac).
+        - V(mac) is the planned MAC of the guest's first NIC - locally administered, C(02) followed by the VMID in
+          four bytes and the NIC index - so it is unique in the cluster, stays the same when the guest is
+          re-created, and PVE's IPAM can hold the address for it before the guest exists.
+      type: list
+      elements: dict
+      sample:
+        - {name: web1, id: 10, vmid: 10310, vnet: acme01, vnet_name: web, ip: 10.128.49.10, cidr: 10.128.49.10/24,
+           gateway: 10.128.49.1, mac: "02:00:00:28:46:00", size: small}
 """
 
 from ansible.errors import AnsibleFilterError

@@ -57,6 +57,21 @@ VNET_ID_ZONE_PART = SDN_ID_MAX_LENGTH - 2
 DEFAULT_VRF_VXLAN_BASE = 10000
 DEFAULT_VNET_TAG_BASE = 100000
 DEFAULT_RESERVED_HOSTS = 8
+# Guest ids: tenant <id> owns VMIDs vmid_base + id * vmids_per_tenant + 0..vmids_per_tenant-1;
+# the first reserved_vmids of them are kept for its infrastructure (the tenant gateway VM, ...).
+DEFAULT_VMID_BASE = 10000
+DEFAULT_VMIDS_PER_TENANT = 100
+DEFAULT_RESERVED_VMIDS = 10
+# PVE's guest id range (pve-common JSONSchema.pm pve-vmid: 100 to 999999999).
+MIN_VMID = 100
+MAX_VMID = 999999999
+# PVE's dns-name format for a VM name (pve-common JSONSchema.pm pve_verify_dns_name), ASCII only:
+# a guest's name is also its cloud-init host name.
+DNS_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+GUEST_NAME_RE = re.compile(r"\A(?:%s\.)*%s\Z" % (DNS_LABEL, DNS_LABEL))
+# A planned NIC's MAC: locally administered (02), then the VMID in four bytes and the NIC index, so it is
+# unique in the cluster, stable across re-creates, and never one PVE generates (PVE uses its own OUI BC:24:11).
+PLANNED_MAC_PREFIX = 0x02
 # Zone options the plan computes itself; taking them from zone_defaults or
 # zone_options would break the plan's guarantees.
 PLANNED_ZONE_OPTIONS = ("zone", "type", "controller", "vrf_vxlan", "vnets")
@@ -84,6 +99,9 @@ class Settings:
         self.vnet_tag_base = None
         self.reserved_hosts = None
         self.zone_defaults = {}
+        self.vmid_base = None
+        self.vmids_per_tenant = None
+        self.reserved_vmids = None
 
 
 class Entry:
@@ -101,6 +119,8 @@ class Entry:
         self.zone_options = {}
         self.vrf_vxlan = None
         self.vnets = []
+        self.guests = []
+        self.vmids = None  # (first, last) of the tenant's VMID range
 
 
 class Vnet:
@@ -115,6 +135,20 @@ class Vnet:
         self.alias = None
         self.cidr = None
         self.tag = None
+
+
+class Guest:
+    """One guest of an entry as read and derived; None marks invalid input."""
+
+    def __init__(self, index):
+        self.field = "guests[%d]" % index
+        self.name = None
+        self.id = None
+        self.vmid = None
+        self.vnet = None  # the Vnet it is planned on
+        self.host = None  # host number inside the VNet subnet
+        self.address = None
+        self.extra = {}  # the fields the plan does not read, passed through
 
 
 class Claim:
@@ -281,6 +315,13 @@ def read_settings(network_plan, errors):
     settings.reserved_hosts = read_int(network_plan, "reserved_hosts", label, errors, low=0,
                                        default=DEFAULT_RESERVED_HOSTS)
     settings.zone_defaults = read_options(network_plan, "zone_defaults", label, errors)
+    settings.vmid_base = read_int(network_plan, "vmid_base", label, errors, low=MIN_VMID, high=MAX_VMID,
+                                  default=DEFAULT_VMID_BASE, why="PVE's guest id range")
+    settings.vmids_per_tenant = read_int(network_plan, "vmids_per_tenant", label, errors, low=2,
+                                         default=DEFAULT_VMIDS_PER_TENANT)
+    per_tenant = settings.vmids_per_tenant or DEFAULT_VMIDS_PER_TENANT
+    settings.reserved_vmids = read_int(network_plan, "reserved_vmids", label, errors, low=0, high=per_tenant - 1,
+                                       default=DEFAULT_RESERVED_VMIDS, why="below vmids_per_tenant")
     if settings.vnet_prefix is not None and settings.reserved_hosts is not None and settings.supernet is not None:
         check_guest_room(settings.vnet_prefix, settings.supernet.version, settings.reserved_hosts,
                          label, "vnet_prefix", errors)
@@ -373,6 +414,11 @@ def read_entry(raw, position, settings, errors, shared):
         vnet = read_vnet(raw_vnet, index, entry, settings, errors)
         if vnet is not None:
             entry.vnets.append(vnet)
+    read_vmid_range(entry, settings, errors)
+    for index, raw_guest in enumerate(read_list(raw, "guests", entry.label, errors)):
+        guest = read_guest(raw_guest, index, entry, settings, errors)
+        if guest is not None:
+            entry.guests.append(guest)
     return entry
 
 
@@ -472,6 +518,112 @@ def read_vnet_subnet(raw, vnet, entry, settings, errors):
 
 
 # ---------------------------------------------------------------------------
+# Guests
+
+def read_vmid_range(entry, settings, errors):
+    """The tenant's VMID range from its slot: vmid_base + id * vmids_per_tenant, vmids_per_tenant long."""
+    if entry.id is None or settings.vmid_base is None or settings.vmids_per_tenant is None:
+        return
+    first = settings.vmid_base + entry.id * settings.vmids_per_tenant
+    last = first + settings.vmids_per_tenant - 1
+    if last > MAX_VMID:
+        errors.append("%s: id %d: its VMID range %d-%d (vmid_base + id * vmids_per_tenant) ends beyond %d, "
+                      "PVE's highest guest id" % (entry.label, entry.id, first, last, MAX_VMID))
+        return
+    entry.vmids = (first, last)
+
+
+GUEST_FIELDS = ("name", "id", "vmid", "vnet", "host")
+
+
+def read_guest(raw, index, entry, settings, errors):
+    guest = Guest(index)
+    label, field = entry.label, guest.field
+    if not isinstance(raw, Mapping):
+        errors.append("%s: %s: must be a dict (name, id, vnet, ...), got %s" % (label, field, show(raw)))
+        return None
+    guest.extra = dict((str(key), plain(value)) for key, value in raw.items() if key not in GUEST_FIELDS)
+    guest.name = read_text(raw, "name", label, errors, field=field + ".name")
+    if guest.name is not None:
+        if not GUEST_NAME_RE.match(guest.name) or len(guest.name) > 63:
+            errors.append("%s: %s.name %s: a guest name is its host name: up to 63 ASCII letters, digits, '-' "
+                          "and '.', not starting or ending with '-' (PVE's dns-name format)" % (label, field, show(guest.name)))
+            guest.name = None
+        else:
+            field = guest.field = "guests[%d] (%s)" % (index, guest.name)
+    reserved = settings.reserved_vmids if settings.reserved_vmids is not None else DEFAULT_RESERVED_VMIDS
+    per_tenant = settings.vmids_per_tenant or DEFAULT_VMIDS_PER_TENANT
+    guest.id = read_int(raw, "id", label, errors, low=reserved, high=per_tenant - 1, field=field + ".id",
+                        why="the guest's stable slot; below %d is the tenant's infrastructure" % reserved)
+    read_guest_vmid(raw, guest, entry, settings, errors)
+    read_guest_vnet(raw, guest, entry, errors)
+    read_guest_address(raw, guest, entry, settings, errors)
+    return guest
+
+
+def read_guest_vmid(raw, guest, entry, settings, errors):
+    """vmid: the slot's (range start + id), or an explicit one inside the tenant's range, above its infrastructure."""
+    if entry.vmids is None:
+        return
+    first, last = entry.vmids
+    lowest = first + (settings.reserved_vmids or 0)
+    if raw.get("vmid") is None:
+        if guest.id is not None:
+            guest.vmid = first + guest.id
+        return
+    vmid = read_int(raw, "vmid", entry.label, errors, low=MIN_VMID, high=MAX_VMID, field=guest.field + ".vmid")
+    if vmid is None:
+        return
+    if not lowest <= vmid <= last:
+        errors.append("%s: %s.vmid %d: outside the tenant's guest VMIDs %d-%d (its range %d-%d, the first %d "
+                      "kept for its infrastructure)" % (entry.label, guest.field, vmid, lowest, last, first, last,
+                                                        lowest - first))
+        return
+    guest.vmid = vmid
+
+
+def read_guest_vnet(raw, guest, entry, errors):
+    """vnet: the name (or PVE id) of one of this tenant's VNets, never another tenant's."""
+    value = read_text(raw, "vnet", entry.label, errors, field=guest.field + ".vnet")
+    if value is None:
+        return
+    for vnet in entry.vnets:
+        if value in (vnet.name, vnet.vnet):
+            guest.vnet = vnet
+            return
+    names = ", ".join(str(vnet.name) for vnet in entry.vnets) or "none"
+    errors.append("%s: %s.vnet %s: not a VNet of this tenant (its VNets: %s); a guest is only ever placed on its "
+                  "own tenant's VNets" % (entry.label, guest.field, show(value), names))
+
+
+def read_guest_address(raw, guest, entry, settings, errors):
+    """host: the host number in the VNet subnet (default: the guest id); must be in the VNet's guest range."""
+    if raw.get("host") is None:
+        host, origin = guest.id, " (the guest id; set host to choose another)"
+    else:
+        host, origin = read_int(raw, "host", entry.label, errors, low=1, field=guest.field + ".host"), ""
+    guest.host = host
+    if host is None or guest.vnet is None or guest.vnet.cidr is None or settings.reserved_hosts is None:
+        return
+    cidr = guest.vnet.cidr
+    dummy_gateway, first_guest, last_guest = host_layout(cidr, settings.reserved_hosts)
+    number = cidr.first + host
+    if not first_guest <= number <= last_guest:
+        errors.append("%s: %s.host %d%s: %s is outside VNet %s's guest range %s-%s (below it: the gateway and %d "
+                      "reserved addresses)" % (entry.label, guest.field, host, origin, address(number, cidr.version),
+                                               guest.vnet.name, address(first_guest, cidr.version),
+                                               address(last_guest, cidr.version), settings.reserved_hosts))
+        return
+    guest.address = address(number, cidr.version)
+
+
+def planned_mac(vmid, nic):
+    """The planned MAC of NIC `nic` of guest `vmid` (see PLANNED_MAC_PREFIX)."""
+    octets = [PLANNED_MAC_PREFIX] + [(vmid >> shift) & 0xFF for shift in (24, 16, 8, 0)] + [nic]
+    return ":".join("%02X" % octet for octet in octets)
+
+
+# ---------------------------------------------------------------------------
 # Checks across tenants
 
 def check_unique(entries, errors):
@@ -490,6 +642,10 @@ def check_unique(entries, errors):
     for entry in entries:
         report_repeats(vnet_claims(entry, "name", "the name"), errors, "VNet names must be unique inside a tenant")
         report_repeats(vnet_claims(entry, "id", "the id"), errors, "VNet ids (slots) must be unique inside a tenant")
+        report_repeats(guest_claims(entry, "name", "the name"), errors, "guest names must be unique inside a tenant")
+        report_repeats(guest_claims(entry, "vmid", "the VMID"), errors, "a VMID belongs to one guest")
+        report_repeats(guest_claims(entry, "address", "the address"), errors,
+                       "an address belongs to one guest; set host on one of them")
     report_repeats(
         [claim for entry in entries for claim in vnet_claims(entry, "vnet", "the VNet id", key=str.lower)],
         errors, "VNet ids are cluster-wide (compared ignoring case): set vnet on one of them")
@@ -510,6 +666,12 @@ def vnet_claims(entry, attribute, what, key=None):
             claims.append(Claim(key(value) if key else value, entry.label, "%s.%s" % (vnet.field, attribute),
                                 value, what, "%s %s" % (entry.label, vnet.field)))
     return claims
+
+
+def guest_claims(entry, attribute, what):
+    return [Claim(getattr(guest, attribute), entry.label, "%s.%s" % (guest.field, attribute), getattr(guest, attribute),
+                  what, "%s %s" % (entry.label, guest.field))
+            for guest in entry.guests if getattr(guest, attribute) is not None]
 
 
 def report_repeats(claims, errors, rule):
@@ -572,5 +734,17 @@ def render_entry(entry, settings):
             "first_guest": address(first_guest, version), "last_guest": address(last_guest, version),
             "guest_count": last_guest - first_guest + 1,
         })
+    first, last = entry.vmids
+    guests = []
+    for guest in sorted(entry.guests, key=lambda guest: guest.vmid):
+        planned = dict(guest.extra)
+        vnet = guest.vnet
+        planned.update({
+            "name": str(guest.name), "id": guest.id, "vmid": guest.vmid, "vnet": str(vnet.vnet), "vnet_name": str(vnet.name),
+            "ip": guest.address, "cidr": "%s/%d" % (guest.address, vnet.cidr.prefixlen),
+            "gateway": address(vnet.cidr.first + 1, vnet.cidr.version), "mac": planned_mac(guest.vmid, 0),
+        })
+        guests.append(planned)
     return {"tenant": str(entry.name), "id": entry.id, "shared": entry.shared, "network": str(entry.network),
-            "zone": zone, "vnets": planned_vnets}
+            "zone": zone, "vnets": planned_vnets,
+            "vmids": {"first": first, "last": last, "guests_first": first + settings.reserved_vmids}, "guests": guests}

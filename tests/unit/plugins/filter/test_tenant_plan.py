@@ -79,6 +79,8 @@ def test_worked_example():
             "gateway": "10.128.49.1", "reserved": ["10.128.49.%d" % host for host in range(2, 10)],
             "first_guest": "10.128.49.10", "last_guest": "10.128.49.254", "guest_count": 245,
         }],
+        "vmids": {"first": 10300, "last": 10399, "guests_first": 10310},
+        "guests": [],
     }]
 
 
@@ -400,6 +402,102 @@ def test_every_error_is_reported_at_once():
         "tenant 'beta': network '10.300.0.0/20': must be a CIDR network such as 10.128.0.0/12 or fd00:10::/48",
         "tenants[2]: name: required, a non-empty string",
     ]
+
+
+# ---------------------------------------------------------------------------
+# Guests: VMIDs from the tenant slot, addresses from the VNet's guest range, planned MACs
+
+ACME_GUESTS = dict(copy.deepcopy(ACME), vnets=[{"name": "web", "id": 1}, {"name": "db", "id": 2}], guests=[
+    {"name": "web1", "id": 10, "vnet": "web", "size": "small"},
+    {"name": "db1", "id": 11, "vnet": "db", "host": 50, "node": "pve2"},
+])
+
+
+def test_guest_layout_worked_example():
+    planned = tenant_plan([ACME_GUESTS], PLAN)[0]
+    assert planned["vmids"] == {"first": 10300, "last": 10399, "guests_first": 10310}
+    assert planned["guests"] == [
+        {"name": "web1", "id": 10, "vmid": 10310, "vnet": "acme01", "vnet_name": "web", "ip": "10.128.49.10",
+         "cidr": "10.128.49.10/24", "gateway": "10.128.49.1", "mac": "02:00:00:28:46:00", "size": "small"},
+        {"name": "db1", "id": 11, "vmid": 10311, "vnet": "acme02", "vnet_name": "db", "ip": "10.128.50.50",
+         "cidr": "10.128.50.50/24", "gateway": "10.128.50.1", "mac": "02:00:00:28:47:00", "node": "pve2"},
+    ]
+
+
+def test_guest_vmid_range_settings_and_explicit_vmid():
+    tenants = [dict(copy.deepcopy(ACME_GUESTS), guests=[{"name": "web1", "id": 5, "vnet": "web", "vmid": 2399, "host": 40}])]
+    planned = tenant_plan(tenants, plan_with(vmid_base=2000, vmids_per_tenant=100, reserved_vmids=2))[0]
+    assert planned["vmids"] == {"first": 2300, "last": 2399, "guests_first": 2302}
+    assert [(guest["vmid"], guest["ip"]) for guest in planned["guests"]] == [(2399, "10.128.49.40")]
+
+
+def test_adding_a_guest_changes_no_other_guest():
+    before = tenant_plan([ACME_GUESTS], PLAN)[0]["guests"]
+    grown = copy.deepcopy(ACME_GUESTS)
+    grown["guests"].insert(0, {"name": "web2", "id": 12, "vnet": "web"})
+    after = dict((guest["name"], guest) for guest in tenant_plan([grown], PLAN)[0]["guests"])
+    assert [after[guest["name"]] for guest in before] == before
+    assert after["web2"]["vmid"] == 10312 and after["web2"]["ip"] == "10.128.49.12"
+
+
+def with_guests(*guests, **plan):
+    return [dict(copy.deepcopy(ACME_GUESTS), guests=list(guests))], plan_with(**plan)
+
+
+GUEST_ERROR_CASES = [
+    ("guest on another tenant's VNet",
+     ([dict(copy.deepcopy(ACME_GUESTS), guests=[]),
+       {"name": "globex", "id": 4, "vnets": [{"name": "app", "id": 1}],
+        "guests": [{"name": "app1", "id": 10, "vnet": "acme01"}]}], PLAN),
+     "tenant 'globex': guests[0] (app1).vnet 'acme01': not a VNet of this tenant (its VNets: app); "
+     "a guest is only ever placed on its own tenant's VNets"),
+    ("address below the guest range", with_guests({"name": "web1", "id": 10, "vnet": "web", "host": 5}),
+     "tenant 'acme': guests[0] (web1).host 5: 10.128.49.5 is outside VNet web's guest range "
+     "10.128.49.10-10.128.49.254 (below it: the gateway and 8 reserved addresses)"),
+    ("broadcast address", with_guests({"name": "web1", "id": 10, "vnet": "web", "host": 255}),
+     "tenant 'acme': guests[0] (web1).host 255: 10.128.49.255 is outside VNet web's guest range "
+     "10.128.49.10-10.128.49.254 (below it: the gateway and 8 reserved addresses)"),
+    ("address beyond the VNet", with_guests({"name": "web1", "id": 10, "vnet": "web", "host": 256}),
+     "tenant 'acme': guests[0] (web1).host 256: 10.128.50.0 is outside VNet web's guest range "
+     "10.128.49.10-10.128.49.254 (below it: the gateway and 8 reserved addresses)"),
+    ("address taken by another guest",
+     with_guests({"name": "web1", "id": 10, "vnet": "web", "host": 20}, {"name": "web2", "id": 20, "vnet": "web"}),
+     "tenant 'acme': guests[1] (web2).address '10.128.49.20' is also the address of tenant 'acme' guests[0] (web1); "
+     "an address belongs to one guest; set host on one of them"),
+    ("vmid outside the tenant's range", with_guests({"name": "web1", "id": 10, "vnet": "web", "vmid": 10400}),
+     "tenant 'acme': guests[0] (web1).vmid 10400: outside the tenant's guest VMIDs 10310-10399 "
+     "(its range 10300-10399, the first 10 kept for its infrastructure)"),
+    ("vmid of the tenant's infrastructure", with_guests({"name": "web1", "id": 10, "vnet": "web", "vmid": 10300}),
+     "tenant 'acme': guests[0] (web1).vmid 10300: outside the tenant's guest VMIDs 10310-10399 "
+     "(its range 10300-10399, the first 10 kept for its infrastructure)"),
+    ("guest id in the infrastructure slots", with_guests({"name": "web1", "id": 3, "vnet": "web"}),
+     "tenant 'acme': guests[0] (web1).id 3: must be an integer from 10 to 99 "
+     "(the guest's stable slot; below 10 is the tenant's infrastructure)"),
+    ("guest name not a host name", with_guests({"name": "web_1", "id": 10, "vnet": "web"}),
+     "tenant 'acme': guests[0].name 'web_1': a guest name is its host name: up to 63 ASCII letters, digits, '-' "
+     "and '.', not starting or ending with '-' (PVE's dns-name format)"),
+    ("guest name with a non-ASCII letter", with_guests({"name": "we\u0130b", "id": 10, "vnet": "web"}),
+     "tenant 'acme': guests[0].name 'we\u0130b': a guest name is its host name: up to 63 ASCII letters, digits, '-' "
+     "and '.', not starting or ending with '-' (PVE's dns-name format)"),
+    ("same name twice", with_guests({"name": "web1", "id": 10, "vnet": "web"}, {"name": "web1", "id": 11, "vnet": "web"}),
+     "tenant 'acme': guests[1] (web1).name 'web1' is also the name of tenant 'acme' guests[0] (web1); "
+     "guest names must be unique inside a tenant"),
+    ("vnet missing", with_guests({"name": "web1", "id": 10}),
+     "tenant 'acme': guests[0] (web1).vnet: required, a non-empty string"),
+    ("guests not a list", ([dict(copy.deepcopy(ACME), guests={"web1": {}})], PLAN),
+     "tenant 'acme': guests {'web1': {}}: must be a list of dicts"),
+    ("vmid range beyond PVE's", with_guests(vmid_base=999999000, vmids_per_tenant=1000),
+     "tenant 'acme': id 3: its VMID range 1000002000-1000002999 (vmid_base + id * vmids_per_tenant) ends beyond "
+     "999999999, PVE's highest guest id"),
+    ("reserved_vmids not below vmids_per_tenant", with_guests(vmids_per_tenant=10, reserved_vmids=10),
+     "network plan: reserved_vmids 10: must be an integer from 0 to 9 (below vmids_per_tenant)"),
+]
+
+
+@pytest.mark.parametrize("arguments,message", [case[1:] for case in GUEST_ERROR_CASES],
+                         ids=[case[0] for case in GUEST_ERROR_CASES])
+def test_guest_validation_error(arguments, message):
+    assert message in planned_errors(*arguments)
 
 
 # ---------------------------------------------------------------------------
