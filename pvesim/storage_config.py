@@ -1,0 +1,194 @@
+"""Storage facts: the storage types with volumes, content types, volume names, the default storage.cfg.
+
+Sources (proxmox/pve-storage at 0c56bad, 9.1.7; the rules cited here are the same in the 8.4 series):
+src/PVE/Storage.pm (volume name regexes, storage_config, storage_check_node/enabled, vdisk_alloc,
+vdisk_free), src/PVE/Storage/Plugin.pm (parse_volume_id, parse_name_dir, parse_volname,
+get_next_vm_diskname, alloc_image, create_base, clone_image, free_image, volume_resize),
+src/PVE/Storage/DirPlugin.pm and ZFSPoolPlugin.pm (plugindata: content and formats; parse_volname,
+alloc_image, create_base, clone_image, volume_resize), src/PVE/API2/Storage/Status.pm (download_url).
+
+Every schema storage type is accepted in storage.cfg (PVE would accept it); only `dir` and
+`zfspool` have volumes and status in the simulator.
+"""
+
+import re
+
+GIB = 1024 ** 3
+KIB = 1024
+# the fixed size of every simulated storage (the simulator has no disks to measure)
+STORAGE_TOTAL = 500 * GIB
+# a disk image from the catalog without virtual_size (a typical cloud image's disk)
+DEFAULT_VIRTUAL_SIZE = 2 * GIB
+
+STORAGE_TYPES_WITH_VOLUMES = ("dir", "zfspool")
+
+# plugindata() content: [supported, default]
+PLUGIN_CONTENT = {
+    "dir": (("images", "rootdir", "vztmpl", "iso", "backup", "snippets", "none", "import"), ("images", "rootdir")),
+    "zfspool": (("images", "rootdir"), ("images", "rootdir")),
+}
+# plugindata() format: [valid, default]; Plugin.pm get_formats: the storage's `format` option wins
+PLUGIN_FORMATS = {
+    "dir": (("raw", "qcow2", "vmdk", "subvol"), "raw"),
+    "zfspool": (("raw", "subvol"), "raw"),
+}
+# storage types whose volumes live on shared storage (Storage.pm: `shared` for these is implied)
+SHARED_TYPES = ("nfs", "cifs", "cephfs", "rbd", "pbs", "iscsi", "iscsidirect", "glusterfs", "zfs", "esxi")
+
+# Storage.pm: file name extensions per content type
+ISO_EXT_RE_0 = r"\.(?:iso|img)"
+VZTMPL_EXT_RE_1 = r"\.(tar(?!\.)|tar\.(?:gz|xz|zst|bz2))"
+IMPORT_EXT_RE_1 = r"\.(ova|ovf|qcow2|raw|vmdk)"
+UPLOAD_IMPORT_EXT_RE_1 = r"\.(ova|qcow2|raw|vmdk)"
+SAFE_CHAR_CLASS_RE = r"[a-zA-Z0-9\-\.\+\=\_]"
+SAFE_CHAR_WITH_WHITESPACE_CLASS_RE = r"[ a-zA-Z0-9\-\.\+\=\_]"
+BACKUP_EXT_RE_2 = r"\.(tgz|(?:tar|vma)(?:\.(?:gz|lzo|zst|bz2))?)"
+
+# Plugin.pm get_vtype_subdirs: where each content type lives below a directory storage's path
+VTYPE_SUBDIRS = {"images": "images", "rootdir": "private", "iso": "template/iso", "vztmpl": "template/cache",
+                 "backup": "dump", "snippets": "snippets", "import": "import"}
+
+# Plugin.pm $MAX_VOLUMES_PER_GUEST
+MAX_VOLUMES_PER_GUEST = 1024
+
+
+def default_storage_cfg():
+    """storage.cfg of a fresh PVE installed on ZFS (pve-installer): `local` and `local-zfs`."""
+    return {
+        "local": {"type": "dir", "path": "/var/lib/vz", "content": ["iso", "vztmpl", "backup", "import"]},
+        "local-zfs": {"type": "zfspool", "pool": "rpool/data", "content": ["images", "rootdir"], "sparse": 1},
+    }
+
+
+def parse_volume_id(volid):
+    """Plugin.pm parse_volume_id: (storage, volname); dies like PVE on anything else."""
+    match = re.match(r"^([a-z][a-z0-9\-\_\.]*[a-z0-9]):(.+)$", volid or "", re.IGNORECASE)
+    if not match:
+        raise ValueError("unable to parse volume ID '%s'\n" % volid)
+    return match.group(1), match.group(2)
+
+
+def parse_name_dir(name):
+    """Plugin.pm parse_name_dir: (name, format, is_base) of an image file name."""
+    match = re.match(r"^((vm-|base-|subvol-)(\d+)-[^/\s]+\.(raw|qcow2|vmdk|subvol))$", name)
+    if match:
+        return match.group(1), match.group(4), match.group(2) == "base-"
+    if re.match(r"^snap-.*\.qcow2$", name):
+        raise ValueError("'%s' is a snapshot filename, not a volume!\n" % name)
+    match = re.match(r"^((base-)?[^/\s]+\.(raw|qcow2|vmdk|subvol))$", name)
+    if match:
+        return match.group(1), match.group(3), bool(match.group(2))
+    raise ValueError("unable to parse volume filename '%s'\n" % name)
+
+
+class VolumeName:  # pylint: disable=too-few-public-methods,too-many-arguments
+    """What parse_volname returns: vtype, name, vmid, basename, basevmid, is_base, format."""
+
+    def __init__(self, vtype, name, vmid=None, basename=None, basevmid=None, is_base=False, fmt="raw"):
+        self.vtype = vtype
+        self.name = name
+        self.vmid = int(vmid) if vmid is not None else None
+        self.basename = basename
+        self.basevmid = int(basevmid) if basevmid is not None else None
+        self.is_base = bool(is_base)
+        self.format = fmt
+
+
+def parse_dir_volname(volname):
+    """Plugin.pm parse_volname (directory storages); ValueError with PVE's text otherwise."""
+    match = re.match(r"^(\d+)/(\S+)/(\d+)/(\S+)$", volname)
+    if match:
+        parse_name_dir(match.group(2))
+        _name, fmt, is_base = parse_name_dir(match.group(4))
+        return VolumeName("images", match.group(4), match.group(3), match.group(2), match.group(1), is_base, fmt)
+    match = re.match(r"^(\d+)/(\S+)$", volname)
+    if match:
+        _name, fmt, is_base = parse_name_dir(match.group(2))
+        return VolumeName("images", match.group(2), match.group(1), is_base=is_base, fmt=fmt)
+    match = re.match(r"^iso/([^/]+%s)$" % ISO_EXT_RE_0, volname, re.IGNORECASE)
+    if match:
+        return VolumeName("iso", match.group(1))
+    match = re.match(r"^vztmpl/([^/]+%s)$" % VZTMPL_EXT_RE_1, volname, re.IGNORECASE)
+    if match:
+        return VolumeName("vztmpl", match.group(1))
+    match = re.match(r"^backup/([^/]+%s)$" % BACKUP_EXT_RE_2, volname)
+    if match:
+        owner = re.match(r"^vzdump-(openvz|lxc|qemu)-(\d+)-.+", match.group(1))
+        return VolumeName("backup", match.group(1), owner.group(2) if owner else None)
+    match = re.match(r"^snippets/([^/]+)$", volname)
+    if match:
+        return VolumeName("snippets", match.group(1))
+    match = re.match(r"^import/(%s+\.ova/%s+\.(qcow2|raw|vmdk))$" % (SAFE_CHAR_WITH_WHITESPACE_CLASS_RE, SAFE_CHAR_WITH_WHITESPACE_CLASS_RE),
+                     volname)
+    if match:
+        return VolumeName("import", match.group(1), fmt="ova+%s" % match.group(2))
+    match = re.match(r"^import/(%s+%s)$" % (SAFE_CHAR_WITH_WHITESPACE_CLASS_RE, IMPORT_EXT_RE_1), volname)
+    if match:
+        return VolumeName("import", match.group(1), fmt=match.group(2))
+    raise ValueError("unable to parse directory volume name '%s'\n" % volname)
+
+
+def parse_zfs_volname(volname):
+    """ZFSPoolPlugin.pm parse_volname: `[base-N-x/]vm-N-x` zvols (subvol/basevol for containers)."""
+    match = re.match(r"^(((base|basevol)-(\d+)-\S+)/)?((base|basevol|vm|subvol)-(\d+)-\S+)$", volname)
+    if not match:
+        raise ValueError("unable to parse zfs volume name '%s'\n" % volname)
+    prefix = match.group(6)
+    fmt = "subvol" if prefix in ("subvol", "basevol") else "raw"
+    return VolumeName("images", match.group(5), match.group(7), match.group(2), match.group(4), prefix in ("base", "basevol"), fmt)
+
+
+def parse_volname(storage_type, volname):
+    """parse_volname of the storage's plugin (only the simulated types have one here)."""
+    if storage_type == "zfspool":
+        return parse_zfs_volname(volname)
+    return parse_dir_volname(volname)
+
+
+def next_disk_name(used_volids, storage_id, vmid, fmt, add_suffix):
+    """Plugin.pm get_next_vm_diskname: the lowest `vm-<vmid>-disk-N[.fmt]` whose N no volume of the
+    guest uses (`$get_vm_disk_number`: the suffix is part of the pattern, with its `.` as any character)."""
+    suffix = ".%s" % fmt if add_suffix else ""
+    pattern = r"(vm|base)-%d-disk-(\d+)%s" % (vmid, suffix)
+    if fmt == "subvol":
+        pattern = r"(vm|base|subvol|basevol)-%d-disk-(\d+)" % vmid
+    taken = set()
+    for volid in used_volids:
+        match = re.search(pattern, volid)
+        if match:
+            taken.add(int(match.group(2)))
+    prefix = "subvol" if fmt == "subvol" else "vm"
+    for number in range(MAX_VOLUMES_PER_GUEST):
+        if number not in taken:
+            return "%s-%d-disk-%d%s" % (prefix, vmid, number, suffix)
+    raise ValueError("unable to allocate an image name for VM %d in storage '%s'\n" % (vmid, storage_id))
+
+
+def zfs_volume_bytes(size_bytes):
+    """ZFSPoolPlugin.pm zfs_create_zvol / volume_resize: KiB, padded up to whole MiB."""
+    kib = -(-int(size_bytes) // KIB)
+    return (kib + (KIB - kib % KIB) % KIB) * KIB
+
+
+def normalize_content_filename(filename):
+    """Storage.pm normalize_content_filename: no directories, unsafe characters become `_`."""
+    filename = filename[:-1] if filename.endswith("\n") else filename
+    filename = re.sub(r"^.*[/\\]", "", filename)
+    return re.sub(r"[^a-zA-Z0-9_.-]", "_", filename)
+
+
+def download_filename_error(content, filename):
+    """Status.pm download_url: (parameter, message) when the normalised file name does not fit
+    `content` (the patterns are anchored at the end only), or None."""
+    if content == "iso":
+        if not re.search(r"[^/]+%s$" % ISO_EXT_RE_0, filename, re.IGNORECASE):
+            return "filename", "wrong file extension"
+    elif content == "vztmpl":
+        if not re.search(r"[^/]+%s$" % VZTMPL_EXT_RE_1, filename, re.IGNORECASE):
+            return "filename", "wrong file extension"
+    elif content == "import":
+        if not re.search(r"%s+%s$" % (SAFE_CHAR_CLASS_RE, UPLOAD_IMPORT_EXT_RE_1), filename):
+            return "filename", "invalid filename or wrong extension"
+    else:
+        return "content", "upload content-type '%s' is not allowed" % content
+    return None
