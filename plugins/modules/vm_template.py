@@ -28,7 +28,8 @@ description:
   - A VMID holding a VM that is not a template, a container, a template of another image (or one without that record),
     or a guest on another node fails the task before any write, saying what is there.
     Build a new template under a new VMID, or remove the old one with O(state=absent) first.
-  - An O(image) missing on the node fails the task before any write, naming the volume.
+  - An O(image) missing on the node fails the task before any write, naming the volume. In check mode it is a warning
+    instead (an earlier M(homecloud.proxmox.cloud_image) task has only planned the download) and the build is planned.
   - O(state=absent) destroys the template with its disks (C(purge=1), C(destroy-unreferenced-disks=1)). PVE refuses
     it while linked clones use the template's base disks; the task then fails with PVE's message. A VM that is not a
     template is never removed by this module.
@@ -340,7 +341,12 @@ class VmTemplate(ConvergeModule):
     def plan_create(self, storage, checksum):
         params = self.module.params
         listed = import_volumes(self.client, self.node, storage).get(params["image"])
-        if listed is None:
+        if listed is None and self.module.check_mode:
+            # in check mode an earlier cloud_image task has only planned the download
+            self.module.warn("image {0} is not on node {1} (yet): planned as if an earlier task downloads it; a real run "
+                             "fails here if it is still missing".format(params["image"], self.node))
+            listed = {}
+        elif listed is None:
             raise ImageInputError("image {0} is not on node {1} (GET /nodes/{1}/storage/{2}/content?content=import): "
                                   "download it with cloud_image first; nothing was changed".format(params["image"], self.node, storage))
         desired = self.desired(None, checksum)

@@ -60,14 +60,14 @@ class FakeClient:
         return self.answers[path]
 
 
-def template_module(client, **params):
+def template_module(client, check_mode=False, **params):
     module_params = dict(node="pve1", vmid=9000, name="debian-12", image=IMAGE, checksum=None, storage="local-zfs",
                          disk_size=None, cores=2, memory=2048, bridge=None, cloudinit_drive="ide2", tags=None,
                          description=None, state="present", timeout=300)
     module_params.update(params)
     warnings = []
     template = VmTemplate.__new__(VmTemplate)  # no AnsibleModule: only the plan is under test
-    template.module = type("Module", (), {"params": module_params, "check_mode": True, "warn": staticmethod(warnings.append)})()
+    template.module = type("Module", (), {"params": module_params, "check_mode": check_mode, "warn": staticmethod(warnings.append)})()
     template.client = client
     template.result = {"changed": False}
     template.node, template.vmid = "pve1", 9000
@@ -106,6 +106,12 @@ def test_no_resize_when_the_image_already_has_the_size_and_a_smaller_size_is_ref
 def test_a_missing_image_or_one_of_another_checksum_fails_before_any_write():
     with pytest.raises(ImageInputError, match="^image " + IMAGE + " is not on node pve1"):
         template_module(FakeClient(volumes=[])).plan()
+    # check mode: an earlier task only planned the download; the build is planned with a warning
+    template = template_module(FakeClient(volumes=[]), check_mode=True, disk_size="20G")
+    writes, _before, _after = template.plan()
+    assert [write.path for write in writes] == ["/nodes/pve1/qemu", "/nodes/pve1/qemu/9000/resize", "/nodes/pve1/qemu/9000/template"]
+    assert template.warnings == ["image {0} is not on node pve1 (yet): planned as if an earlier task downloads it; a real "
+                                 "run fails here if it is still missing".format(IMAGE)]
     client = FakeClient(volumes=listed_image())
     with pytest.raises(ImageInputError, match="does not carry the first 12 hex digits of checksum"):
         template_module(client, checksum="sha256:" + "f" * 64).plan()
