@@ -13,6 +13,8 @@ Every schema storage type is accepted in storage.cfg (PVE would accept it); only
 
 import re
 
+from pvesim.formats import split_list
+
 GIB = 1024 ** 3
 KIB = 1024
 # the fixed size of every simulated storage (the simulator has no disks to measure)
@@ -58,6 +60,100 @@ def default_storage_cfg():
         "local": {"type": "dir", "path": "/var/lib/vz", "content": ["iso", "vztmpl", "backup", "import"]},
         "local-zfs": {"type": "zfspool", "pool": "rpool/data", "content": ["images", "rootdir"], "sparse": 1},
     }
+
+
+# the plugins' options(): {option: (optional, fixed)}; `type` and the id are SectionConfig's own
+PLUGIN_OPTIONS = {
+    "dir": {
+        "path": (False, True), "content-dirs": (True, False), "nodes": (True, False), "shared": (True, False),
+        "disable": (True, False), "prune-backups": (True, False), "max-protected-backups": (True, False),
+        "content": (True, False), "format": (True, False), "mkdir": (True, False), "create-base-path": (True, False),
+        "create-subdirs": (True, False), "is_mountpoint": (True, False), "bwlimit": (True, False),
+        "preallocation": (True, False), "snapshot-as-volume-chain": (True, True),
+    },
+    "zfspool": {
+        "pool": (False, True), "blocksize": (True, False), "sparse": (True, False), "nodes": (True, False),
+        "disable": (True, False), "content": (True, False), "bwlimit": (True, False), "mountpoint": (True, False),
+    },
+}
+LIST_OPTIONS = ("content", "nodes")
+
+
+def check_storage_config(storage_type, params, create):
+    """SectionConfig.pm check_config (pve-common) with the plugin's decode_value (Plugin.pm): fixed
+    options refused on update, unknown ones refused, required ones on create; content and nodes become
+    lists (content types the plugin lacks are dropped with a warning). Types the simulator has no option
+    table for keep what the schema accepted. DirPlugin.pm check_config: the path's characters."""
+    options = PLUGIN_OPTIONS.get(storage_type)
+    settings = {}
+    for key in sorted(params):
+        if options is not None:
+            if not create and key in options and options[key][1]:
+                raise ValueError("can't change value of fixed parameter '%s'\n" % key)
+            if key not in options:
+                raise ValueError("unexpected property '%s'\n" % key)
+        settings[key] = decode_value(storage_type, key, params[key])
+    if create and options is not None:
+        for key in sorted(options):
+            if not options[key][0] and key not in params:
+                raise ValueError("missing value for required option '%s'\n" % key)
+    if create and storage_type == "dir":
+        if not re.match(r"^/[-/a-zA-Z0-9_.@]+$", settings["path"]):
+            raise ValueError("illegal path for directory storage: %s\n" % settings["path"])
+        settings["path"] = re.sub(r"/+", "/", settings["path"]).rstrip("/") or "/"
+    return settings
+
+
+def check_storage_delete(storage_type, delete, settings):
+    """Config.pm update: each option in `delete` must exist, be optional and not fixed, and not be set too."""
+    options = PLUGIN_OPTIONS.get(storage_type)
+    for key in delete:
+        if options is not None:
+            if key not in options:
+                raise ValueError("no such option '%s'\n" % key)
+            if not options[key][0]:
+                raise ValueError("unable to delete required option '%s'\n" % key)
+            if options[key][1]:
+                raise ValueError("unable to delete fixed option '%s'\n" % key)
+        if key in settings:
+            raise ValueError("cannot set and delete property '%s' at the same time!\n" % key)
+
+
+def decode_value(storage_type, key, value):
+    """Plugin.pm decode_value: content and nodes as lists; `none` alone or not at all."""
+    if key == "content":
+        valid = PLUGIN_CONTENT.get(storage_type, (None, None))[0]
+        types = [item for item in split_list(str(value)) if valid is None or item in valid]
+        if "none" in types and len(types) > 1:
+            raise ValueError("unable to combine 'none' with other content types\n")
+        if not types and valid is not None and "none" not in valid:
+            raise ValueError("storage does not support content type 'none'\n")
+        return sorted(set(types))
+    if key == "nodes":
+        return sorted(set(split_list(str(value))))
+    return value
+
+
+def encode_value(key, value):
+    """Plugin.pm encode_value: lists comma-joined; an empty content list is `none`."""
+    if key == "content":
+        return ",".join(sorted(value)) or "none"
+    if key in LIST_OPTIONS:
+        return ",".join(sorted(value))
+    return value
+
+
+def storage_cfg_text(config):
+    """storage.cfg as SectionConfig writes it: `<type>: <id>` then tab-indented options, blank line between."""
+    lines = []
+    for storage in sorted(config):
+        section = config[storage]
+        lines.append("%s: %s" % (section["type"], storage))
+        for key in sorted(section):
+            if key != "type":
+                lines.append("\t%s %s" % (key, encode_value(key, section[key])))
+        lines.append("")
+    return "\n".join(lines)
 
 
 def parse_volume_id(volid):

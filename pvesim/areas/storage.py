@@ -16,16 +16,53 @@ Side channel (the internet the simulator cannot reach):
   DELETE /_sim/storage/images  {"url"} (no url: all)
 """
 
+import hashlib
+import re
+import ssl
+import struct
 import time
+import urllib.error
+import urllib.request
+from urllib.parse import urlsplit
 
-from pvesim.areas import Area
+from pvesim.areas import Area, route
 from pvesim.errors import HTTP_NOT_IMPLEMENTED, ApiError, ParamError, die
+from pvesim.formats import split_list
+from pvesim.sdn_config import assert_if_modified, wrap
 from pvesim.storage_config import (
-    DEFAULT_VIRTUAL_SIZE, PLUGIN_CONTENT, PLUGIN_FORMATS, STORAGE_TOTAL, STORAGE_TYPES_WITH_VOLUMES, VTYPE_SUBDIRS,
-    default_storage_cfg, next_disk_name, parse_name_dir, parse_volname, parse_volume_id, zfs_volume_bytes)
+    DEFAULT_VIRTUAL_SIZE, KIB, PLUGIN_CONTENT, PLUGIN_FORMATS, STORAGE_TOTAL, STORAGE_TYPES_WITH_VOLUMES,
+    VTYPE_SUBDIRS, check_storage_config, check_storage_delete, default_storage_cfg, download_filename_error, encode_value, next_disk_name,
+    normalize_content_filename, parse_name_dir,
+    parse_volname, parse_volume_id, storage_cfg_text, zfs_volume_bytes)
+from pvesim.validate import reject_line_feeds
+
+# download-url: what the simulator fetches for real (loopback only), and how long and how much
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+DOWNLOAD_TIMEOUT = 10
+DOWNLOAD_SIZE_CAP = 64 * 1024 * 1024
+# the schema's checksum-algorithm enum (Status.pm download_url)
+CHECKSUM_ALGORITHMS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
+QCOW2_MAGIC = b"QFI\xfb"
+
+
+class DownloadFailed(Exception):
+    """The last line wget printed before it failed (Tools.pm run_command errmsg "download failed")."""
+
+
+def qcow2_virtual_size(data):
+    """The disk size in a qcow2 header (bytes 24-31, big-endian), or None for anything else."""
+    if len(data) >= 32 and data[:4] == QCOW2_MAGIC:
+        return struct.unpack(">Q", data[24:32])[0]
+    return None
+
+
+# Config.pm index / Status.pm index: a storage is listed with either privilege
+READ_PRIVILEGES = ("Datastore.Audit", "Datastore.AllocateSpace")
 
 # ZFSPoolPlugin.pm alloc_image: `die "unsupported format '$fmt'"` has no newline, so Perl adds where
 ZFS_UNSUPPORTED_FORMAT_AT = " at /usr/share/perl5/PVE/Storage/ZFSPoolPlugin.pm line 292.\n"
+# Plugin.pm update_volume_notes: the same kind of die
+PLUGIN_NOTES_DIE_AT = " at /usr/share/perl5/PVE/Storage/Plugin.pm line 1300.\n"
 
 
 def _die_from(error):
@@ -324,6 +361,432 @@ class StorageArea(Area):  # pylint: disable=too-many-public-methods
                     entry.update(disk=used, maxdisk=total)
                 entries.append(entry)
         return entries
+
+    # -- storage.cfg: /storage (Config.pm) ----------------------------------------------------------
+    def _cfg_digest(self):
+        """SectionConfig digest: SHA1 of storage.cfg as written."""
+        return hashlib.sha1(storage_cfg_text(self.state["config"]).encode("utf-8")).hexdigest()
+
+    def _api_config(self, storage):
+        """Config.pm $api_storage_config: the section with `storage`, `digest`, lists comma-joined."""
+        scfg = self.state["config"][storage]
+        result = {key: encode_value(key, value) for key, value in scfg.items()}
+        result["content"] = encode_value("content", self.content_types(scfg))
+        result.update(storage=storage, digest=self._cfg_digest())
+        return result
+
+    @route("GET", "/storage")
+    def list_storages(self, request):
+        """Config.pm index: the storages the caller has Datastore.Audit or Datastore.AllocateSpace on."""
+        result = []
+        for storage in sorted(self.state["config"]):
+            if not self.sim.permissions.control.has(request.userid, "/storage/%s" % storage, list(READ_PRIVILEGES), any_of=True):
+                continue
+            if request.params.get("type") and request.params["type"] != self.state["config"][storage]["type"]:
+                continue
+            result.append(self._api_config(storage))
+        return result
+
+    @route("GET", "/storage/{storage}")
+    def read_storage(self, request):
+        """Config.pm read."""
+        self.storage_config(request.params["storage"])
+        return self._api_config(request.params["storage"])
+
+    @staticmethod
+    def _settings(params):
+        return {key: value for key, value in params.items() if key not in ("storage", "type", "digest", "delete")}
+
+    @route("POST", "/storage")
+    def create_storage(self, request):
+        """Config.pm create: check_config before the lock, `already defined` inside it
+        (lock_storage_config: `create storage failed: <error>`)."""
+        params = request.params
+        storage, storage_type = params["storage"], params["type"]
+        reject_line_feeds(params)
+        settings = self._settings(params)
+        if not settings.get("nodes"):
+            settings.pop("nodes", None)
+        try:
+            section = check_storage_config(storage_type, settings, create=True)
+        except ValueError as error:
+            raise _die_from(error) from error
+        if storage in self.state["config"]:
+            raise die("create storage failed: storage ID '%s' already defined\n" % storage)
+        section["type"] = storage_type
+        self.state["config"][storage] = section
+        return {"storage": storage, "type": storage_type}
+
+    @route("PUT", "/storage/{storage}")
+    def update_storage(self, request):
+        """Config.pm update: digest, check_config (fixed options), `delete` rules, all inside the lock."""
+        params = request.params
+        storage = params["storage"]
+        reject_line_feeds(params)
+        delete = split_list(params.get("delete") or "")
+        try:
+            assert_if_modified(self._cfg_digest(), params.get("digest"))
+            scfg = self.storage_config(storage)
+            settings = check_storage_config(scfg["type"], self._settings(params), create=False)
+            check_storage_delete(scfg["type"], delete, settings)
+        except (ApiError, ValueError) as error:
+            raise wrap("update storage failed", error) from error
+        for key in delete:
+            scfg.pop(key, None)
+        scfg.update(settings)
+        return {"storage": storage, "type": scfg["type"]}
+
+    @route("DELETE", "/storage/{storage}")
+    def delete_storage(self, request):
+        """Config.pm delete; then AccessControl.pm remove_storage_access drops its ACL and pool memberships.
+        Its volumes stay where they are (PVE does not touch the data) and show again if it is re-added."""
+        storage = request.params["storage"]
+        try:
+            self.storage_config(storage)
+        except ApiError as error:
+            raise wrap("delete storage failed", error) from error
+        del self.state["config"][storage]
+        directory = self.sim.directory.state
+        directory["acl"].pop("/storage/%s" % storage, None)
+        for pool in directory["pools"].values():
+            if storage in pool.get("storage", []):
+                pool["storage"].remove(storage)
+
+    # -- node storage: Status.pm ----------------------------------------------------------------
+    def _storage_info(self, node, content=None, include_format=False):
+        """Storage.pm storage_info: per storage type, content, shared, enabled, active and the figures."""
+        wanted = split_list(content) if content is not None else None
+        info = {}
+        for storage in sorted(self.state["config"]):
+            scfg = self.state["config"][storage]
+            enabled = not scfg.get("disable") and not (scfg.get("nodes") and node not in scfg["nodes"])
+            contents = self.content_types(scfg)
+            if wanted is not None and (not enabled or not set(wanted) & set(contents)):
+                continue
+            entry = {"type": scfg["type"], "total": 0, "avail": 0, "used": 0, "shared": 1 if scfg.get("shared") else 0,
+                     "content": encode_value("content", contents), "active": 0, "enabled": 1 if enabled else 0}
+            info[storage] = entry
+            if not enabled:
+                continue
+            if include_format:
+                valid, default = PLUGIN_FORMATS.get(scfg["type"], (("raw",), "raw"))
+                default = scfg.get("format") or default
+                if self.sim.pve_version != "8.4":  # pve-storage 6333922 (9.1): the structured form
+                    entry["formats"] = {"supported": sorted(valid), "default": default}
+                entry["format"] = [{fmt: 1 for fmt in valid}, default]
+            if scfg["type"] in STORAGE_TYPES_WITH_VOLUMES:
+                total, used, avail = self.usage(node, storage)
+                entry.update(total=total, used=used, avail=avail, active=1)
+        return info
+
+    @route("GET", "/nodes/{node}/storage")
+    def node_storages(self, request):
+        """Status.pm index: filters content, storage, enabled, format, target (shared storages on both nodes)."""
+        params = request.params
+        node = params["node"]
+        target = params.get("target")
+        if target in (node, "localhost"):
+            target = None
+        info = self._storage_info(node, params.get("content"), params.get("format"))
+        if params.get("storage") and params["storage"] not in info:
+            raise ParamError({"storage": "No such storage."})
+        result = []
+        for storage, data in info.items():
+            scfg = self.state["config"][storage]
+            if not self.sim.permissions.control.has(request.userid, "/storage/%s" % storage, list(READ_PRIVILEGES), any_of=True):
+                continue
+            if params.get("storage") and params["storage"] != storage:
+                continue
+            if params.get("enabled") and scfg.get("disable"):
+                continue
+            if target and (not scfg.get("shared") or (scfg.get("nodes") and (node not in scfg["nodes"] or target not in scfg["nodes"]))):
+                continue
+            if data["total"]:
+                data["used_fraction"] = data["used"] / data["total"]
+            result.append(dict(data, storage=storage))
+        return result
+
+    @route("GET", "/nodes/{node}/storage/{storage}")
+    def node_storage_index(self, request):
+        """Status.pm diridx: the subdirectories this PVE version serves."""
+        del request
+        subdirs = ["content", "download-url", "file-restore", "import-metadata", "oci-registry-pull", "prunebackups", "rrd",
+                   "rrddata", "status", "upload"]
+        return [{"subdir": subdir} for subdir in subdirs if self.sim.schema.has(
+            "POST" if subdir in ("download-url", "oci-registry-pull", "upload") else "GET",
+            "/nodes/{node}/storage/{storage}/" + ("file-restore/list" if subdir == "file-restore" else subdir))]
+
+    @route("GET", "/nodes/{node}/storage/{storage}/status")
+    def node_storage_status(self, request):
+        """Status.pm read_status: storage_info of the one storage."""
+        info = self._storage_info(request.params["node"])
+        data = info.get(request.params["storage"])
+        if data is None:
+            raise ParamError({"storage": "No such storage."})
+        return data
+
+    # -- content: Content.pm ------------------------------------------------------------------------
+    def _content_entry(self, node, volid, record):
+        entry = {"volid": volid, "content": record["content"], "format": record["format"], "size": record["size"],
+                 "used": record["used"], "ctime": record["ctime"]}
+        if record["vmid"] is not None:
+            entry["vmid"] = record["vmid"]
+        if record.get("parent"):
+            entry["parent"] = parse_volume_id(record["parent"])[1].rsplit("/", 1)[-1] \
+                if self.state["config"][record["storage"]]["type"] == "dir" else parse_volume_id(record["parent"])[1] + "@__base__"
+        for key in ("notes", "protected"):
+            if record.get(key):
+                entry[key] = record[key].split("\n", 1)[0] if key == "notes" else 1
+        del node
+        return entry
+
+    @route("GET", "/nodes/{node}/storage/{storage}/content")
+    def list_content(self, request):
+        """Content.pm index (Storage.pm volume_list): the storage must be enabled on the node; `content`
+        and `vmid` filter."""
+        params = request.params
+        node, storage = params["node"], params["storage"]
+        scfg = self.check_enabled(storage, node)
+        self._simulated(storage, scfg)
+        wanted = set(split_list(params["content"])) if params.get("content") else set(self.content_types(scfg))
+        result = []
+        for volid in sorted(self._volumes(node)):
+            record = self._volumes(node)[volid]
+            if record["storage"] != storage or not self._visible(record) or record["content"] not in wanted:
+                continue
+            if params.get("vmid") is not None and record["vmid"] != params["vmid"]:
+                continue
+            result.append(self._content_entry(node, volid, record))
+        return result
+
+    @route("POST", "/nodes/{node}/storage/{storage}/content")
+    def create_content(self, request):
+        """Content.pm create: size in KiB (or M/G), the format from the file name's extension, vdisk_alloc
+        with the plugin's default format (raw) when none is given."""
+        params = request.params
+        size_text = params["size"]
+        match = re.match(r"^(\d+)([MG]?)$", size_text)
+        if not match:
+            raise ParamError({"size": "unable to parse size '%s'" % size_text})
+        size_kib = int(match.group(1)) * {"": 1, "M": 1024, "G": 1024 * 1024}[match.group(2)]
+        name = params["filename"]
+        fmt = params.get("format")
+        extension = re.search(r"\.(raw|qcow2|vmdk)$", name)
+        if extension:
+            if fmt and fmt != extension.group(1):
+                raise ParamError({"format": "different storage formats (%s != %s)" % (fmt, extension.group(1))})
+            fmt = extension.group(1)
+        scfg = self.storage_config(params["storage"])
+        fmt = fmt or scfg.get("format") or PLUGIN_FORMATS.get(scfg["type"], ((), "raw"))[1]
+        return self.alloc(params["node"], params["storage"], params["vmid"], size_kib * KIB, fmt, name)
+
+    def _real_volume_id(self, storage, volume):
+        """Content.pm $real_volume_id: a full volume ID (its storage must match) or a name on `storage`."""
+        if ":" in volume:
+            try:
+                volume_storage, _volname = parse_volume_id(volume)
+            except ValueError as error:
+                raise ParamError({"volume": str(error)}) from error
+            if storage and volume_storage != storage:
+                raise ParamError({"volume": "storage ID mismatch (%s != %s)\n" % (volume_storage, storage)})
+            return volume, volume_storage
+        if not storage:
+            raise ParamError({"volume": "no storage specified - incomplete volume ID"})
+        return "%s:%s" % (storage, volume), storage
+
+    def _check_volume_access(self, request, volid):
+        """Storage.pm check_volume_access (no vmid): Datastore.Allocate on the storage, or for iso,
+        vztmpl and import Datastore.AllocateSpace|Datastore.Audit, for backups AllocateSpace + VM.Backup,
+        for guest images Datastore.Audit + VM.Config.Disk on the owner."""
+        storage, _volname, _scfg, parsed = self._parse(volid)
+        control = self.sim.permissions.control
+        authid = request.userid
+        path = "/storage/%s" % storage
+        if control.has(authid, path, ["Datastore.Allocate"]):
+            return parsed
+        if parsed.vtype in ("iso", "vztmpl", "import"):
+            control.check(authid, path, ["Datastore.AllocateSpace", "Datastore.Audit"], any_of=True)
+        elif parsed.vtype == "backup" and parsed.vmid:
+            control.check(authid, path, ["Datastore.AllocateSpace"])
+            control.check(authid, "/vms/%d" % parsed.vmid, ["VM.Backup"])
+        elif parsed.vtype in ("images", "rootdir") and parsed.vmid:
+            control.check(authid, path, ["Datastore.Audit"])
+            control.check(authid, "/vms/%d" % parsed.vmid, ["VM.Config.Disk"])
+        else:
+            raise die("missing privileges to access %s\n" % volid)
+        return parsed
+
+    def _volume_path(self, scfg, parsed, volname):
+        """The plugin's path(): a file below the directory storage's path, or the zvol's device node."""
+        if scfg["type"] == "zfspool":
+            return "/dev/zvol/%s/%s" % (scfg["pool"], parsed.name)
+        subdir = "%s/%s" % (scfg["path"], VTYPE_SUBDIRS[parsed.vtype])
+        if parsed.vtype == "images":
+            return "%s/%d/%s" % (subdir, parsed.vmid, parsed.name)
+        return "%s/%s" % (subdir, volname.split("/", 1)[1])
+
+    @route("GET", "/nodes/{node}/storage/{storage}/content/{volume}")
+    def read_content(self, request):
+        """Content.pm info: path, size, used, format, notes, protected."""
+        volid, _storage = self._real_volume_id(request.params.get("storage"), request.params["volume"])
+        parsed = self._check_volume_access(request, volid)
+        record, scfg, _parsed = self._existing(request.params["node"], volid)
+        entry = {"path": self._volume_path(scfg, parsed, record["volname"]), "size": record["size"], "used": record["used"],
+                 "format": record["format"]}
+        for key in ("notes", "protected"):
+            if record.get(key) is not None:
+                entry[key] = record[key]
+        return entry
+
+    @route("PUT", "/nodes/{node}/storage/{storage}/content/{volume}")
+    def update_content(self, request):
+        """Content.pm updateattributes: notes and protected. DirPlugin.pm keeps both for backups only;
+        a ZFS pool has neither (Plugin.pm update_volume_notes / update_volume_attribute refuse)."""
+        params = request.params
+        volid, _storage = self._real_volume_id(params.get("storage"), params["volume"])
+        parsed = self._check_volume_access(request, volid)
+        record, scfg, _parsed = self._existing(params["node"], volid)
+        for attribute in ("notes", "protected"):
+            if attribute not in params:
+                continue
+            if scfg["type"] == "zfspool":
+                if attribute == "notes":
+                    raise die("volume notes are not supported for PVE::Storage::ZFSPoolPlugin%s" % PLUGIN_NOTES_DIE_AT)
+                raise die("attribute '%s' is not supported for storage type '%s'\n" % (attribute, scfg["type"]))
+            if parsed.vtype != "backup":
+                if attribute == "notes":
+                    raise die("only backups can have notes\n")
+                raise die("only backups support attribute '%s'\n" % attribute)
+            if attribute == "notes":
+                record["notes"] = params["notes"] or None
+            else:
+                record["protected"] = 1 if params["protected"] else None
+
+    @route("DELETE", "/nodes/{node}/storage/{storage}/content/{volume}")
+    def delete_content(self, request):
+        """Content.pm delete: Datastore.Allocate (or AllocateSpace + VM.Backup for a backup), then an
+        `imgdel` worker (id `[<owner>@]<storage>`) runs vdisk_free; its failure is the task's exit
+        status. PVE checks no guest configuration here. With `delay`, a finished task answers null."""
+        params = request.params
+        node = params["node"]
+        volid, storage = self._real_volume_id(params.get("storage"), params["volume"])
+        _storage, _volname, _scfg, parsed = self._parse(volid)
+        control = self.sim.permissions.control
+        if parsed.vtype == "backup" and parsed.vmid:
+            control.check(request.userid, "/storage/%s" % storage, ["Datastore.AllocateSpace"])
+            control.check(request.userid, "/vms/%d" % parsed.vmid, ["VM.Backup"])
+        else:
+            control.check(request.userid, "/storage/%s" % storage, ["Datastore.Allocate"])
+        try:
+            self.free(node, volid)
+            exitstatus, log = "OK", ["Removed volume '%s'" % volid]
+        except ApiError as error:
+            exitstatus, log = error.message.rstrip("\n"), []
+        task_id = ("%d@" % parsed.vmid if parsed.vmid is not None else "") + storage
+        upid = self.sim.tasks.start(node, "imgdel", task_id, request.userid, exitstatus=exitstatus, log=log)
+        task = self.sim.tasks.find(upid)
+        if params.get("delay") and task["duration"] <= params["delay"]:
+            task["duration"] = 0  # the caller waited for it
+            if exitstatus != "OK":
+                raise die("%s\n" % exitstatus)
+            return None
+        return upid
+
+    # -- download-url: Status.pm download_url, pve-common Tools.pm download_file_from_url ----------------
+    @route("POST", "/nodes/{node}/storage/{storage}/download-url")
+    def download_url(self, request):
+        """Status.pm download_url: checks before the worker (file based storage, content configured, the
+        file name rules), then a `download` worker (id: the normalised file name) that fetches `url` and
+        verifies the checksum; the file appears only when the worker ends OK (`ready_at`)."""
+        params = request.params
+        node, storage, content = params["node"], params["storage"], params["content"]
+        scfg = self.check_enabled(storage, node)
+        if "path" not in scfg:
+            raise die("can't upload to storage type '%s', not a file based storage!\n" % scfg["type"])
+        if content not in self.content_types(scfg):
+            raise die("storage '%s' is not configured for content-type '%s'\n" % (storage, content))
+        filename = normalize_content_filename(params["filename"])
+        refusal = download_filename_error(content, filename)
+        if refusal:
+            raise ParamError({refusal[0]: refusal[1]})
+        self._simulated(storage, scfg)
+        volid = "%s:%s/%s" % (storage, content, filename)
+        dest = "%s/%s/%s" % (scfg["path"], VTYPE_SUBDIRS[content], filename)
+        outcome = self._download(node, volid, dest, params)
+        upid = self.sim.tasks.start(node, "download", filename, request.userid, exitstatus=outcome["exitstatus"], log=outcome["log"])
+        if outcome.get("file"):
+            file_format, size, used, checksums = outcome["file"]
+            ready_at = self.sim.tasks.end_time(self.sim.tasks.find(upid))
+            self._add_volume(node, storage, "%s/%s" % (content, filename), content, file_format, size, used=used,
+                             checksums=checksums, ready_at=ready_at)
+        return upid
+
+    def _download(self, node, volid, dest, params):
+        """What download_file_from_url does and prints: {"exitstatus", "log", "file": (format, size, used, checksums)}."""
+        url = params["url"]
+        algorithm, expected = params.get("checksum-algorithm"), params.get("checksum")
+        log = ["downloading %s to %s" % (url, dest)]
+        existing = self._record(node, volid)
+        if existing is not None:
+            if not expected:
+                return {"exitstatus": "refusing to override existing file '%s'" % dest, "log": log}
+            got = existing.get("checksums", {}).get(algorithm, "")
+            if got == expected.lower():
+                return {"exitstatus": "OK", "log": log + ["calculating checksum of existing file...OK, got correct file already, no need to download"]}
+            return {"exitstatus": "checksum mismatch: got '%s' != expect '%s', aborting" % (got, expected),
+                    "log": log + ["calculating checksum of existing file..."]}
+        if params.get("compression"):
+            if params["content"] != "iso":
+                return {"exitstatus": "decompression not supported for %s" % params["content"], "log": []}
+            raise ApiError(HTTP_NOT_IMPLEMENTED, "download-url: decompression is not simulated by pvesim\n")
+        try:
+            data, virtual_size = self._fetch(url, params.get("verify-certificates", 1))
+        except DownloadFailed as error:
+            return {"exitstatus": "download failed: %s" % error, "log": log}
+        checksums = {name: hashlib.new(name, data).hexdigest() for name in CHECKSUM_ALGORITHMS}
+        if expected:
+            log.append("calculating checksum...")
+            if checksums[algorithm] != expected.lower():
+                return {"exitstatus": "checksum mismatch: got '%s' != expect '%s'" % (checksums[algorithm], expected), "log": log}
+            log[-1] += "OK, checksum verified"
+        log.append("download of '%s' to '%s' finished" % (url, dest))
+        file_format = volid.rsplit(".", 1)[-1] if params["content"] == "import" else "raw"
+        size = len(data)
+        if file_format in ("qcow2", "vmdk"):
+            size = qcow2_virtual_size(data) or virtual_size
+        return {"exitstatus": "OK", "log": log, "file": (file_format, size, len(data), checksums)}
+
+    def _fetch(self, url, verify_certificates):
+        """The bytes of `url` and the catalog's virtual size: the catalog first, then loopback URLs for real
+        (timeout, size cap); any other host is unreachable, as the simulator has no internet."""
+        image = self.state["images"].get(url)
+        if image is not None:
+            return image["content"].encode("utf-8"), image["virtual_size"]
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        if host not in LOOPBACK_HOSTS:
+            if re.match(r"^[0-9.]+$", host) or ":" in host:
+                raise DownloadFailed("Connecting to %s:%d... failed: Network is unreachable." % (host, port))
+            raise DownloadFailed("wget: unable to resolve host address '%s'" % host)
+        context = ssl.create_default_context()
+        if not verify_certificates:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        try:
+            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT, context=context if parts.scheme == "https" else None) as answer:
+                data = answer.read(DOWNLOAD_SIZE_CAP + 1)
+        except urllib.error.HTTPError as error:
+            raise DownloadFailed("%s ERROR %d: %s." % (time.strftime("%Y-%m-%d %H:%M:%S"), error.code, error.reason)) from error
+        except urllib.error.URLError as error:
+            if isinstance(error.reason, ssl.SSLError):
+                raise DownloadFailed("ERROR: The certificate of '%s' is not trusted." % host) from error
+            raise DownloadFailed("Connecting to %s:%d... failed: Connection refused." % (host, port)) from error
+        except OSError as error:
+            raise DownloadFailed("Read error at byte 0 (%s)." % error) from error
+        if len(data) > DOWNLOAD_SIZE_CAP:
+            raise DownloadFailed("file larger than %d bytes, the simulator's limit" % DOWNLOAD_SIZE_CAP)
+        return data, DEFAULT_VIRTUAL_SIZE
 
     # -- side channel ----------------------------------------------------------------------------
     def side_routes(self):

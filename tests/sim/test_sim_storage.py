@@ -4,6 +4,8 @@ Storage/ZFSPoolPlugin.pm, API2/Storage/Config.pm, Content.pm, Status.pm)."""
 
 import pytest
 
+from pvesim.testing import assert_pve_error, ok, plain_error
+
 from pvesim.errors import ApiError
 
 GIB = 1024 ** 3
@@ -118,3 +120,117 @@ def test_resize_copy_and_import_source(sim):
         assert storage.copy("pve1", vmdk, "local-zfs", 103) == "local-zfs:vm-103-disk-0"
         _raises("can't find file 'local:import/debian-12.qcow2'\n", storage.import_source, "pve1", "local:import/debian-12.qcow2")
         _raises("unable to parse directory volume name 'import/debian-12.txt'\n", storage.import_source, "pve1", "local:import/debian-12.txt")
+
+
+# -- storage.cfg over the API (Config.pm) --------------------------------------------------------------
+
+def test_storage_config_crud(sim, api_session):
+    """Config.pm: index with type filter, create, update (digest, delete, fixed options), delete."""
+    api = api_session(sim)
+    listed = ok(api, "GET", "/storage")
+    assert [(entry["storage"], entry["type"], entry["content"]) for entry in listed] == [
+        ("local", "dir", "backup,import,iso,vztmpl"), ("local-zfs", "zfspool", "images,rootdir")]
+    digest = listed[0]["digest"]
+    assert ok(api, "GET", "/storage", type="zfspool")[0]["sparse"] == 1
+    assert ok(api, "POST", "/storage", storage="tank", type="zfspool", pool="tank/vms", content="images",
+              blocksize="16k") == {"storage": "tank", "type": "zfspool"}
+    assert ok(api, "GET", "/storage/tank") == {"storage": "tank", "type": "zfspool", "pool": "tank/vms", "content": "images",
+                                               "blocksize": "16k", "digest": ok(api, "GET", "/storage/tank")["digest"]}
+    plain_error(api.api("POST", "/storage", data={"storage": "tank", "type": "zfspool", "pool": "x"}),
+                "create storage failed: storage ID 'tank' already defined\n")
+    plain_error(api.api("POST", "/storage", data={"storage": "d2", "type": "dir", "path": "/srv/my data"}),
+                "illegal path for directory storage: /srv/my data\n")
+    plain_error(api.api("POST", "/storage", data={"storage": "d2", "type": "dir", "path": "/srv", "pool": "x"}),
+                "unexpected property 'pool'\n")
+    plain_error(api.api("PUT", "/storage/local", data={"digest": digest}),
+                "update storage failed: detected modified configuration - file changed by other user? Try again.\n")
+    # fixed options (path, pool) are not in the update schema at all (Plugin.pm updateSchema)
+    assert_pve_error(api.api("PUT", "/storage/local", data={"path": "/srv"}), 400, "Parameter verification failed.",
+                     {"path": "property is not defined in schema and the schema does not allow additional properties"})
+    plain_error(api.api("PUT", "/storage/local", data={"delete": "path"}), "update storage failed: unable to delete required option 'path'\n")
+    plain_error(api.api("PUT", "/storage/tank", data={"delete": "sparse", "sparse": 1}),
+                "update storage failed: cannot set and delete property 'sparse' at the same time!\n")
+    ok(api, "PUT", "/storage/tank", nodes="pve2,pve1", delete="blocksize")
+    tank = ok(api, "GET", "/storage/tank")
+    assert (tank["nodes"], "blocksize" in tank) == ("pve1,pve2", False)
+    # a type the simulator has no volumes for is still configured, as PVE would
+    ok(api, "POST", "/storage", storage="nfs1", type="nfs", server="10.0.0.5", export="/export", content="iso")
+    assert ok(api, "GET", "/storage", type="nfs")[0]["server"] == "10.0.0.5"
+    ok(api, "DELETE", "/storage/nfs1")
+    plain_error(api.api("DELETE", "/storage/nfs1"), "delete storage failed: storage 'nfs1' does not exist\n")
+
+
+def test_storage_pool_membership_and_delete(sim, api_session):
+    """Pool.pm: storages join pools; Config.pm delete runs remove_storage_access (ACL and pool membership)."""
+    api = api_session(sim)
+    ok(api, "POST", "/pools", poolid="tenant")
+    ok(api, "PUT", "/pools", poolid="tenant", storage="local-zfs")
+    ok(api, "PUT", "/access/acl", path="/storage/local-zfs", roles="PVEDatastoreUser", users="root@pam")
+    plain_error(api.api("PUT", "/pools", data={"poolid": "tenant", "storage": "local-zfs"}),
+                "update pools failed: Storage 'local-zfs' is already a pool member\n")
+    ok(api, "DELETE", "/storage/local-zfs")
+    assert sim.directory.state["pools"]["tenant"]["storage"] == []
+    assert "/storage/local-zfs" not in sim.directory.state["acl"]
+
+
+# -- node storage and content (Status.pm, Content.pm) ----------------------------------------------
+
+def test_node_storage_list_and_status(sim, sim84, api_session):
+    """Status.pm index/read_status: figures, filters; `formats` is 9.1's structured form (pve-storage 6333922)."""
+    api = api_session(sim)
+    ok(api, "POST", "/nodes/pve1/storage/local-zfs/content", filename="vm-100-disk-0", vmid=100, size="10G")
+    listed = ok(api, "GET", "/nodes/pve1/storage")
+    zfs = next(entry for entry in listed if entry["storage"] == "local-zfs")
+    # a sparse zvol uses nothing until written
+    assert zfs == {"storage": "local-zfs", "type": "zfspool", "content": "images,rootdir", "shared": 0, "active": 1, "enabled": 1,
+                   "total": 500 * GIB, "used": 0, "avail": 500 * GIB, "used_fraction": 0.0}
+    assert [entry["storage"] for entry in ok(api, "GET", "/nodes/pve1/storage", content="iso")] == ["local"]
+    assert ok(api, "GET", "/nodes/pve1/storage", target="pve2") == []
+    formatted = ok(api, "GET", "/nodes/pve1/storage", storage="local", format=1)[0]
+    assert formatted["formats"] == {"supported": ["qcow2", "raw", "subvol", "vmdk"], "default": "raw"}
+    answer = api.api("GET", "/nodes/pve1/storage", params={"storage": "nope"})
+    assert_pve_error(answer, 400, "Parameter verification failed.", {"storage": "No such storage."})
+    ok(api, "PUT", "/storage/local", disable=1)
+    assert ok(api, "GET", "/nodes/pve1/storage/local/status")["enabled"] == 0
+    assert [entry["storage"] for entry in ok(api, "GET", "/nodes/pve1/storage", enabled=1)] == ["local-zfs"]
+    old = api_session(sim84)
+    assert "formats" not in ok(old, "GET", "/nodes/pve1/storage", storage="local", format=1)[0]
+    assert {entry["subdir"] for entry in ok(old, "GET", "/nodes/pve1/storage/local")} == {
+        "content", "download-url", "file-restore", "import-metadata", "prunebackups", "rrd", "rrddata", "status", "upload"}
+    assert "oci-registry-pull" in {entry["subdir"] for entry in ok(api, "GET", "/nodes/pve1/storage/local")}
+
+
+def test_content_alloc_list_info_delete(sim, api_session):
+    """Content.pm create (size in KiB/M/G, format from the extension), index, info, delete as an imgdel task."""
+    api = api_session(sim)
+    assert ok(api, "POST", "/nodes/pve1/storage/local-zfs/content", filename="vm-100-disk-0", vmid=100, size="4G") == "local-zfs:vm-100-disk-0"
+    answer = api.api("POST", "/nodes/pve1/storage/local-zfs/content", data={"filename": "vm-100-disk-1.qcow2", "vmid": 100,
+                                                                             "size": "1G", "format": "raw"})
+    assert_pve_error(answer, 400, "Parameter verification failed.", {"format": "different storage formats (raw != qcow2)"})
+    listed = ok(api, "GET", "/nodes/pve1/storage/local-zfs/content")
+    assert [(entry["volid"], entry["size"], entry["vmid"], entry["format"], entry["content"]) for entry in listed] == [
+        ("local-zfs:vm-100-disk-0", 4 * GIB, 100, "raw", "images")]
+    assert ok(api, "GET", "/nodes/pve1/storage/local-zfs/content", vmid=101) == []
+    assert ok(api, "GET", "/nodes/pve2/storage/local-zfs/content") == []
+    info = ok(api, "GET", "/nodes/pve1/storage/local-zfs/content/vm-100-disk-0")
+    assert info == {"path": "/dev/zvol/rpool/data/vm-100-disk-0", "size": 4 * GIB, "used": 0, "format": "raw"}
+    plain_error(api.api("PUT", "/nodes/pve1/storage/local-zfs/content/vm-100-disk-0", data={"protected": 1}),
+                "attribute 'protected' is not supported for storage type 'zfspool'\n")
+    answer = api.api("GET", "/nodes/pve1/storage/local/content/local-zfs:vm-100-disk-0")
+    assert_pve_error(answer, 400, "Parameter verification failed.", {"volume": "storage ID mismatch (local-zfs != local)\n"})
+    upid = ok(api, "DELETE", "/nodes/pve1/storage/local-zfs/content/vm-100-disk-0")
+    assert upid.split(":")[5:7] == ["imgdel", "100@local-zfs"]
+    assert ok(api, "GET", "/nodes/pve1/storage/local-zfs/content") == []
+    plain_error(api.api("GET", "/nodes/pve1/storage/local-zfs/content/vm-100-disk-0"), "volume 'local-zfs:vm-100-disk-0' does not exist\n")
+
+
+def test_cluster_resources_storage_entries(sim, api_session):
+    """Cluster.pm resources: storage/<node>/<storage> per node with the figures."""
+    api = api_session(sim)
+    ok(api, "POST", "/storage", storage="only2", type="dir", path="/srv/only2", nodes="pve2", content="iso")
+    entries = ok(api, "GET", "/cluster/resources", type="storage")
+    assert sorted(entry["id"] for entry in entries) == sorted(
+        ["storage/%s/%s" % (node, storage) for node in ("pve1", "pve2", "pve3") for storage in ("local", "local-zfs")] + ["storage/pve2/only2"])
+    entry = next(entry for entry in entries if entry["id"] == "storage/pve1/local")
+    assert entry == {"id": "storage/pve1/local", "type": "storage", "storage": "local", "node": "pve1", "status": "available",
+                     "plugintype": "dir", "content": "backup,import,iso,vztmpl", "shared": 0, "disk": 0, "maxdisk": 500 * GIB}
