@@ -491,3 +491,44 @@ def config_view(config, fields):
         else:
             view[field] = config.get(field)
     return view
+
+
+# --- guest agent ------------------------------------------------------------------------------------------
+
+
+def agent_addresses(answer):
+    """The addresses a guest agent reports (``GET .../agent/network-get-interfaces``, QEMU's
+    guest-network-get-interfaces), without the loopback interface and link-local addresses."""
+    interfaces = (answer or {}).get("result", answer) if isinstance(answer, dict) else answer
+    addresses = []
+    for interface in interfaces or []:
+        if interface.get("name") == "lo":
+            continue
+        for entry in interface.get("ip-addresses") or []:
+            try:
+                address = ipaddress.ip_address(entry.get("ip-address", ""))
+            except ValueError:
+                continue
+            if address.is_loopback or address.is_link_local:
+                continue
+            addresses.append(dict(interface=interface.get("name"), mac=interface.get("hardware-address"),
+                                  address=str(address), prefix=entry.get("prefix"),
+                                  family="ipv{0}".format(address.version)))
+    return addresses
+
+
+def expected_addresses(config):
+    """The static addresses a config's ipconfig<n> give the guest (``10.0.1.20`` of ``ip=10.0.1.20/24``)."""
+    expected = []
+    for key in sorted(key for key in config if re.match(r"^ipconfig\d+$", key)):
+        ipconfig = parse_ipconfig(config[key])
+        for field in ("ip", "ip6"):
+            if ipconfig.get(field) and "/" in ipconfig[field]:
+                expected.append(str(ipaddress.ip_interface(ipconfig[field]).ip))
+    return expected
+
+
+def addresses_ready(addresses, expected):
+    """Whether the agent reports every expected static address, or (none expected) any address at all."""
+    reported = set(entry["address"] for entry in addresses)
+    return set(expected) <= reported if expected else bool(reported)

@@ -1,0 +1,745 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) homecloud.proxmox contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: guest
+short_description: Declare one Proxmox VE QEMU guest cloned from a template, with its cloud-init settings
+version_added: 0.1.0
+description:
+  - Creates the guest O(vmid) as a clone of the template O(clone), then gives it the declared hardware, NICs, disks and
+    cloud-init settings; on later runs compares every declared field with what PVE holds and writes only what differs.
+    Fields the task does not declare are left as they are.
+  - Creation is C(POST .../clone) (a task), then one C(PUT .../config) with every declared field that differs from the
+    template (the cloud-init settings included, so they are in place before the first boot), then one
+    C(PUT .../resize) per disk that must grow, then a start when O(state=started).
+  - An update is at most one C(PUT .../config) (with the digest of the config read, so a concurrent change makes PVE
+    refuse it) and one C(PUT .../resize) per growing disk. Changing only O(ciuser), only an address or only O(cores)
+    is exactly one config write. A guest is never re-created.
+  - Values are compared by what they mean, as PVE stores them: NICs by model, bridge, firewall and VLAN tag (the MAC
+    PVE generated is kept unless O(nics[].macaddr) is declared; NIC options the module does not model, such as
+    C(mtu), are kept), O(ipconfig) by its fields, O(sshkeys) decoded from the URI encoding PVE keeps, O(tags) as a set.
+  - On a running guest PVE keeps the changes it cannot apply live (cores, memory, cloud-init) pending until the next
+    start (qemu-server C(PVE/QemuServer.pm) C(vmconfig_hotplug_pending)). A pending value counts as written: a second
+    run writes nothing. The result then says RV(reboot_required) with the RV(pending) keys, and the task warns; with
+    O(allow_reboot=true) the module reboots the guest once (C(POST .../status/reboot)). PVE generates the cloud-init
+    drive again at every start (C(vm_start)), a reboot through the API included, so no C(PUT .../cloudinit) is needed.
+  - Everything is checked before the first write; an error names the guest and the field. A disk declared smaller
+    than it is fails the task (PVE cannot shrink a disk) with the current and the declared size.
+  - Check mode plans the same writes without sending them; with C(--diff) the declared fields before and after are
+    shown (O(cipassword) masked).
+options:
+  vmid:
+    description: The guest's id (100 to 999999999).
+    type: int
+    required: true
+  name:
+    description: The guest's name (a DNS name); at creation the clone gets it.
+    type: str
+  node:
+    description:
+      - The node of a guest to create; the template's node when not set (a clone to another node needs the template's
+        disks on shared storage).
+      - An existing guest is managed where it is; a different O(node) only makes the task warn.
+    type: str
+  clone:
+    description:
+      - The template to clone at creation, by vmid or by name. Required to create a guest; ignored once it exists.
+    type: str
+  full_clone:
+    description: A full copy of the template's disks (V(true)), or a linked clone sharing them (V(false)).
+    type: bool
+    default: true
+  storage:
+    description: Where a full clone's disks go, and where O(disks) allocates new disks that name no storage.
+    type: str
+  pool:
+    description: The resource pool the guest belongs to. An existing guest is moved into it (C(PUT /pools) with C(allow-move)).
+    type: str
+  cores:
+    description: CPU cores per socket.
+    type: int
+  sockets:
+    description: CPU sockets.
+    type: int
+  memory:
+    description: Memory in MiB. At creation it may not be less than the template's (a cloud image's minimum).
+    type: int
+  balloon:
+    description: The ballooning target in MiB (V(0) turns the balloon device off).
+    type: int
+  disks:
+    description:
+      - Disks by config key (C(scsi0), C(virtio1), ...) with their O(disks.size) (C(32G), C(512M), C(1T)), as a dict
+        (C({scsi0: {size: 32G}}) or C({scsi0: 32G})) or a list of dicts with O(disks.name).
+      - A disk that exists only grows (C(PUT .../resize)); a size below the current one fails the task before any write.
+      - A key the guest does not have allocates a new disk of O(disks.size) (whole GiB) on O(disks.storage), O(storage)
+        or the storage of the guest's first disk.
+    type: raw
+  nics:
+    description:
+      - The NICs C(net0), C(net1), ... in order. NICs beyond the list are left alone.
+    type: list
+    elements: dict
+    suboptions:
+      bridge:
+        description: The bridge or SDN VNet.
+        type: str
+        required: true
+      model:
+        description: The NIC model.
+        type: str
+        default: virtio
+      firewall:
+        description: Whether PVE's firewall filters the NIC.
+        type: bool
+        default: true
+      tag:
+        description: The VLAN tag; not set means untagged.
+        type: int
+      macaddr:
+        description: A fixed MAC address; not set keeps the one PVE generated.
+        type: str
+  tags:
+    description: The guest's tags (a set; PVE sorts them).
+    type: list
+    elements: str
+  description:
+    description: The guest's notes.
+    type: str
+  onboot:
+    description: Whether the guest starts when its node boots.
+    type: bool
+  agent:
+    description: Whether the QEMU guest agent device is on (other agent options are kept).
+    type: bool
+    default: true
+  ciuser:
+    description: The cloud-init user.
+    type: str
+  cipassword:
+    description:
+      - The cloud-init user's password. PVE never returns it, so it is set when the guest is created and afterwards
+        only with O(update_password=always) (which then writes it on every run).
+    type: str
+  update_password:
+    description: When to write O(cipassword).
+    type: str
+    choices: [on_create, always]
+    default: on_create
+  sshkeys:
+    description: Public SSH keys for the cloud-init user, one key a line each. Stored URI-encoded, as the GUI does.
+    type: list
+    elements: str
+  ipconfig:
+    description:
+      - Cloud-init addresses, one item a NIC in the order of O(nics) (C(ipconfig0) for C(net0) ...).
+      - Each item has C(ip) (CIDR or V(dhcp)), C(gw), C(ip6) (CIDR, V(dhcp) or V(auto)), C(gw6).
+    type: list
+    elements: dict
+  nameserver:
+    description: DNS servers cloud-init configures.
+    type: list
+    elements: str
+  searchdomain:
+    description: DNS search domains cloud-init configures.
+    type: list
+    elements: str
+  state:
+    description:
+      - V(present) - the guest exists; its power state is left alone.
+      - V(started) - it exists and runs. V(stopped) - it exists and is shut down (C(status/shutdown), forced after
+        O(timeout)).
+      - V(absent) - it is stopped if it runs, then destroyed with its disks (C(purge=1),
+        C(destroy-unreferenced-disks=1)). A template is never destroyed by this module.
+    type: str
+    choices: [present, started, stopped, absent]
+    default: present
+  allow_reboot:
+    description: Reboot a running guest once when changes wait for its next start.
+    type: bool
+    default: false
+  wait_for_address:
+    description:
+      - With O(state=started), wait until the guest agent reports the static addresses of O(ipconfig) (or, with DHCP,
+        any address), and return them in RV(addresses).
+    type: bool
+    default: true
+  timeout:
+    description: Seconds to wait for each task (clone, resize, start, stop, delete) and for the addresses.
+    type: int
+    default: 300
+extends_documentation_fragment:
+  - homecloud.proxmox.api
+  - homecloud.proxmox.api.ACTIONGROUP
+  - homecloud.proxmox.attributes
+author:
+  - homecloud.proxmox contributors (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: web1 of tenant acme, from the Debian template, on the tenant's VNet
+  homecloud.proxmox.guest:
+    vmid: 4010
+    name: web1
+    clone: debian-12-cloud
+    storage: local-zfs
+    pool: acme
+    cores: 2
+    memory: 4096
+    disks:
+      scsi0: {size: 32G}
+    nics:
+      - {bridge: acme01}
+    ipconfig:
+      - {ip: 10.0.1.20/24, gw: 10.0.1.1}
+    nameserver: [10.0.1.1]
+    ciuser: ops
+    sshkeys: ["{{ lookup('file', 'files/ops.pub') }}"]
+    tags: [acme, web]
+    state: started
+
+- name: More cores; reboot now rather than at the next maintenance
+  homecloud.proxmox.guest:
+    vmid: 4010
+    cores: 4
+    allow_reboot: true
+
+- name: Gone, with its disks
+  homecloud.proxmox.guest:
+    vmid: 4010
+    state: absent
+"""
+
+RETURN = r"""
+vmid:
+  description: The guest's id.
+  returned: always
+  type: int
+node:
+  description: The guest's node.
+  returned: when the guest exists (or is planned)
+  type: str
+status:
+  description: V(running) or V(stopped) after the task (as planned in check mode); V(null) when absent.
+  returned: always
+  type: str
+config:
+  description: The guest's config after the task (planned in check mode), as PVE answers it; C(cipassword) masked.
+  returned: when the guest exists (or is planned)
+  type: dict
+reboot_required:
+  description: Whether changes wait for the guest's next start.
+  returned: always
+  type: bool
+pending:
+  description: The config keys that wait for the next start.
+  returned: always
+  type: list
+  elements: str
+addresses:
+  description: The addresses the guest agent reported (interface, mac, address, prefix, family).
+  returned: when the module waited for them
+  type: list
+  elements: dict
+writes:
+  description: The API calls the task made (or, in check mode, would make), in order; C(cipassword) masked.
+  returned: always
+  type: list
+  elements: str
+  sample: ["POST /nodes/pve1/qemu/9000/clone full=1 name=web1 newid=4010 storage=local-zfs",
+           "PUT /nodes/pve1/qemu/4010/config ciuser=ops cores=2 ipconfig0=ip=10.0.1.20/24,gw=10.0.1.1"]
+written:
+  description: After a failure, the calls of RV(writes) that were made before it (they are not undone).
+  returned: on failure
+  type: list
+  elements: str
+failure:
+  description: The failed API call (method, path, status, reason, errors), for C(failed_when).
+  returned: on failure
+  type: dict
+"""
+
+import time
+
+from ansible_collections.homecloud.proxmox.plugins.module_utils.base import create_module
+from ansible_collections.homecloud.proxmox.plugins.module_utils.client import ProxmoxApiError, ProxmoxError
+from ansible_collections.homecloud.proxmox.plugins.module_utils.objects import ConvergeModule, Write
+from ansible_collections.homecloud.proxmox.plugins.module_utils.qemu import (
+    ALLOC_RE,
+    GIB,
+    UNCHANGED,
+    GuestInputError,
+    addresses_ready,
+    agent_addresses,
+    agent_value,
+    check_sshkeys,
+    check_tags,
+    cloudinit_pending_keys,
+    config_changes,
+    config_view,
+    declared_ipconfig,
+    declared_nic,
+    disks_of,
+    drive_storage,
+    encode_sshkeys,
+    expected_addresses,
+    format_size,
+    has_cloudinit_drive,
+    is_drive_key,
+    memory_mib,
+    needs_restart,
+    nic_value,
+    parse_drive,
+    parse_net,
+    parse_size,
+    pending_keys,
+    print_ipconfig,
+    print_net,
+    resized,
+    same_config_value,
+    split_tags,
+    written_config,
+)
+
+# Declared options and the config key each sets; the list ones map to several keys.
+SCALAR_FIELDS = ("name", "cores", "sockets", "memory", "balloon", "onboot", "agent", "tags", "description", "ciuser",
+                 "cipassword", "sshkeys", "nameserver", "searchdomain")
+LIST_FIELDS = ("nics", "ipconfig", "disks")
+POLL_INTERVAL = 2.0
+
+
+class ConfigWrite(Write):
+    """The config PUT; the digest of the config the plan read goes with it, not into the plan line."""
+
+    def __init__(self, path, params, digest=None, confirm=None):
+        Write.__init__(self, "PUT", path, params, secret_keys=("cipassword",), confirm=confirm)
+        self.digest = digest
+
+    def send(self, client):
+        params = dict(self.params, digest=self.digest) if self.digest else self.params
+        return client.call(self.method, self.path, params, confirm=self.confirm).get("data")
+
+
+class TaskWrite(Write):
+    """A write PVE answers with a task id (UPID): the module waits for the task before the next write."""
+
+    task = True
+
+
+def declared_disks(value):
+    """{key: {size, storage}} of the ``disks`` option (a dict by key, or a list of dicts with ``name``)."""
+    if value is None:
+        return None
+    items = value.items() if isinstance(value, dict) else [((item or {}).get("name"), item) for item in value]
+    disks = {}
+    for key, item in items:
+        spec = dict(size=item) if not isinstance(item, dict) else dict(item)
+        if not key or not is_drive_key(key):
+            raise GuestInputError("disks: {0!r} is not a disk key (scsi0, virtio1, sata0, ide1, ...); {1}".format(key, UNCHANGED))
+        if spec.get("size") is None:
+            raise GuestInputError("disks.{0}.size: required; {1}".format(key, UNCHANGED))
+        spec["bytes"] = parse_size(spec["size"], "disks.{0}.size".format(key))
+        disks[key] = spec
+    return disks
+
+
+class Guest(ConvergeModule):
+
+    secret_keys = ("cipassword",)
+
+    def __init__(self, module):
+        super(Guest, self).__init__(module)
+        self.vmid = module.params["vmid"]
+        self.working_on = "guest {0}".format(self.vmid)
+        self.sleep = time.sleep
+        self.clock = time.monotonic
+        self.node = None
+        self.status = None
+        self.running_after = False
+        self.restart_keys = []
+        self.reboot_planned = False
+        self.after_config = None
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    def path(self, node, vmid=None, tail=""):
+        return "/nodes/{0}/qemu/{1}{2}".format(node, vmid or self.vmid, tail)
+
+    def resource(self, vmid):
+        for entry in self.client.get("/cluster/resources", type="vm"):
+            if str(entry.get("vmid")) == str(vmid):
+                return entry
+        return None
+
+    def template_resource(self, clone):
+        """The /cluster/resources entry of the template named by ``clone`` (vmid or name)."""
+        resources = self.client.get("/cluster/resources", type="vm")
+        if str(clone).isdigit():
+            found = [entry for entry in resources if str(entry.get("vmid")) == str(clone)]
+        else:
+            found = [entry for entry in resources if entry.get("name") == clone and entry.get("template")]
+            if len(found) > 1 and self.module.params["node"]:
+                found = [entry for entry in found if entry.get("node") == self.module.params["node"]] or found
+        if not found:
+            raise GuestInputError("guest {0}: clone: no template {1!r} in the cluster; {2}".format(self.vmid, clone, UNCHANGED))
+        if len(found) > 1:
+            raise GuestInputError("guest {0}: clone: {1} templates are named {2!r} (vmids {3}); name one by vmid; {4}".format(
+                self.vmid, len(found), clone, ", ".join(str(entry["vmid"]) for entry in found), UNCHANGED))
+        entry = found[0]
+        if entry.get("type") != "qemu" or not entry.get("template"):
+            raise GuestInputError("guest {0}: clone: {1} (vmid {2}) is not a QEMU template; {3}".format(
+                self.vmid, clone, entry.get("vmid"), UNCHANGED))
+        return entry
+
+    def read_config(self, node):
+        """(written config, digest, pending answer) of the guest: pending values count as written."""
+        config = self.client.get(self.path(node, tail="/config")) or {}
+        pending = self.client.get(self.path(node, tail="/pending")) or []
+        return written_config(config, pending), config.get("digest"), pending
+
+    def restart_pending(self, node, pending):
+        """The keys a running guest takes only at its next start: pending ones, and cloud-init ones
+        changed since its cloud-init drive was generated (GET .../cloudinit, qemu-server API2/Qemu.pm)."""
+        keys = set(pending_keys(pending))
+        try:
+            keys.update(cloudinit_pending_keys(self.client.get(self.path(node, tail="/cloudinit"))))
+        except ProxmoxApiError as error:
+            if error.status != 501:  # an API without the call (the simulator before it has it)
+                raise
+        return sorted(keys)
+
+    # --- the declared config ---------------------------------------------------------------------------------
+
+    def desired_config(self, current, creating):
+        """{config key: text} of the declared fields, built on the current (or template) config."""
+        params = self.module.params
+        desired = {}
+        for field in ("name", "description", "ciuser"):
+            if params[field] is not None:
+                desired[field] = params[field]
+        for field in ("cores", "sockets", "memory", "balloon"):
+            if params[field] is not None:
+                desired[field] = str(params[field])
+        if params["onboot"] is not None:
+            desired["onboot"] = "1" if params["onboot"] else "0"
+        if params["agent"] is not None:
+            desired["agent"] = agent_value(current.get("agent"), params["agent"])
+        if params["tags"] is not None:
+            check_tags(params["tags"])
+            desired["tags"] = ";".join(split_tags(params["tags"]))
+        if params["sshkeys"] is not None:
+            check_sshkeys(params["sshkeys"])
+            desired["sshkeys"] = encode_sshkeys(params["sshkeys"])
+        for field in ("nameserver", "searchdomain"):
+            if params[field] is not None:
+                desired[field] = " ".join(params[field])
+        for index, item in enumerate(params["nics"] or []):
+            key = "net{0}".format(index)
+            base = current.get(key)
+            if creating and base:
+                # the clone has a MAC PVE generated for it, not the template's: send none, PVE makes one
+                base = print_net(dict((name, value) for name, value in parse_net(base).items() if name != "macaddr"))
+            desired[key] = nic_value(declared_nic(item, index), base)
+        ipconfig = params["ipconfig"] or []
+        nic_count = len(params["nics"]) if params["nics"] is not None else \
+            len([key for key in current if key.startswith("net") and key[3:].isdigit()])
+        if len(ipconfig) > nic_count:
+            raise GuestInputError("guest {0}: ipconfig: {1} item(s) for {2} NIC(s); each item configures the NIC of its "
+                                  "position; {3}".format(self.vmid, len(ipconfig), nic_count, UNCHANGED))
+        for index, item in enumerate(ipconfig):
+            desired["ipconfig{0}".format(index)] = print_ipconfig(declared_ipconfig(item or {}, index))
+        return desired
+
+    def disk_plan(self, current, disks):
+        """(new disk options {key: "<storage>:<GiB>"}, resizes [(key, bytes)]); shrinking refused."""
+        new, grow = {}, []
+        existing = disks_of(current)
+        for key in sorted(disks or {}):
+            spec = disks[key]
+            if key in existing:
+                size = existing[key]
+                if size is not None and spec["bytes"] < size:
+                    raise GuestInputError("guest {0}: disks.{1}: declared {2} but the disk is {3}; PVE cannot shrink a disk; "
+                                          "{4}".format(self.vmid, key, spec["size"], format_size(size), UNCHANGED))
+                if size is None or spec["bytes"] > size:
+                    grow.append((key, spec["bytes"]))
+            elif key in current:
+                raise GuestInputError("guest {0}: disks.{1}: the guest has {2} there, not a disk; {3}".format(
+                    self.vmid, key, current[key], UNCHANGED))
+            else:
+                if spec["bytes"] % GIB:
+                    raise GuestInputError("guest {0}: disks.{1}.size: a new disk is allocated in whole GiB, not {2}; {3}".format(
+                        self.vmid, key, spec["size"], UNCHANGED))
+                storage = spec.get("storage") or self.module.params["storage"] or self.first_disk_storage(current)
+                if not storage:
+                    raise GuestInputError("guest {0}: disks.{1}.storage: required (the guest has no disk to take it from); "
+                                          "{2}".format(self.vmid, key, UNCHANGED))
+                new[key] = "{0}:{1}".format(storage, spec["bytes"] // GIB)
+        return new, grow
+
+    @staticmethod
+    def first_disk_storage(config):
+        for key in sorted(disks_of(config)):
+            storage = drive_storage(parse_drive(config[key]))
+            if storage and not ALLOC_RE.match(parse_drive(config[key]).get("file", "")):
+                return storage
+        return None
+
+    def declared_fields(self):
+        params = self.module.params
+        fields = [field for field in SCALAR_FIELDS if params.get(field) is not None]
+        return fields + [field for field in LIST_FIELDS if params.get(field) is not None]
+
+    # --- the plan -----------------------------------------------------------------------------------------------
+
+    def plan(self):
+        params = self.module.params
+        if not 100 <= self.vmid <= 999999999:
+            raise GuestInputError("vmid: {0} is not a guest id (100 to 999999999); {1}".format(self.vmid, UNCHANGED))
+        disks = declared_disks(params["disks"])
+        entry = self.resource(self.vmid)
+        if entry is not None and (entry.get("type") != "qemu" or entry.get("template")):
+            raise GuestInputError("guest {0}: vmid {0} is {1}, not a QEMU guest this module manages; {2}".format(
+                self.vmid, "a template" if entry.get("template") else "a container", UNCHANGED))
+        if params["state"] == "absent":
+            return self.plan_absent(entry)
+        if entry is None:
+            return self.plan_create(disks)
+        return self.plan_update(entry, disks)
+
+    def plan_absent(self, entry):
+        if entry is None:
+            return [], None, None
+        self.node = entry["node"]
+        writes = []
+        if entry.get("status") == "running":
+            writes.append(TaskWrite("POST", self.path(self.node, tail="/status/stop")))
+        writes.append(TaskWrite("DELETE", self.path(self.node), {"purge": 1, "destroy-unreferenced-disks": 1}))
+        return writes, dict(vmid=self.vmid, node=self.node, status=entry.get("status")), None
+
+    def plan_create(self, disks):
+        params = self.module.params
+        if not params["clone"]:
+            raise GuestInputError("guest {0} does not exist; set clone (a template's vmid or name) to create it; {1}".format(
+                self.vmid, UNCHANGED))
+        template = self.template_resource(params["clone"])
+        source_node = template["node"]
+        self.node = params["node"] or source_node
+        base = dict((key, value) for key, value in (self.client.get(self.path(source_node, template["vmid"], "/config")) or {}).items()
+                    if key not in ("digest", "template"))
+        if params["memory"] is not None and memory_mib(base.get("memory")) and params["memory"] < memory_mib(base["memory"]):
+            raise GuestInputError("guest {0}: memory: {1} MiB is less than the template's {2} MiB; {3}".format(
+                self.vmid, params["memory"], memory_mib(base["memory"]), UNCHANGED))
+        clone = {"newid": self.vmid, "name": params["name"], "full": params["full_clone"], "pool": params["pool"],
+                 "storage": params["storage"] if params["full_clone"] else None,
+                 "target": self.node if self.node != source_node else None}
+        writes = [TaskWrite("POST", self.path(source_node, template["vmid"], "/clone"), clone,
+                            what="clone template {0} to guest {1}".format(template["vmid"], self.vmid))]
+        if params["name"] is not None:
+            base["name"] = params["name"]
+        desired = self.desired_config(base, creating=True)
+        if params["cipassword"] is not None:
+            desired["cipassword"] = params["cipassword"]
+        self.warn_without_cloudinit_drive(base)
+        changes = config_changes(base, desired)
+        new_disks, grow = self.disk_plan(base, disks)
+        changes.update(new_disks)
+        if changes:
+            writes.append(ConfigWrite(self.path(self.node, tail="/config"), changes))
+        after = dict(base, **changes)
+        writes += self.resize_writes(grow, after)
+        self.status = "stopped"
+        if params["state"] == "started":
+            writes.append(TaskWrite("POST", self.path(self.node, tail="/status/start")))
+            self.status = "running"
+        self.after_config = after
+        return writes, None, self.view(after)
+
+    def warn_without_cloudinit_drive(self, config):
+        declared = [field for field in ("ciuser", "cipassword", "sshkeys", "ipconfig", "nameserver", "searchdomain")
+                    if self.module.params.get(field) is not None]
+        if declared and not has_cloudinit_drive(config):
+            self.module.warn("guest {0}: {1} set, but the guest has no cloud-init drive: the settings reach the guest only "
+                             "once one is added (ide2: <storage>:cloudinit)".format(self.vmid, ", ".join(declared)))
+
+    def resize_writes(self, grow, after):
+        writes = []
+        for key, size in grow:
+            writes.append(TaskWrite("PUT", self.path(self.node, tail="/resize"), dict(disk=key, size=format_size(size)),
+                                    what="grow disk {0} of guest {1} to {2}".format(key, self.vmid, format_size(size))))
+            after[key] = resized(after[key], size)
+        return writes
+
+    def plan_update(self, entry, disks):
+        params = self.module.params
+        self.node = entry["node"]
+        if params["node"] and params["node"] != self.node:
+            self.module.warn("guest {0} is on node {1}, not on {2}: managed where it is".format(self.vmid, self.node, params["node"]))
+        current, digest, pending = self.read_config(self.node)
+        running = entry.get("status") == "running"
+        desired = self.desired_config(current, creating=False)
+        if params["cipassword"] is not None and params["update_password"] == "always":
+            desired["cipassword"] = params["cipassword"]
+        changes = config_changes(current, desired)
+        if "cipassword" in desired:
+            changes["cipassword"] = desired["cipassword"]  # PVE answers it masked: never comparable
+        new_disks, grow = self.disk_plan(current, disks)
+        changes.update(new_disks)
+        writes = []
+        if changes:
+            writes.append(ConfigWrite(self.path(self.node, tail="/config"), changes, digest,
+                                      confirm=lambda: self.holds(dict((key, value) for key, value in changes.items()
+                                                                      if key != "cipassword" and key not in new_disks))))
+        after = dict(current, **changes)
+        writes += self.resize_writes(grow, after)
+        if params["pool"] is not None and entry.get("pool") != params["pool"]:
+            writes.append(Write("PUT", "/pools", {"poolid": params["pool"], "vms": self.vmid, "allow-move": 1}))
+        self.restart_keys = []
+        if running:
+            hotplug = current.get("hotplug")
+            self.restart_keys = sorted(set(self.restart_pending(self.node, pending))
+                                       | set(key for key in changes if needs_restart(key, hotplug)))
+        writes += self.power_writes(running)
+        self.after_config = after
+        before = self.view(current)
+        return writes, before, self.view(after)
+
+    def power_writes(self, running):
+        state = self.module.params["state"]
+        if state == "started" and not running:
+            self.status = "running"
+            self.restart_keys = []  # a start applies the pending values and generates the cloud-init drive
+            return [TaskWrite("POST", self.path(self.node, tail="/status/start"))]
+        if state == "stopped" and running:
+            self.status = "stopped"
+            self.restart_keys = []
+            return [TaskWrite("POST", self.path(self.node, tail="/status/shutdown"),
+                              {"forceStop": 1, "timeout": self.module.params["timeout"]})]
+        self.status = "running" if running else "stopped"
+        if running and self.restart_keys and self.module.params["allow_reboot"]:
+            self.reboot_planned = True
+            return [self.reboot_write()]
+        return []
+
+    def reboot_write(self):
+        return TaskWrite("POST", self.path(self.node, tail="/status/reboot"), {"timeout": self.module.params["timeout"]},
+                         what="reboot guest {0} for {1}".format(self.vmid, ", ".join(self.restart_keys)))
+
+    def holds(self, expected):
+        """For a config write whose answer was lost: does PVE hold the written values now?"""
+        current, _digest, _pending = self.read_config(self.node)
+        return all(same_config_value(key, current.get(key), value) for key, value in expected.items())
+
+    def view(self, config):
+        return config_view(config, self.declared_fields())
+
+    # --- sending -------------------------------------------------------------------------------------------------
+
+    def after_write(self, write, answer):
+        if getattr(write, "task", False) and answer:
+            self.client.wait_task(answer, timeout=self.module.params["timeout"], what="{0} ({1})".format(
+                write.what or "{0} {1}".format(write.method, write.path), self.working_on))
+
+    def finish(self, writes):
+        params = self.module.params
+        self.result.update(vmid=self.vmid, node=self.node, status=self.status, reboot_required=False, pending=[])
+        if params["state"] == "absent":
+            self.result["status"] = None
+            return
+        if self.module.check_mode:
+            if self.reboot_planned:
+                self.restart_keys = []
+        elif writes:
+            # what PVE holds now, not what the plan expected: the keys it really left pending
+            self.after_config, _digest, pending = self.read_config(self.node)
+            self.status = (self.resource(self.vmid) or {}).get("status", self.status)
+            self.restart_keys = self.restart_pending(self.node, pending) if self.status == "running" else []
+            if self.restart_keys and params["allow_reboot"] and not self.reboot_planned and params["state"] != "stopped":
+                reboot = self.reboot_write()
+                self.result["writes"].append(str(reboot))
+                self.send([reboot])
+                self.restart_keys = []
+        self.result.update(status=self.status, config=self.shown(self.after_config), reboot_required=bool(self.restart_keys),
+                           pending=list(self.restart_keys))
+        if self.restart_keys:
+            self.module.warn("guest {0}: {1} wait(s) for the next start of the guest; set allow_reboot to reboot it".format(
+                self.vmid, ", ".join(self.restart_keys)))
+        if params["state"] == "started" and params["wait_for_address"] and not self.module.check_mode:
+            if not params["agent"]:
+                self.module.warn("guest {0}: wait_for_address needs the guest agent (agent is false): not waited".format(self.vmid))
+            else:
+                self.result["addresses"] = self.wait_for_addresses(expected_addresses(self.after_config or {}))
+
+    def wait_for_addresses(self, expected):
+        """Poll the guest agent until it reports the expected addresses; fail after ``timeout`` naming what it saw."""
+        path = self.path(self.node, tail="/agent/network-get-interfaces")
+        deadline = self.clock() + self.module.params["timeout"]
+        seen, last_error = [], None
+        while True:
+            try:
+                seen = agent_addresses(self.client.get(path))
+                last_error = None
+            except ProxmoxApiError as error:
+                # 500 "QEMU guest agent is not running" until the guest has booted its agent
+                if error.status != 500:
+                    raise
+                last_error = error.reason
+            if addresses_ready(seen, expected):
+                return seen
+            if self.clock() >= deadline:
+                raise ProxmoxError("guest {0}: the guest agent did not report {1} within {2} s; it reported {3}{4}".format(
+                    self.vmid, ", ".join(expected) if expected else "any address", self.module.params["timeout"],
+                    ", ".join(entry["address"] for entry in seen) or "nothing",
+                    " (last answer: {0})".format(last_error) if last_error else ""))
+            self.sleep(POLL_INTERVAL)
+
+
+def main():
+    module = create_module(dict(
+        vmid=dict(type="int", required=True),
+        name=dict(type="str"),
+        node=dict(type="str"),
+        clone=dict(type="str"),
+        full_clone=dict(type="bool", default=True),
+        storage=dict(type="str"),
+        pool=dict(type="str"),
+        cores=dict(type="int"),
+        sockets=dict(type="int"),
+        memory=dict(type="int"),
+        balloon=dict(type="int"),
+        disks=dict(type="raw"),
+        nics=dict(type="list", elements="dict", options=dict(
+            bridge=dict(type="str", required=True),
+            model=dict(type="str", default="virtio"),
+            firewall=dict(type="bool", default=True),
+            tag=dict(type="int"),
+            macaddr=dict(type="str"),
+        )),
+        tags=dict(type="list", elements="str"),
+        description=dict(type="str"),
+        onboot=dict(type="bool"),
+        agent=dict(type="bool", default=True),
+        ciuser=dict(type="str"),
+        cipassword=dict(type="str", no_log=True),
+        update_password=dict(type="str", default="on_create", choices=["on_create", "always"], no_log=False),
+        sshkeys=dict(type="list", elements="str", no_log=False),
+        ipconfig=dict(type="list", elements="dict"),
+        nameserver=dict(type="list", elements="str"),
+        searchdomain=dict(type="list", elements="str"),
+        state=dict(type="str", default="present", choices=["present", "started", "stopped", "absent"]),
+        allow_reboot=dict(type="bool", default=False),
+        wait_for_address=dict(type="bool", default=True),
+        timeout=dict(type="int", default=300),
+    ), supports_check_mode=True)
+    Guest(module).execute()
+
+
+if __name__ == "__main__":
+    main()
