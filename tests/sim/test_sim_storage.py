@@ -2,6 +2,12 @@
 volume calls the guest areas use (pve-storage src/PVE/Storage.pm, Storage/Plugin.pm,
 Storage/ZFSPoolPlugin.pm, API2/Storage/Config.pm, Content.pm, Status.pm)."""
 
+import hashlib
+import http.server
+import re
+import threading
+import time
+
 import pytest
 
 from pvesim.testing import assert_pve_error, ok, plain_error
@@ -234,3 +240,108 @@ def test_cluster_resources_storage_entries(sim, api_session):
     entry = next(entry for entry in entries if entry["id"] == "storage/pve1/local")
     assert entry == {"id": "storage/pve1/local", "type": "storage", "storage": "local", "node": "pve1", "status": "available",
                      "plugintype": "dir", "content": "backup,import,iso,vztmpl", "shared": 0, "disk": 0, "maxdisk": 500 * GIB}
+
+
+# -- download-url (Status.pm download_url, pve-common Tools.pm download_file_from_url) -----------------
+
+IMAGE_URL = "https://cloud.example.org/debian-12.qcow2"
+IMAGE_TEXT = "not really a qcow2 image"
+IMAGE_SHA256 = hashlib.sha256(IMAGE_TEXT.encode("utf-8")).hexdigest()
+
+
+def _finished(sim, api, upid):
+    """Poll the task until it stopped (bounded), then return its exit status."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        status = ok(api, "GET", "/nodes/%s/tasks/%s/status" % (upid.split(":")[1], upid))
+        if status["status"] == "stopped":
+            return status["exitstatus"]
+        time.sleep(0.05)
+    raise AssertionError("task %s did not stop" % upid)
+
+
+def test_download_url_from_the_catalog(sim, api_session):
+    """The file appears only when the task ends OK; a second download of it is refused; the import is a disk source."""
+    api = api_session(sim)
+    assert api.sim("POST", "storage/images", json={"url": IMAGE_URL, "content": IMAGE_TEXT, "virtual_size": 3 * GIB}).status_code == 200
+    upid = ok(api, "POST", "/nodes/pve1/storage/local/download-url", url=IMAGE_URL, content="import", filename="debian-12.qcow2",
+              checksum=IMAGE_SHA256, **{"checksum-algorithm": "sha256"})
+    assert upid.split(":")[5:7] == ["download", "debian-12.qcow2"]
+    assert ok(api, "GET", "/nodes/pve1/storage/local/content", content="import") == []
+    assert _finished(sim, api, upid) == "OK"
+    listed = ok(api, "GET", "/nodes/pve1/storage/local/content", content="import")
+    assert [(entry["volid"], entry["format"], entry["size"]) for entry in listed] == [("local:import/debian-12.qcow2", "qcow2", 3 * GIB)]
+    with sim.state.lock:
+        assert _storage(sim).import_source("pve1", "local:import/debian-12.qcow2") == {"size": 3 * GIB, "format": "qcow2"}
+    log = [line["t"] for line in ok(api, "GET", "/nodes/pve1/tasks/%s/log" % upid)]
+    assert log == ["downloading %s to /var/lib/vz/import/debian-12.qcow2" % IMAGE_URL, "calculating checksum...OK, checksum verified",
+                   "download of '%s' to '/var/lib/vz/import/debian-12.qcow2' finished" % IMAGE_URL, "TASK OK"]
+    again = ok(api, "POST", "/nodes/pve1/storage/local/download-url", url=IMAGE_URL, content="import", filename="debian-12.qcow2")
+    assert _finished(sim, api, again) == "refusing to override existing file '/var/lib/vz/import/debian-12.qcow2'"
+    wrong = ok(api, "POST", "/nodes/pve1/storage/local/download-url", url=IMAGE_URL, content="import", filename="debian-12.qcow2",
+               checksum="00", **{"checksum-algorithm": "sha256"})
+    assert _finished(sim, api, wrong) == "checksum mismatch: got '%s' != expect '00', aborting" % IMAGE_SHA256
+
+
+def test_download_url_checksum_mismatch_leaves_nothing(sim, sim84, api_session):
+    """A wrong checksum fails the task with download_file_from_url's message and no file (8.4 and 9.1 alike)."""
+    for simulator in (sim, sim84):
+        api = api_session(simulator)
+        api.sim("POST", "storage/images", json={"url": IMAGE_URL, "content": IMAGE_TEXT})
+        upid = ok(api, "POST", "/nodes/pve2/storage/local/download-url", url=IMAGE_URL, content="import", filename="debian-12.qcow2",
+                  checksum="ABCD", **{"checksum-algorithm": "sha256"})
+        assert _finished(simulator, api, upid) == "checksum mismatch: got '%s' != expect 'ABCD'" % IMAGE_SHA256
+        assert ok(api, "GET", "/nodes/pve2/storage/local/content") == []
+
+
+def test_download_url_refusals_before_the_task(sim, api_session):
+    """Status.pm download_url: file name rules per content, content not configured, not a file based storage."""
+    api = api_session(sim)
+    base = "/nodes/pve1/storage/local/download-url"
+    answer = api.api("POST", base, data={"url": IMAGE_URL, "content": "import", "filename": "debian-12.txt"})
+    assert_pve_error(answer, 400, "Parameter verification failed.", {"filename": "invalid filename or wrong extension"})
+    answer = api.api("POST", base, data={"url": IMAGE_URL, "content": "iso", "filename": "debian.qcow2"})
+    assert_pve_error(answer, 400, "Parameter verification failed.", {"filename": "wrong file extension"})
+    ok(api, "PUT", "/storage/local", content="iso,vztmpl")
+    plain_error(api.api("POST", base, data={"url": IMAGE_URL, "content": "import", "filename": "debian-12.qcow2"}),
+                "storage 'local' is not configured for content-type 'import'\n")
+    plain_error(api.api("POST", "/nodes/pve1/storage/local-zfs/download-url", data={"url": IMAGE_URL, "content": "iso", "filename": "a.iso"}),
+                "can't upload to storage type 'zfspool', not a file based storage!\n")
+
+
+def test_download_url_unreachable_and_loopback(sim, api_session):
+    """Hosts outside the catalog fail like wget without network; loopback URLs are fetched for real."""
+    api = api_session(sim)
+    upid = ok(api, "POST", "/nodes/pve1/storage/local/download-url", url="https://nowhere.example.org/x.iso", content="iso", filename="x.iso")
+    assert _finished(sim, api, upid) == "download failed: wget: unable to resolve host address 'nowhere.example.org'"
+    payload = b"ISO bytes " * 100
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # pylint: disable=invalid-name
+            if self.path != "/alpine.iso":
+                self.send_error(404, "Not Found")
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):  # quiet
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = "http://127.0.0.1:%d" % server.server_address[1]
+        upid = ok(api, "POST", "/nodes/pve1/storage/local/download-url", url=url + "/alpine.iso", content="iso", filename="alpine.iso",
+                  checksum=hashlib.md5(payload).hexdigest(), **{"checksum-algorithm": "md5"})
+        assert _finished(sim, api, upid) == "OK"
+        listed = ok(api, "GET", "/nodes/pve1/storage/local/content", content="iso")
+        assert [(entry["volid"], entry["size"], entry["format"]) for entry in listed] == [("local:iso/alpine.iso", len(payload), "raw")]
+        missing = ok(api, "POST", "/nodes/pve1/storage/local/download-url", url=url + "/gone.iso", content="iso", filename="gone.iso")
+        assert re.match(r"^download failed: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d ERROR 404: Not Found\.$", _finished(sim, api, missing))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
