@@ -432,7 +432,7 @@ class QemuRuntimeArea(Area):
         for index, key in nets:
             net = parse_property_string({}, config[key])
             mac = next((value for name, value in net.items() if name == "macaddr" or ":" in value), None)
-            if mac is None or net.get("link_down") in ("1", 1):
+            if mac is None:
                 continue
             mac = mac.lower()
             interfaces.append({"name": nic_name(index), "hardware-address": mac,

@@ -368,3 +368,47 @@ def test_a_linked_clone_on_local_storage_cannot_migrate(sim, api):
     assert task_log(api, "pve1", upid)[-2].endswith(
         "Problem found while scanning volumes - can't migrate '%s' as it's a clone of 'base-100-disk-0'"
         " at /usr/share/perl5/PVE/QemuMigrate.pm line 586." % clone)
+
+
+def test_slaac_address_from_the_vnet_ipv6_prefix(sim, api):
+    ok(api, "POST", "/cluster/sdn/zones", zone="lab", type="simple")
+    ok(api, "POST", "/cluster/sdn/vnets", vnet="v6net", zone="lab")
+    ok(api, "POST", "/cluster/sdn/vnets/v6net/subnets", subnet="fd00:1::/64", type="subnet")
+    wait_task(api, "pve1", ok(api, "PUT", "/cluster/sdn"))
+    place(sim, 100, status="running", agent="1", net0="virtio=%s,bridge=v6net,link_down=1" % MAC, ipconfig0="ip6=auto")
+    nic = ok(api, "GET", "/nodes/pve1/qemu/100/agent/network-get-interfaces")["result"][1]
+    assert [entry["ip-address"] for entry in nic["ip-addresses"]] == ["fd00:1::be24:11ff:fe0a:b0c", "fe80::be24:11ff:fe0a:b0c"]
+
+
+def test_migrate_refuses_a_storage_the_target_lacks_storage_check_enabled(sim, api):
+    volid = disk(sim, 100)
+    place(sim, 100, scsi0="%s,size=4G" % volid)
+    with sim.state.lock:
+        sim.areas["StorageArea"].state["config"]["local-zfs"]["nodes"] = ["pve1", "pve2"]
+    plain_error(api.api("POST", "/nodes/pve1/qemu/100/migrate", data={"target": "pve3"}),
+                "storage 'local-zfs' is not available on node 'pve3'\n")
+
+
+def test_migrate_with_targetstorage_maps_the_disks(sim, api):
+    ok(api, "POST", "/storage", storage="tank", type="zfspool", pool="tank/vm", content="images")
+    volid = disk(sim, 100)
+    record = place(sim, 100, scsi0="%s,size=4G" % volid)
+    upid = ok(api, "POST", "/nodes/pve1/qemu/100/migrate", target="pve2", targetstorage="local-zfs:tank")
+    assert wait_task(api, "pve1", upid)["exitstatus"] == "OK"
+    assert record["config"]["scsi0"] == "tank:vm-100-disk-0,size=4G"
+    assert sim.areas["StorageArea"].volume("pve2", "tank:vm-100-disk-0")["size"] == 4 * GIB
+
+
+def test_another_vms_disk_aborts_the_migration(sim, api):
+    foreign = disk(sim, 200)
+    place(sim, 100, scsi0="%s,size=4G" % foreign)
+    upid = ok(api, "POST", "/nodes/pve1/qemu/100/migrate", target="pve2")
+    assert wait_task(api, "pve1", upid)["exitstatus"] == "migration aborted"
+    assert any(line.endswith("can't migrate local disk '%s': owned by other VM (owner = VM 200)" % foreign) for line in task_log(api, "pve1", upid))
+
+
+def test_migrate_precondition_on_pve84_has_no_dbus_vmstate(sim84, api_session):
+    api = api_session(sim84)
+    place(sim84, 100)
+    answer = ok(api, "GET", "/nodes/pve1/qemu/100/migrate")
+    assert answer["running"] == 0 and answer["allowed_nodes"] == ["pve2", "pve3"] and "has-dbus-vmstate" not in answer
