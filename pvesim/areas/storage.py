@@ -155,10 +155,10 @@ class StorageArea(Area):  # pylint: disable=too-many-public-methods
         return sorted(other for other, record in self._volumes(node).items() if record.get("parent") == volid)
 
     # -- the calls of the guest areas ----------------------------------------------------------
-    def default_format(self, storage, scfg):
+    @staticmethod
+    def default_format(scfg):
         """The image format of a new disk when the caller names none: the storage's `format` option,
-        else qcow2 on a directory storage (what the GUI and qemu-server callers send) and raw on ZFS."""
-        del storage
+        else qcow2 on a directory storage (what the GUI sends; the plugin's own default is raw) and raw on ZFS."""
         if scfg.get("format"):
             return scfg["format"]
         return "qcow2" if scfg["type"] == "dir" else PLUGIN_FORMATS[scfg["type"]][1]
@@ -176,7 +176,7 @@ class StorageArea(Area):  # pylint: disable=too-many-public-methods
         if "images" not in scfg.get("content", []):
             raise ParamError({"storage": "storage '%s' does not support vm images" % storage})
         self._simulated(storage, scfg)
-        fmt = fmt or self.default_format(storage, scfg)
+        fmt = fmt or self.default_format(scfg)
         used_volids = self._guest_volids(node, storage, vmid)
         if scfg["type"] == "zfspool":
             if fmt != "raw":
@@ -526,18 +526,21 @@ class StorageArea(Area):  # pylint: disable=too-many-public-methods
         return data
 
     # -- content: Content.pm ------------------------------------------------------------------------
-    def _content_entry(self, node, volid, record):
+    def _content_entry(self, volid, record):
+        """A volume_list entry; a linked clone's `parent` as the plugins report it (ZFS: the base's
+        `@__base__` snapshot, dir: qemu-img's relative backing file)."""
         entry = {"volid": volid, "content": record["content"], "format": record["format"], "size": record["size"],
                  "used": record["used"], "ctime": record["ctime"]}
         if record["vmid"] is not None:
             entry["vmid"] = record["vmid"]
         if record.get("parent"):
-            entry["parent"] = parse_volume_id(record["parent"])[1].rsplit("/", 1)[-1] \
-                if self.state["config"][record["storage"]]["type"] == "dir" else parse_volume_id(record["parent"])[1] + "@__base__"
-        for key in ("notes", "protected"):
-            if record.get(key):
-                entry[key] = record[key].split("\n", 1)[0] if key == "notes" else 1
-        del node
+            base_volname = parse_volume_id(record["parent"])[1]
+            zfs = self.state["config"][record["storage"]]["type"] == "zfspool"
+            entry["parent"] = "%s@__base__" % base_volname if zfs else "../%s" % base_volname
+        if record.get("notes"):
+            entry["notes"] = record["notes"].split("\n", 1)[0]
+        if record.get("protected"):
+            entry["protected"] = 1
         return entry
 
     @route("GET", "/nodes/{node}/storage/{storage}/content")
@@ -556,7 +559,7 @@ class StorageArea(Area):  # pylint: disable=too-many-public-methods
                 continue
             if params.get("vmid") is not None and record["vmid"] != params["vmid"]:
                 continue
-            result.append(self._content_entry(node, volid, record))
+            result.append(self._content_entry(volid, record))
         return result
 
     @route("POST", "/nodes/{node}/storage/{storage}/content")
