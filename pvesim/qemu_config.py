@@ -100,7 +100,7 @@ def print_property_string(data, fmt, skip=()):
 
     def value_text(key, value):
         if (fmt.get(key) or {}).get("format") == "disk-size":
-            return format_size(value)
+            return format_size(parse_size(value) if isinstance(value, str) else value)
         return str(value)
 
     def add(key, is_default=False):
