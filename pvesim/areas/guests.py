@@ -367,8 +367,8 @@ class GuestsArea(Area):
         except ApiError as error:
             for volid in created:
                 self.storage_area().free(node, volid)
-            message = error.stringify() if isinstance(error, ApiError) else str(error)
-            return self.failed_task(request, "qmcreate", vmid, ApiError(500, "unable to create VM %d - %s" % (vmid, message), plain=True))
+            return self.failed_task(request, "qmcreate", vmid,
+                                    ApiError(500, "unable to create VM %d - %s" % (vmid, error.stringify()), plain=True))
         if "cipassword" in config:
             config["cipassword"] = encrypt_password(config["cipassword"], self._salt())
         if not config.get("boot"):
