@@ -32,8 +32,10 @@ def normalize_release(version):
 
 # Path parameters registered with `fragmentDelimiter => ''` (pve-common RESTHandler.pm
 # map_path_to_methods): the rest of the path is their value, slashes included - an IP set
-# entry is addressed as .../ipset/<name>/10.0.0.0/24 (pve-firewall src/PVE/API2/Firewall/IPSet.pm).
-REST_OF_PATH_PARAMS = frozenset(["cidr"])
+# entry is addressed as .../ipset/<name>/10.0.0.0/24 (pve-firewall src/PVE/API2/Firewall/IPSet.pm),
+# a storage volume as .../content/local:iso/x.iso (pve-storage src/PVE/API2/Storage/Status.pm mounts
+# Content.pm so, "because volume IDs may contain a slash").
+REST_OF_PATH_PARAMS = frozenset(["cidr", "volume"])
 
 
 class _PathNode:

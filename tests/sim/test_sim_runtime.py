@@ -43,7 +43,10 @@ def test_cluster_status_and_resources(sim, api_session):
                          "online": 1, "local": 1, "level": ""}
     assert [entry["id"] for entry in api.data("GET", "/cluster/resources", params={"type": "node"})] == ["node/pve1", "node/pve2", "node/pve3"]
     assert api.data("GET", "/cluster/resources", params={"type": "vm"}) == []
-    assert api.data("GET", "/cluster/resources", params={"type": "storage"}) == []
+    storages = api.data("GET", "/cluster/resources", params={"type": "storage"})
+    assert [(entry["id"], entry["plugintype"]) for entry in storages] == [
+        ("storage/%s/%s" % (node, storage), plugin) for node in ("pve1", "pve2", "pve3")
+        for storage, plugin in (("local", "dir"), ("local-zfs", "zfspool"))]
 
 
 def test_nextid_cluster_pm(sim, api_session, monkeypatch):
