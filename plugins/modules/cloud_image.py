@@ -170,6 +170,7 @@ class CloudImage(ConvergeModule):
         self.volid = None
         self.algorithm = self.checksum = None
         self.download = None
+        self.working_on = "the import content of storage {0} on node {1}".format(self.storage, self.node)
 
     def declared_name(self):
         """The stored file name, from the options alone (no API call), or ImageInputError."""
@@ -186,7 +187,6 @@ class CloudImage(ConvergeModule):
         self.filename = self.declared_name()
         self.volid = import_volid(self.storage, self.filename)
         self.result.update(volid=self.volid, filename=self.filename, size=None)
-        self.working_on = "image {0} on node {1}".format(self.volid, self.node)
         listed = import_volumes(self.client, self.node, self.storage).get(self.volid)
         current = image_view(self.volid, listed) if listed else None
         content_path = "/nodes/{0}/storage/{1}".format(self.node, self.storage)

@@ -403,17 +403,12 @@ class VmTemplate(ConvergeModule):
         if not int(config.get("template") or 0):
             raise ImageInputError("vmid {0} holds {1}, which is not a template: vm_template removes templates only; "
                                   "nothing was changed".format(self.vmid, self.described(entry)))
-        self.result["image"] = image_record(config.get("description"))[0]
         before = dict((key, config.get(key)) for key in list(FIXED_OPTIONS) + ["name", "cores", "memory", "description"]
                       if config.get(key) is not None)
         before["template"] = 1
         destroy = TaskWrite("DELETE", self.vm_path, {"purge": 1, "destroy-unreferenced-disks": 1},
                             timeout=self.module.params["timeout"], what="removal of template {0}".format(self.vmid))
         return [destroy], before, None
-
-    def finish(self, writes):
-        if self.module.params["state"] == "absent":
-            self.result["image"] = None
 
 
 def main():

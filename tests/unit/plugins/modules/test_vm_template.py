@@ -55,7 +55,7 @@ class FakeClient:
                         "/nodes/pve1/storage/local/content": list(volumes)}
         self.calls = []
 
-    def get(self, path, **params):
+    def get(self, path, **_params):
         self.calls.append(path)
         return self.answers[path]
 
