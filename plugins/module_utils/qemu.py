@@ -33,7 +33,7 @@ try:
 except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
     from urllib import quote, unquote  # pylint: disable=no-name-in-module
 
-from ansible_collections.homecloud.proxmox.plugins.module_utils.client import ProxmoxError
+from ansible_collections.homecloud.proxmox.plugins.module_utils.client import ProxmoxApiError, ProxmoxError
 
 UNCHANGED = "nothing was changed"
 
@@ -532,3 +532,35 @@ def addresses_ready(addresses, expected):
     """Whether the agent reports every expected static address, or (none expected) any address at all."""
     reported = set(entry["address"] for entry in addresses)
     return set(expected) <= reported if expected else bool(reported)
+
+
+def unapplied_ipconfig(config, addresses):
+    """The ipconfig<n> keys whose static addresses the running guest does not report.
+
+    PVE's ``GET .../cloudinit`` lists changed cloud-init options but not a changed ipconfig<n>
+    (qemu-server API2/Qemu.pm cloudinit_pending walks $cloudinitoptions only), so a new address
+    waiting for the next boot shows only in what the guest agent reports."""
+    reported = set(entry["address"] for entry in addresses)
+    keys = []
+    for key in sorted(key for key in config if re.match(r"^ipconfig\d+$", key)):
+        if any(address not in reported for address in expected_addresses({key: config[key]})):
+            keys.append(key)
+    return keys
+
+
+def restart_pending_keys(client, guest_path, pending_answer, config):
+    """The keys a running guest takes only at its next start: the pending ones, the cloud-init
+    ones changed since its drive was generated (``GET .../cloudinit``), and the ipconfig<n> whose
+    address the guest agent does not report (that call leaves ipconfig out); an agent that does
+    not answer yet tells nothing. ``guest_path`` is ``/nodes/<node>/qemu/<vmid>``."""
+    keys = set(pending_keys(pending_answer))
+    keys.update(cloudinit_pending_keys(client.get(guest_path + "/cloudinit")))
+    if config.get("agent") is not None and agent_enabled(config["agent"]) and expected_addresses(config):
+        try:
+            addresses = agent_addresses(client.get(guest_path + "/agent/network-get-interfaces"))
+        except ProxmoxApiError as error:
+            if error.status != 500:  # "QEMU guest agent is not running"
+                raise
+        else:
+            keys.update(unapplied_ipconfig(config, addresses))
+    return sorted(keys)

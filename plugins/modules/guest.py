@@ -281,7 +281,6 @@ from ansible_collections.homecloud.proxmox.plugins.module_utils.qemu import (
     agent_value,
     check_sshkeys,
     check_tags,
-    cloudinit_pending_keys,
     config_changes,
     config_view,
     declared_ipconfig,
@@ -299,10 +298,10 @@ from ansible_collections.homecloud.proxmox.plugins.module_utils.qemu import (
     parse_drive,
     parse_net,
     parse_size,
-    pending_keys,
     print_ipconfig,
     print_net,
     resized,
+    restart_pending_keys,
     same_config_value,
     split_tags,
     written_config,
@@ -404,16 +403,8 @@ class Guest(ConvergeModule):
         pending = self.client.get(self.path(node, tail="/pending")) or []
         return written_config(config, pending), config.get("digest"), pending
 
-    def restart_pending(self, node, pending):
-        """The keys a running guest takes only at its next start: pending ones, and cloud-init ones
-        changed since its cloud-init drive was generated (GET .../cloudinit, qemu-server API2/Qemu.pm)."""
-        keys = set(pending_keys(pending))
-        try:
-            keys.update(cloudinit_pending_keys(self.client.get(self.path(node, tail="/cloudinit"))))
-        except ProxmoxApiError as error:
-            if error.status != 501:  # an API without the call (the simulator before it has it)
-                raise
-        return sorted(keys)
+    def restart_pending(self, node, pending, config):
+        return restart_pending_keys(self.client, self.path(node), pending, config)
 
     # --- the declared config ---------------------------------------------------------------------------------
 
@@ -604,7 +595,7 @@ class Guest(ConvergeModule):
         self.restart_keys = []
         if running:
             hotplug = current.get("hotplug")
-            self.restart_keys = sorted(set(self.restart_pending(self.node, pending))
+            self.restart_keys = sorted(set(self.restart_pending(self.node, pending, current))
                                        | set(key for key in changes if needs_restart(key, hotplug)))
         writes += self.power_writes(running)
         self.after_config = after
@@ -660,7 +651,8 @@ class Guest(ConvergeModule):
             # what PVE holds now, not what the plan expected: the keys it really left pending
             self.after_config, _digest, pending = self.read_config(self.node)
             self.status = (self.resource(self.vmid) or {}).get("status", self.status)
-            self.restart_keys = self.restart_pending(self.node, pending) if self.status == "running" else []
+            self.restart_keys = self.restart_pending(self.node, pending, self.after_config) \
+                if self.status == "running" else []
             if self.restart_keys and params["allow_reboot"] and not self.reboot_planned and params["state"] != "stopped":
                 reboot = self.reboot_write()
                 self.result["writes"].append(str(reboot))
