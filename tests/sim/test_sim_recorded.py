@@ -143,8 +143,11 @@ def evpn_zone_with_deleted_options(api):
     ok(api, "PUT", "/cluster/sdn/zones/evpnzone", delete="exitnodes,exitnodes-local-routing,advertise-subnets")
 
 
-def nothing(_api):
-    """A fresh installation: the recording shows no SDN zone of its own."""
+def without_storages(api):
+    """A fresh installation (no SDN zone of its own) whose recording was trimmed of its storage entries:
+    the simulator's default storages are removed likewise."""
+    for storage in ("local", "local-zfs"):
+        ok(api, "DELETE", "/storage/%s" % storage)
 
 
 BOTH = ("8.4", "9.1")  # the recording does not say which major version it is from
@@ -156,7 +159,7 @@ CASES = [
     ("community-proxmox-subnets-test2.json", BOTH, community_proxmox_objects),
     ("community-proxmox-subnets-snat0.json", BOTH, community_proxmox_snat0_objects),
     ("bpg-terraform-zones-pending.json", ("9.1",), evpn_zone_with_deleted_options),
-    ("proxmoxve-ha-cluster-resources.json", ("8.4",), nothing),
+    ("proxmoxve-ha-cluster-resources.json", ("8.4",), without_storages),
 ]
 
 
