@@ -302,14 +302,17 @@ class VmTemplate(ConvergeModule):
 
     def plan(self):
         params = self.module.params
-        entry, config = self.existing()
         if params["state"] == "absent":
-            return self.plan_absent(entry, config)
+            return self.plan_absent(*self.existing())
+        # the declared values first: a refusal makes no API call
         for option in ("name", "image"):
             if not params[option]:
                 raise ImageInputError("{0} is required with state=present; nothing was changed".format(option))
         storage, filename, _extension = parse_import_volid(params["image"])
         checksum = self.declared_checksum(filename)
+        if params["disk_size"]:
+            size_bytes(params["disk_size"])
+        entry, config = self.existing()
         self.result["image"] = params["image"]
         if entry is None:
             return self.plan_create(storage, checksum)

@@ -235,7 +235,7 @@ def test_refusals_before_any_call_or_write(sim, tmp_path):
     assert results[4]["msg"].startswith("vmid 9000 holds template 'debian-12' built from image {0}, not from ".format(IMAGE_VOLID))
     assert "state=absent first" in results[4]["msg"]
     assert results[5]["msg"].startswith("vmid 9000 is template 'debian-12' (stopped) on node pve1, not on pve2")
-    assert [result["writes"] for result in results[1:3] + results[4:]] == [[], [], [], []]
+    assert [result.get("writes") for result in results[1:3] + results[4:]] == [None] * 4  # refused while planning
     assert [path for _method, path in writes(sim)] == [
         "/nodes/pve1/storage/local/download-url", "/nodes/pve1/qemu", "/nodes/pve1/qemu/9000/template"]
 

@@ -115,7 +115,9 @@ def test_a_missing_image_or_one_of_another_checksum_fails_before_any_write():
     client = FakeClient(volumes=listed_image())
     with pytest.raises(ImageInputError, match="does not carry the first 12 hex digits of checksum"):
         template_module(client, checksum="sha256:" + "f" * 64).plan()
-    assert client.calls == ["/cluster/resources"]
+    with pytest.raises(ImageInputError, match="^disk_size: '20 G' is not a size"):
+        template_module(client, disk_size="20 G").plan()
+    assert client.calls == []
 
 
 def existing(template=1, description=RECORD, **config):
