@@ -33,6 +33,8 @@ from pvesim.qemu_config import (
     CLOUDINIT_DISK_SIZE, CLOUDINIT_OPTIONS, NET_KEY_RE, NEW_DISK_RE, PASSWORD_MASK, boot_disk_size, cloudinit_dump,
     cloudinit_pending_property, config_digest, default_boot_order, drive_is_cdrom, drive_is_cloudinit, encrypt_password,
     hotpluggable, is_drive_key, memory_mib, parse_property_string, parse_size, print_property_string, random_mac)
+from pvesim.qemu_permissions import (
+    check_clone_vm, check_create_vm, check_resize, check_update_changes, check_update_vm, resolve_cdrom_alias)
 
 GUEST_TYPES = ("qemu", "lxc")
 GUEST_STATUSES = ("running", "stopped")
@@ -345,14 +347,15 @@ class GuestsArea(Area):
         node, vmid = params["node"], int(params["vmid"])
         if params.get("archive"):
             raise ApiError(501, "Method 'POST /nodes/%s/qemu' with 'archive' (restore) not implemented by pvesim\n" % node)
+        pool = params.get("pool")
+        if pool is not None and pool not in self.sim.directory.state["pools"]:
+            raise die("pool '%s' does not exist\n" % pool)
+        check_create_vm(self.sim, request.userid, params, CREATE_ONLY)  # before create_and_lock_config
         existing = self.record(vmid)
         if existing is not None or vmid in self.all_used_vmids():
             where = existing["node"] if existing else node
             kind = "VM" if existing is None or existing["type"] == "qemu" else "CT"
             raise die("unable to create VM %d - %s %d already exists on node '%s'\n" % (vmid, kind, vmid, where))
-        pool = params.get("pool")
-        if pool is not None and pool not in self.sim.directory.state["pools"]:
-            raise die("pool '%s' does not exist\n" % pool)
         config = {key: value for key, value in params.items() if key not in CREATE_ONLY}
         for key in sorted(config):
             if NET_KEY_RE.match(key):
@@ -475,8 +478,7 @@ class GuestsArea(Area):
         params = request.params
         self.check_skiplock(request)
         values = {key: value for key, value in params.items() if key not in UPDATE_ONLY}
-        if "cdrom" in values:
-            values["ide2"] = values.pop("cdrom")
+        values = resolve_cdrom_alias(values)
         revert = split_list(params.get("revert") or "")
         delete = ["ide2" if key == "cdrom" else key for key in split_list(params.get("delete") or "")]
         if not delete and not revert and not values:
@@ -498,6 +500,7 @@ class GuestsArea(Area):
                 raise ParamError({"revert": "you can't use '-delete %s' and -revert %s' at the same time" % (key, key)})
             if not exists(key):
                 raise ParamError({"delete": "unknown option '%s'" % key})
+        check_update_vm(self.sim, request.userid, int(params["vmid"]), values, delete, params.get("import-working-storage"))
         record = self.load(params["node"], params["vmid"])
         if params.get("digest") and params["digest"] != self.digest(record):
             raise die("checksum mismatch (file change by other user?)\n")
@@ -512,6 +515,7 @@ class GuestsArea(Area):
         """update_vm_api's updatefn: deletions and values into [PENDING] (cipassword hashed straight
         into the config), cleanup_pending, then hotplug (running) or apply (stopped)."""
         node, vmid = record["node"], record["vmid"]
+        check_update_changes(self.sim, request.userid, record, plan["values"], plan["delete"], plan["revert"])
         values, delete = dict(plan["values"]), list(plan["delete"])
         log = ["update VM %d: %s" % (vmid, " ".join("-%s %s" % (key, "<hidden>" if key == "cipassword" else value)
                                                     for key, value in sorted(request.params.items())
@@ -734,6 +738,7 @@ class GuestsArea(Area):
             raise die("parameter 'storage' not allowed for linked clones\n")
         if fmt is not None and not full:
             raise die("parameter 'format' not allowed for linked clones\n")
+        check_clone_vm(self.sim, request.userid, config, storage)
         drives = {key: self.parse_drive(key, value) for key, value in config.items() if is_drive_key(key)}
         disks = {key: drive for key, drive in drives.items() if not drive_is_cdrom(drive) or drive_is_cloudinit(drive)}
         shared = all(self.storage_area().storage_config(drive["file"].split(":", 1)[0]).get("shared") for drive in disks.values())
@@ -831,6 +836,7 @@ class GuestsArea(Area):
                 raise die("disk '%s' has no associated volume\n" % key)
             if drive_is_cdrom(drive):
                 raise die("you can't resize a cdrom\n")
+            check_resize(self.sim, request.userid, drive["file"])
             size = self.storage_area().size_of(record["node"], drive["file"])
             match = re.match(r"^(\+)?(\d+(\.\d+)?)([KMGT])?$", params["size"])
             new_size = parse_size(match.group(2) + (match.group(4) or ""))

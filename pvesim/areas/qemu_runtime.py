@@ -38,6 +38,7 @@ from pvesim.areas import Area, route
 from pvesim.errors import HTTP_NOT_IMPLEMENTED, ApiError, ParamError, die
 from pvesim.qemu_config import (
     DRIVE_KEY_RE, NET_KEY_RE, drive_is_cdrom, drive_is_cloudinit, hostname_fqdn, parse_ipconfig, parse_property_string, parse_size)
+from pvesim.qemu_permissions import check_migrate_storage
 from pvesim.sdn_config import parse_dhcp_range, subnet_cidr
 from pvesim.storage_config import parse_volname, parse_volume_id
 from pvesim.validate import parse_boolean
@@ -670,6 +671,8 @@ class QemuRuntimeArea(Area):
         if self._running(record) and not params.get("online"):
             raise die("can't migrate running VM without --online\n")
         mapping = self._storage_map(params.get("targetstorage")) if params.get("targetstorage") else None
+        if mapping is not None:
+            check_migrate_storage(self.sim, request.userid, vmid, mapping, target)
         for _key, drive in drives(record["config"]):
             storage = self._storage_of(drive.get("file"))
             if storage is None or (mapping is not None and not mapping["identity"]):
