@@ -18,7 +18,7 @@ import re
 
 from pvesim.errors import ParamError, PermissionDenied, die
 from pvesim.qemu_config import (
-    CLOUDINIT_OPTIONS, NEW_DISK_RE, drive_is_cdrom, drive_is_cloudinit, is_drive_key, parse_property_string)
+    CLOUDINIT_OPTIONS, NEW_DISK_RE, drive_is_cdrom, is_drive_key, parse_property_string)
 from pvesim.storage_config import parse_volname, parse_volume_id
 
 ROOT = "root@pam"
@@ -294,11 +294,16 @@ def check_device(sim, authid, vmid, pool, key, value, verb="set"):  # pylint: di
 DEVICE_RE = re.compile(r"^(?:serial|usb|hostpci|rng|virtiofs)\d+$")
 
 
+def is_cloudinit_drive(drive):
+    """Drive.pm drive_is_cloudinit: `vm-<vmid>-cloudinit[.<fmt>]`, and the `<storage>:cloudinit` to allocate."""
+    return re.search(r"[:/](?:vm-\d+-)?cloudinit(?:\.(?:raw|qcow2|vmdk))?$", drive.get("file") or "") is not None
+
+
 def check_drive_perms(sim, authid, vmid, key, value):
     """update_vm_api $check_drive_perms: a cloud-init drive needs VM.Config.Cloudinit and VM.Config.CDROM,
     a CD-ROM VM.Config.CDROM, any other drive VM.Config.Disk."""
     drive = sim.areas["GuestsArea"].parse_drive(key, value)
-    if drive_is_cloudinit(drive):
+    if is_cloudinit_drive(drive):
         check_vm_perm(sim, authid, vmid, None, ["VM.Config.Cloudinit", "VM.Config.CDROM"])
     elif drive_is_cdrom(drive):
         check_vm_perm(sim, authid, vmid, None, ["VM.Config.CDROM"])
