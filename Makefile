@@ -92,8 +92,13 @@ clean: ## remove build output (.build); keeps .venv
 	rm -rf $(BUILD)
 
 .PHONY: bench
-bench: venv collection ## SDN benchmark against community.proxmox on the simulator (slow, not part of make test; writes benchmarks/results/latest.md)
+bench: venv collection ## SDN, then guest benchmark against community.proxmox on the simulator (slow, not part of make test; writes benchmarks/results/latest.md, guests.md)
 	@python benchmarks/run.py $(BENCH_ARGS)
+	@python benchmarks/guests.py $(BENCH_ARGS)
+
+.PHONY: bench-guests
+bench-guests: venv collection ## guest benchmark against community.proxmox.proxmox_kvm on the simulator (slow, not part of make test; writes benchmarks/results/guests.md)
+	@python benchmarks/guests.py $(BENCH_ARGS)
 
 .PHONY: bench-firewall
 bench-firewall: venv collection ## firewall benchmark against community.proxmox on the simulator (slow, not part of make test; writes benchmarks/results/firewall.md)
