@@ -114,6 +114,12 @@ class Validator:
                     raise PropertyStringError("duplicate key in comma-separated list property: %s\n" % key)
                 schema = fmt.get(key)
                 if schema and schema.get("alias"):
+                    # "virtio=BC:24:11:..." is model=virtio plus macaddr=BC:24:11:... (keyAlias)
+                    key_alias = schema.get("keyAlias")
+                    if key_alias:
+                        if key_alias in parsed:
+                            raise PropertyStringError("key alias '%s' is already defined\n" % key_alias)
+                        parsed[key_alias] = key
                     key = schema["alias"]
                     schema = fmt.get(key)
                 if not schema:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pvesim import formats
+from pvesim import formats, schema
 from pvesim.errors import ApiError, ParamError
 from pvesim.validate import Validator, coerce_returns, reject_line_feeds
 
@@ -106,6 +106,20 @@ PROPERTY_STRING = {"type": "string", "format": {
 def test_property_strings_jsonschema_parse_property_string(value, error):
     expected = {"limit": error} if error else {}
     assert errors_of({"limit": value}, {"limit": PROPERTY_STRING}) == expected
+
+
+@pytest.mark.parametrize("value, error", [
+    ("virtio=BC:24:11:00:00:01,bridge=vmbr0", None),
+    ("model=virtio,macaddr=BC:24:11:00:00:01,bridge=vmbr0", None),
+    ("bridge=vmbr0", "invalid format - format error\nnet0.model: property is missing and it is not optional\n"),
+    ("virtio=BC:24:11:00:00:01,e1000=BC:24:11:00:00:02", "invalid format - key alias 'model' is already defined\n"),
+])
+def test_key_aliases_of_the_qemu_nic_format(value, error):
+    """JSONSchema.pm parse_property_string: a key with `alias` and `keyAlias` sets both (net0 'virtio=<mac>'),
+    as the schema of PUT /nodes/{node}/qemu/{vmid}/config has it."""
+    method = schema.load("9.1").method("/nodes/{node}/qemu/{vmid}/config", "PUT")
+    expected = {"net0": error} if error else {}
+    assert errors_of({"net0": value}, {"net0": method["parameters"]["properties"]["net[n]"]}) == expected
 
 
 @pytest.mark.parametrize("name, value, message", [
