@@ -22,11 +22,11 @@ description:
   - An update is at most one C(PUT .../config) (with the digest of the config read, so a concurrent change makes PVE
     refuse it) and one C(PUT .../resize) per growing disk. Changing only O(ciuser), only an address or only O(cores)
     is exactly one config write. A guest is never re-created.
-  - Values are compared by what they mean, as PVE stores them: NICs by model, bridge, firewall and VLAN tag (the MAC
+  - Values are compared by what they mean, as PVE stores them. NICs by model, bridge, firewall and VLAN tag (the MAC
     PVE generated is kept unless O(nics[].macaddr) is declared; NIC options the module does not model, such as
     C(mtu), are kept), O(ipconfig) by its fields, O(sshkeys) decoded from the URI encoding PVE keeps, O(tags) as a set.
   - On a running guest PVE keeps the changes it cannot apply live (cores, memory, cloud-init) pending until the next
-    start (qemu-server C(PVE/QemuServer.pm) C(vmconfig_hotplug_pending)). A pending value counts as written: a second
+    start (qemu-server C(PVE/QemuServer.pm) C(vmconfig_hotplug_pending)). A pending value counts as written, so a second
     run writes nothing. The result then says RV(reboot_required) with the RV(pending) keys, and the task warns; with
     O(allow_reboot=true) the module reboots the guest once (C(POST .../status/reboot)). PVE generates the cloud-init
     drive again at every start (C(vm_start)), a reboot through the API included, so no C(PUT .../cloudinit) is needed.
@@ -76,10 +76,10 @@ options:
     type: int
   disks:
     description:
-      - Disks by config key (C(scsi0), C(virtio1), ...) with their O(disks.size) (C(32G), C(512M), C(1T)), as a dict
-        (C({scsi0: {size: 32G}}) or C({scsi0: 32G})) or a list of dicts with O(disks.name).
+      - "Disks by config key (C(scsi0), C(virtio1), ...) with their C(size) (C(32G), C(512M), C(1T)), as a dict
+        (C({scsi0: {size: 32G}}) or C({scsi0: 32G})) or a list of dicts with C(name), C(size) and optionally C(storage)."
       - A disk that exists only grows (C(PUT .../resize)); a size below the current one fails the task before any write.
-      - A key the guest does not have allocates a new disk of O(disks.size) (whole GiB) on O(disks.storage), O(storage)
+      - A key the guest does not have allocates a new disk of C(size) (whole GiB) on its C(storage), O(storage)
         or the storage of the guest's first disk.
     type: raw
   nics:
@@ -270,6 +270,7 @@ import time
 
 from ansible_collections.homecloud.proxmox.plugins.module_utils.base import create_module
 from ansible_collections.homecloud.proxmox.plugins.module_utils.client import ProxmoxApiError, ProxmoxError
+from ansible_collections.homecloud.proxmox.plugins.module_utils.images import TaskWrite
 from ansible_collections.homecloud.proxmox.plugins.module_utils.objects import ConvergeModule, Write
 from ansible_collections.homecloud.proxmox.plugins.module_utils.qemu import (
     ALLOC_RE,
@@ -326,12 +327,6 @@ class ConfigWrite(Write):
         return client.call(self.method, self.path, params, confirm=self.confirm).get("data")
 
 
-class TaskWrite(Write):
-    """A write PVE answers with a task id (UPID): the module waits for the task before the next write."""
-
-    task = True
-
-
 def declared_disks(value):
     """{key: {size, storage}} of the ``disks`` option (a dict by key, or a list of dicts with ``name``)."""
     if value is None:
@@ -367,6 +362,11 @@ class Guest(ConvergeModule):
         self.after_config = None
 
     # --- reading -----------------------------------------------------------------------------------
+
+    def task_write(self, method, path, params=None, what=None):
+        """A write answered with a task id, waited for (up to ``timeout``) before the next one."""
+        return TaskWrite(method, path, params, timeout=self.module.params["timeout"],
+                         what="{0} ({1})".format(what or "{0} {1}".format(method, path), self.working_on))
 
     def path(self, node, vmid=None, tail=""):
         return "/nodes/{0}/qemu/{1}{2}".format(node, vmid or self.vmid, tail)
@@ -511,8 +511,8 @@ class Guest(ConvergeModule):
         self.node = entry["node"]
         writes = []
         if entry.get("status") == "running":
-            writes.append(TaskWrite("POST", self.path(self.node, tail="/status/stop")))
-        writes.append(TaskWrite("DELETE", self.path(self.node), {"purge": 1, "destroy-unreferenced-disks": 1}))
+            writes.append(self.task_write("POST", self.path(self.node, tail="/status/stop")))
+        writes.append(self.task_write("DELETE", self.path(self.node), {"purge": 1, "destroy-unreferenced-disks": 1}))
         return writes, dict(vmid=self.vmid, node=self.node, status=entry.get("status")), None
 
     def plan_create(self, disks):
@@ -531,8 +531,8 @@ class Guest(ConvergeModule):
         clone = {"newid": self.vmid, "name": params["name"], "full": params["full_clone"], "pool": params["pool"],
                  "storage": params["storage"] if params["full_clone"] else None,
                  "target": self.node if self.node != source_node else None}
-        writes = [TaskWrite("POST", self.path(source_node, template["vmid"], "/clone"), clone,
-                            what="clone template {0} to guest {1}".format(template["vmid"], self.vmid))]
+        writes = [self.task_write("POST", self.path(source_node, template["vmid"], "/clone"), clone,
+                                  what="clone template {0} to guest {1}".format(template["vmid"], self.vmid))]
         if params["name"] is not None:
             base["name"] = params["name"]
         desired = self.desired_config(base, creating=True)
@@ -548,7 +548,7 @@ class Guest(ConvergeModule):
         writes += self.resize_writes(grow, after)
         self.status = "stopped"
         if params["state"] == "started":
-            writes.append(TaskWrite("POST", self.path(self.node, tail="/status/start")))
+            writes.append(self.task_write("POST", self.path(self.node, tail="/status/start")))
             self.status = "running"
         self.after_config = after
         return writes, None, self.view(after)
@@ -563,8 +563,8 @@ class Guest(ConvergeModule):
     def resize_writes(self, grow, after):
         writes = []
         for key, size in grow:
-            writes.append(TaskWrite("PUT", self.path(self.node, tail="/resize"), dict(disk=key, size=format_size(size)),
-                                    what="grow disk {0} of guest {1} to {2}".format(key, self.vmid, format_size(size))))
+            writes.append(self.task_write("PUT", self.path(self.node, tail="/resize"), dict(disk=key, size=format_size(size)),
+                                         what="grow disk {0} of guest {1} to {2}".format(key, self.vmid, format_size(size))))
             after[key] = resized(after[key], size)
         return writes
 
@@ -607,12 +607,12 @@ class Guest(ConvergeModule):
         if state == "started" and not running:
             self.status = "running"
             self.restart_keys = []  # a start applies the pending values and generates the cloud-init drive
-            return [TaskWrite("POST", self.path(self.node, tail="/status/start"))]
+            return [self.task_write("POST", self.path(self.node, tail="/status/start"))]
         if state == "stopped" and running:
             self.status = "stopped"
             self.restart_keys = []
-            return [TaskWrite("POST", self.path(self.node, tail="/status/shutdown"),
-                              {"forceStop": 1, "timeout": self.module.params["timeout"]})]
+            return [self.task_write("POST", self.path(self.node, tail="/status/shutdown"),
+                                    {"forceStop": 1, "timeout": self.module.params["timeout"]})]
         self.status = "running" if running else "stopped"
         if running and self.restart_keys and self.module.params["allow_reboot"]:
             self.reboot_planned = True
@@ -620,8 +620,8 @@ class Guest(ConvergeModule):
         return []
 
     def reboot_write(self):
-        return TaskWrite("POST", self.path(self.node, tail="/status/reboot"), {"timeout": self.module.params["timeout"]},
-                         what="reboot guest {0} for {1}".format(self.vmid, ", ".join(self.restart_keys)))
+        return self.task_write("POST", self.path(self.node, tail="/status/reboot"), {"timeout": self.module.params["timeout"]},
+                               what="reboot guest {0} for {1}".format(self.vmid, ", ".join(self.restart_keys)))
 
     def holds(self, expected):
         """For a config write whose answer was lost: does PVE hold the written values now?"""
@@ -632,11 +632,6 @@ class Guest(ConvergeModule):
         return config_view(config, self.declared_fields())
 
     # --- sending -------------------------------------------------------------------------------------------------
-
-    def after_write(self, write, answer):
-        if getattr(write, "task", False) and answer:
-            self.client.wait_task(answer, timeout=self.module.params["timeout"], what="{0} ({1})".format(
-                write.what or "{0} {1}".format(write.method, write.path), self.working_on))
 
     def finish(self, writes):
         params = self.module.params
