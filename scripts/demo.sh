@@ -6,7 +6,8 @@
 #   PVE_VERSION      simulated release, 9.1 (default) or 8.4
 #   DEMO_NODES       node names, default pve1,pve2,pve3
 #   DEMO_PLAYBOOKS   playbooks to run, in order (default: access.yml, cluster_info.yml,
-#                    tenant_network.yml, tenant_access.yml, firewall.yml)
+#                    tenant_network.yml, tenant_access.yml, firewall.yml, guest_templates.yml,
+#                    tenant_guests.yml)
 #   DEMO_AUTOMATION  1 (default): access.yml runs as root@pam's token and creates the
 #                    HomecloudAutomation token; every other playbook runs with that token.
 #                    0: everything runs as root@pam's token.
@@ -20,7 +21,7 @@ export PATH="$VENV/bin:$PATH"
 
 PVE_VERSION=${PVE_VERSION:-9.1}
 DEMO_NODES=${DEMO_NODES:-pve1,pve2,pve3}
-read -r -a PLAYBOOKS <<< "${DEMO_PLAYBOOKS:-playbooks/access.yml playbooks/cluster_info.yml playbooks/tenant_network.yml playbooks/tenant_access.yml playbooks/firewall.yml}"
+read -r -a PLAYBOOKS <<< "${DEMO_PLAYBOOKS:-playbooks/access.yml playbooks/cluster_info.yml playbooks/tenant_network.yml playbooks/tenant_access.yml playbooks/firewall.yml playbooks/guest_templates.yml playbooks/tenant_guests.yml}"
 DEMO_AUTOMATION=${DEMO_AUTOMATION:-1}
 INVENTORY=inventories/demo
 START_TIMEOUT=30        # seconds the simulator gets to write its port file
@@ -109,6 +110,24 @@ with urllib.request.urlopen("https://127.0.0.1:%s/_sim/counters" % sys.argv[1], 
 print("%(total)d requests, %(writes)d writes, %(sdn_applies)d SDN applies" % counters)
 PYEOF
 }
+
+# The simulator cannot reach the internet: it serves a stand-in for the inventory's cloud
+# image URL (its /_sim/storage/images side channel), whose sha256 the demo inventory names.
+"$PY" - "$PORT" "$CERT" "$INVENTORY/group_vars/all/guests.yml" <<'PYEOF'
+import hashlib, json, ssl, sys, urllib.request
+import yaml
+STAND_IN = "pvesim demo stand-in for debian-12-genericcloud-amd64.qcow2\n"
+with open(sys.argv[3]) as handle:
+    image = yaml.safe_load(handle)["homecloud_guest_image"]
+digest = "sha256:" + hashlib.sha256(STAND_IN.encode()).hexdigest()
+if image["checksum"] != digest:
+    sys.exit("demo: %s names checksum %s; the simulator's stand-in image has %s" % (sys.argv[3], image["checksum"], digest))
+request = urllib.request.Request("https://127.0.0.1:%s/_sim/storage/images" % sys.argv[1], method="POST",
+                                 data=json.dumps({"url": image["url"], "content": STAND_IN}).encode(),
+                                 headers={"Content-Type": "application/json"})
+with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=sys.argv[2]), timeout=10):
+    print("demo: the simulator serves a stand-in image for %s" % image["url"])
+PYEOF
 
 for pass in 1 2; do
     for playbook in "${PLAYBOOKS[@]}"; do
