@@ -5,6 +5,7 @@ can round-trip everything. All access happens under `State.lock`, which the serv
 while a handler runs; handlers are therefore serialised, like pmxcfs-locked PVE writes.
 """
 
+import copy
 import json
 import os
 import tempfile
@@ -47,12 +48,13 @@ class State:
             return json.loads(json.dumps({"format": STATE_FORMAT, "namespaces": self.namespaces}))
 
     def load(self, document):
-        """Replace the content of known namespaces with the saved one (unknown ones are ignored)."""
+        """Replace the content of known namespaces with a copy of the saved one (unknown ones are ignored):
+        the document stays the caller's, so one saved state can be loaded again and again."""
         with self.lock:
             for name, content in document.get("namespaces", {}).items():
                 if name in self.namespaces:
                     self.namespaces[name].clear()
-                    self.namespaces[name].update(content)
+                    self.namespaces[name].update(copy.deepcopy(content))
 
     def save_file(self, path):
         """Write atomically (temp file + rename), so a crash never leaves half a state file."""

@@ -1,12 +1,13 @@
 """The /_sim/ side channel and its Python mirror: faults, latency, counters, request log, reset."""
 
+import json
 import time
 
 import pytest
 import requests
 
 from pvesim.observe import lock_id_for
-from pvesim.testing import assert_pve_error
+from pvesim.testing import assert_pve_error, ok
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -166,3 +167,14 @@ def test_side_channel_errors(api):
     answer = api.sim("POST", "faults", json={"action": "explode"})
     assert answer.status_code == 400 and "unknown fault action" in answer.json()["error"]
     assert api.sim("POST", "tasks", json={"node": "pve9", "type": "x"}).status_code == 400
+
+
+def test_a_saved_state_can_be_loaded_again_after_changes(sim, api_session):
+    """State.load copies the document: writes after a load never reach the saved state itself."""
+    api = api_session(sim)
+    saved = sim.dump_state()
+    for _ in range(2):
+        sim.state.load(saved)
+        ok(api, "POST", "/pools", poolid="scratch")
+        assert [pool["poolid"] for pool in api.data("GET", "/pools")] == ["scratch"]
+    assert "scratch" not in json.dumps(saved)
