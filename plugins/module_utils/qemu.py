@@ -549,12 +549,14 @@ def unapplied_ipconfig(config, addresses):
 
 
 def restart_pending_keys(client, guest_path, pending_answer, config):
-    """The keys a running guest takes only at its next start: the pending ones, the cloud-init
-    ones changed since its drive was generated (``GET .../cloudinit``), and the ipconfig<n> whose
-    address the guest agent does not report (that call leaves ipconfig out); an agent that does
-    not answer yet tells nothing. ``guest_path`` is ``/nodes/<node>/qemu/<vmid>``."""
+    """(keys, addresses): the keys a running guest takes only at its next start - the pending ones,
+    the cloud-init ones changed since its drive was generated (``GET .../cloudinit``), and the
+    ipconfig<n> whose address the guest agent does not report (that call leaves ipconfig out) -
+    and what the agent reported (None when it was not asked or did not answer yet: then it tells
+    nothing). ``guest_path`` is ``/nodes/<node>/qemu/<vmid>``."""
     keys = set(pending_keys(pending_answer))
     keys.update(cloudinit_pending_keys(client.get(guest_path + "/cloudinit")))
+    addresses = None
     if config.get("agent") is not None and agent_enabled(config["agent"]) and expected_addresses(config):
         try:
             addresses = agent_addresses(client.get(guest_path + "/agent/network-get-interfaces"))
@@ -563,4 +565,9 @@ def restart_pending_keys(client, guest_path, pending_answer, config):
                 raise
         else:
             keys.update(unapplied_ipconfig(config, addresses))
-    return sorted(keys)
+    return sorted(keys), addresses
+
+
+def config_from_pending(pending_answer):
+    """The current config (without digest) as ``GET .../pending`` lists it: each entry's ``value``."""
+    return dict((entry["key"], entry["value"]) for entry in pending_answer or [] if "value" in entry)

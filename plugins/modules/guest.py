@@ -283,6 +283,7 @@ from ansible_collections.homecloud.proxmox.plugins.module_utils.qemu import (
     check_sshkeys,
     check_tags,
     config_changes,
+    config_from_pending,
     config_view,
     declared_ipconfig,
     declared_nic,
@@ -360,6 +361,7 @@ class Guest(ConvergeModule):
         self.restart_keys = []
         self.reboot_planned = False
         self.after_config = None
+        self.agent_seen = None  # what the guest agent reported while the plan was made
 
     # --- reading -----------------------------------------------------------------------------------
 
@@ -386,6 +388,10 @@ class Guest(ConvergeModule):
             found = [entry for entry in resources if entry.get("name") == clone and entry.get("template")]
             if len(found) > 1 and self.module.params["node"]:
                 found = [entry for entry in found if entry.get("node") == self.module.params["node"]] or found
+        if not found and str(clone).isdigit() and self.module.params["node"]:
+            # /cluster/resources lists only the guests the caller may audit: PVE's own answer for the template says
+            # whether it is missing or hidden (a 403 naming VM.Audit on /vms/<vmid>)
+            self.client.get(self.path(self.module.params["node"], clone, "/status/current"))
         if not found:
             raise GuestInputError("guest {0}: clone: no template {1!r} in the cluster; {2}".format(self.vmid, clone, UNCHANGED))
         if len(found) > 1:
@@ -397,14 +403,33 @@ class Guest(ConvergeModule):
                 self.vmid, clone, entry.get("vmid"), UNCHANGED))
         return entry
 
+    def in_pool(self, entry, pool):
+        """Whether the guest is a member of ``pool``. /cluster/resources names a guest's pool only to a caller with
+        Pool.Audit on it (pve-manager PVE/API2/Cluster.pm resources); without it the pool's own member list
+        (GET /pools?poolid=, readable with Pool.Allocate as well) tells."""
+        if entry.get("pool") is not None:
+            return False  # visible, and another pool
+        answer = self.client.get("/pools", poolid=pool) or []
+        members = answer[0].get("members", []) if answer else []
+        return any(str(member.get("vmid")) == str(self.vmid) for member in members)
+
     def read_config(self, node):
         """(written config, digest, pending answer) of the guest: pending values count as written."""
         config = self.client.get(self.path(node, tail="/config")) or {}
         pending = self.client.get(self.path(node, tail="/pending")) or []
         return written_config(config, pending), config.get("digest"), pending
 
+    def read_written(self, node):
+        """(written config, pending answer) from ``GET .../pending`` alone: it lists every current value and
+        the pending ones, so a run that changes nothing reads each guest's config once. The digest a
+        write needs comes from read_config, called only when there is something to write."""
+        pending = self.client.get(self.path(node, tail="/pending")) or []
+        return written_config(config_from_pending(pending), pending), pending
+
     def restart_pending(self, node, pending, config):
-        return restart_pending_keys(self.client, self.path(node), pending, config)
+        """The keys waiting for the next start; keeps what the agent reported for the address check."""
+        keys, self.agent_seen = restart_pending_keys(self.client, self.path(node), pending, config)
+        return keys
 
     # --- the declared config ---------------------------------------------------------------------------------
 
@@ -573,7 +598,7 @@ class Guest(ConvergeModule):
         self.node = entry["node"]
         if params["node"] and params["node"] != self.node:
             self.module.warn("guest {0} is on node {1}, not on {2}: managed where it is".format(self.vmid, self.node, params["node"]))
-        current, digest, pending = self.read_config(self.node)
+        current, pending = self.read_written(self.node)
         running = entry.get("status") == "running"
         desired = self.desired_config(current, creating=False)
         if params["cipassword"] is not None and params["update_password"] == "always":
@@ -584,13 +609,15 @@ class Guest(ConvergeModule):
         new_disks, grow = self.disk_plan(current, disks)
         changes.update(new_disks)
         writes = []
+        digest = None
         if changes:
+            digest = self.read_config(self.node)[1]  # the config file's digest guards the write
             writes.append(ConfigWrite(self.path(self.node, tail="/config"), changes, digest,
                                       confirm=lambda: self.holds(dict((key, value) for key, value in changes.items()
                                                                       if key != "cipassword" and key not in new_disks))))
         after = dict(current, **changes)
         writes += self.resize_writes(grow, after)
-        if params["pool"] is not None and entry.get("pool") != params["pool"]:
+        if params["pool"] is not None and entry.get("pool") != params["pool"] and not self.in_pool(entry, params["pool"]):
             writes.append(Write("PUT", "/pools", {"poolid": params["pool"], "vms": self.vmid, "allow-move": 1}))
         self.restart_keys = []
         if running:
@@ -662,7 +689,14 @@ class Guest(ConvergeModule):
             if not params["agent"]:
                 self.module.warn("guest {0}: wait_for_address needs the guest agent (agent is false): not waited".format(self.vmid))
             else:
-                self.result["addresses"] = self.wait_for_addresses(expected_addresses(self.after_config or {}))
+                expected = expected_addresses(self.after_config or {})
+                if any(key.startswith("ipconfig") for key in self.restart_keys):
+                    # the guest keeps its address until its next start (reported in pending): nothing to wait for
+                    self.result["addresses"] = self.agent_seen or []
+                elif not writes and self.agent_seen is not None and addresses_ready(self.agent_seen, expected):
+                    self.result["addresses"] = self.agent_seen  # read while planning: nothing changed since
+                else:
+                    self.result["addresses"] = self.wait_for_addresses(expected)
 
     def wait_for_addresses(self, expected):
         """Poll the guest agent until it reports the expected addresses; fail after ``timeout`` naming what it saw."""

@@ -62,11 +62,32 @@ def guest(answers, **params):
     return module
 
 
+def pending_answer(config, pending):
+    """GET .../pending as PVE answers it (pve-guest-common GuestHelpers.pm config_with_pending_array): every
+    current key with its value, the pending ones with their pending value too. ``config`` is GET .../config's
+    answer (pending values applied), ``pending`` the entries of the test's pending values."""
+    pending = pending or []
+    current = dict(config)
+    for entry in pending:
+        if "value" in entry:
+            current[entry["key"]] = entry["value"]
+        else:
+            current.pop(entry["key"], None)
+    answer = [{"key": key, "value": value} for key, value in sorted(current.items())]
+    for entry in pending:
+        listed = next((item for item in answer if item["key"] == entry["key"]), None)
+        if listed is None:
+            answer.append(dict(entry))
+        else:
+            listed.update(entry)
+    return answer
+
+
 def existing(status="stopped", config=None, pending=None, cloudinit=None):
     return {"/cluster/resources": [{"vmid": 101, "type": "qemu", "node": "pve2", "status": status, "name": "web1"},
                                    {"vmid": 9000, "type": "qemu", "node": "pve1", "template": 1, "name": "debian-12"}],
             "/nodes/pve2/qemu/101/config": dict(config or CLONED),
-            "/nodes/pve2/qemu/101/pending": pending or [],
+            "/nodes/pve2/qemu/101/pending": pending_answer(config or CLONED, pending),
             "/nodes/pve2/qemu/101/cloudinit": cloudinit or [],
             "/nodes/pve2/qemu/101/agent/network-get-interfaces": {"result": [
                 {"name": "lo", "ip-addresses": [{"ip-address": "127.0.0.1", "prefix": 8}]},
@@ -183,3 +204,15 @@ def test_absent_stops_a_running_guest_then_destroys_it_with_its_disks():
     answers = existing()
     answers["/cluster/resources"] = []
     assert run(guest(answers, state="absent"))["writes"] == []
+
+
+def test_a_run_that_changes_nothing_reads_the_config_once():
+    """GET .../pending lists every current value: no GET .../config (its digest is read only before a write),
+    and the agent's answer read for the address check is the one returned (not asked again)."""
+    module = guest(existing("running"), ciuser="debian")
+    module.module.check_mode = False
+    result = run(module)
+    assert result["writes"] == [] and result["changed"] is False
+    reads = [path for _method, path in module.client.calls]
+    assert reads.count("/nodes/pve2/qemu/101/pending") == 1 and "/nodes/pve2/qemu/101/config" not in reads
+    assert reads.count("/nodes/pve2/qemu/101/agent/network-get-interfaces") == 1

@@ -1,0 +1,167 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) homecloud.proxmox contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""playbooks/tenant_guests.yml against the simulator (8.4 and 9.1), with the demo inventory grown to five guests
+for acme: planned addresses reported by the guest agent, a second run that writes nothing, one config write per
+ticket, disks that only grow, only the tenant's VMIDs written, bad input refused before any write."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+import shutil
+
+import pytest
+import requests
+import yaml
+
+from .playbook import REPO, run_repo_playbook
+
+WRITES = ("POST", "PUT", "DELETE")
+STAND_IN_IMAGE = "pvesim demo stand-in for debian-12-genericcloud-amd64.qcow2\n"
+ACME_GUESTS = [
+    {"name": "web1", "id": 10, "vnet": "web", "node": "pve1"},
+    {"name": "web2", "id": 11, "vnet": "web", "node": "pve2"},
+    {"name": "web3", "id": 12, "vnet": "web", "node": "pve3", "host": 40},
+    {"name": "db1", "id": 20, "vnet": "db", "size": "medium", "node": "pve1"},
+    {"name": "db2", "id": 21, "vnet": "db", "node": "pve2"},
+]
+# what the plan gives them (tenant acme is id 1: VMIDs 10100-10199, network 10.128.16.0/20)
+PLANNED = {"web1": (10110, "10.128.17.10"), "web2": (10111, "10.128.17.11"), "web3": (10112, "10.128.17.40"),
+           "db1": (10120, "10.128.18.20"), "db2": (10121, "10.128.18.21")}
+
+
+def inventory(tmp_path, acme_guests=None, globex_guests=None):
+    """A copy of inventories/demo whose tenants have the given guests; returns its path."""
+    target = tmp_path / "inventory"
+    if target.exists():
+        shutil.rmtree(str(target))
+    shutil.copytree(os.path.join(REPO, "inventories", "demo"), str(target))
+    tenants_file = target / "group_vars" / "all" / "tenants.yml"
+    tenants = yaml.safe_load(tenants_file.read_text())
+    for tenant in tenants["homecloud_tenants"]:
+        guests = acme_guests if tenant["name"] == "acme" else globex_guests
+        if guests is not None:
+            tenant["guests"] = guests
+    tenants_file.write_text(yaml.safe_dump(tenants, sort_keys=False))
+    return str(target)
+
+
+def writes(sim, since=0):
+    return [(entry["method"], entry["path"], entry.get("params") or {}) for entry in sim.requests()[since:]
+            if entry["method"] in WRITES]
+
+
+def play(sim, playbook, inventory_path, *options):
+    process = run_repo_playbook(sim, playbook, inventory=inventory_path, options=list(options), timeout=600)
+    return process
+
+
+@pytest.fixture(params=["9.1", "8.4"])
+def prepared(request, sim, sim84, tmp_path):
+    """Roles, networks, pools and templates in place (as root); the image served as scripts/demo.sh serves it."""
+    simulator = sim if request.param == "9.1" else sim84
+    image = yaml.safe_load(open(os.path.join(REPO, "inventories", "demo", "group_vars", "all", "guests.yml")))
+    requests.post("https://127.0.0.1:%d/_sim/storage/images" % simulator.port, verify=simulator.cert_path, timeout=10,
+                  json={"url": image["homecloud_guest_image"]["url"], "content": STAND_IN_IMAGE}).raise_for_status()
+    simulator.areas["QemuRuntimeArea"].agent_delay = 0.5
+    path = inventory(tmp_path, ACME_GUESTS)
+    for playbook in ("playbooks/access.yml", "playbooks/tenant_network.yml", "playbooks/tenant_access.yml",
+                     "playbooks/guest_templates.yml"):
+        process = play(simulator, playbook, path)
+        assert process.returncode == 0, (playbook, process.stdout[-3000:])
+    return simulator, path
+
+
+def guest_config(sim, vmid):
+    record = sim.areas["GuestsArea"].record(vmid)
+    return record["node"], dict(record["config"])
+
+
+@pytest.mark.timeout(600)
+def test_five_guests_with_planned_addresses_then_a_second_run_writes_nothing(prepared):
+    sim, path = prepared
+    before = len(sim.requests())
+    process = play(sim, "playbooks/tenant_guests.yml", path, "-e", "homecloud_tenant=acme")
+    assert process.returncode == 0, process.stdout[-4000:]
+    for name, (vmid, address) in PLANNED.items():
+        node, config = guest_config(sim, vmid)
+        assert config["name"] == name and config["ipconfig0"].startswith("ip=%s/24," % address)
+        assert "firewall=1" in config["net0"] and ("bridge=acme0%d" % (1 if name.startswith("web") else 2)) in config["net0"]
+        expected_node = next(guest["node"] for guest in ACME_GUESTS if guest["name"] == name)
+        assert node == expected_node
+        # the guest agent reports the planned address (what the play waited for)
+        agent = requests.get("https://127.0.0.1:%d/api2/json/nodes/%s/qemu/%d/agent/network-get-interfaces" % (sim.port, node, vmid),
+                             headers={"Authorization": "PVEAPIToken=%s=%s" % next(iter(sim.tokens.items()))},
+                             verify=sim.cert_path, timeout=10).json()["data"]["result"]
+        assert address in [item["ip-address"] for interface in agent for item in interface.get("ip-addresses", [])]
+        assert re.search(r"%s %d on %s:\s+running, agent reports\s+[^;]*\b%s\b" % (name, vmid, node, re.escape(address)),
+                         process.stdout), process.stdout[-3000:]
+    # only acme's VMIDs were written (a clone is a POST on the template's path; its newid is acme's)
+    for method, path_written, params in writes(sim, before):
+        found = re.match(r"^/nodes/\w+/qemu/(\d+)", path_written)
+        vmid = int(params["newid"]) if path_written.endswith("/clone") else int(found.group(1)) if found else int(params.get("vms", 0))
+        assert 10110 <= vmid <= 10199, (method, path_written, params)
+    again = len(sim.requests())
+    process = play(sim, "playbooks/tenant_guests.yml", path, "-e", "homecloud_tenant=acme")
+    assert process.returncode == 0 and re.search(r"changed=0\s", process.stdout), process.stdout[-3000:]
+    assert writes(sim, again) == []
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("field,value,key", [
+    ("ciuser", "ops", "ciuser"), ("host", 60, "ipconfig0"), ("cores", 2, "cores"),
+])
+def test_a_ticket_is_exactly_one_config_write(prepared, tmp_path, field, value, key):
+    sim, path = prepared
+    assert play(sim, "playbooks/tenant_guests.yml", path, "-e", "homecloud_tenant=acme", "-e", "guest=web1").returncode == 0
+    changed = [dict(guest, **{field: value}) if guest["name"] == "web1" else guest for guest in ACME_GUESTS]
+    path = inventory(tmp_path, changed)
+    before = len(sim.requests())
+    process = play(sim, "playbooks/tenant_guests.yml", path, "-e", "homecloud_tenant=acme", "-e", "guest=web1")
+    assert process.returncode == 0, process.stdout[-3000:]
+    made = writes(sim, before)
+    assert [(method, written) for method, written, _params in made] == [("PUT", "/nodes/pve1/qemu/10110/config")], made
+    assert sorted(set(made[0][2]) - {"digest"}) == [key]  # the digest guards the write
+    if key != "ciuser":  # cores and the address wait for the next start: reported, not hidden
+        assert "REBOOT REQUIRED for %s" % key in process.stdout
+
+
+@pytest.mark.timeout(600)
+def test_a_smaller_disk_fails_before_any_write_naming_disk_and_sizes(prepared, tmp_path):
+    sim, path = prepared
+    assert play(sim, "playbooks/tenant_guests.yml", path, "-e", "homecloud_tenant=acme", "-e", "guest=db1").returncode == 0
+    shrunk = [dict(guest, disk="16G") if guest["name"] == "db1" else guest for guest in ACME_GUESTS]
+    before = len(sim.requests())
+    process = play(sim, "playbooks/tenant_guests.yml", inventory(tmp_path, shrunk), "-e", "homecloud_tenant=acme", "-e", "guest=db1")
+    assert process.returncode == 2
+    assert "guest 10120: disks.scsi0: declared 16G but the disk is 32G" in process.stdout
+    assert writes(sim, before) == []
+
+
+BAD_INPUT = [
+    ("another tenant's VNet", [{"name": "web1", "id": 10, "vnet": "globex01"}],
+     "tenant 'acme': guests[0] (web1).vnet 'globex01': not a VNet of this tenant (its VNets: web, db)"),
+    ("address outside the guest range", [{"name": "web1", "id": 10, "vnet": "web", "host": 3}],
+     "tenant 'acme': guests[0] (web1).host 3: 10.128.17.3 is outside VNet web's guest range"),
+    ("address taken", [{"name": "web1", "id": 10, "vnet": "web", "host": 30}, {"name": "web2", "id": 30, "vnet": "web"}],
+     "tenant 'acme': guests[1] (web2).address '10.128.17.30' is also the address of tenant 'acme' guests[0] (web1)"),
+    ("VMID outside the tenant's range", [{"name": "web1", "id": 10, "vnet": "web", "vmid": 10210}],
+     "tenant 'acme': guests[0] (web1).vmid 10210: outside the tenant's guest VMIDs 10110-10199"),
+    ("memory below the template's", [{"name": "web1", "id": 10, "vnet": "web", "memory": 512, "cores": 1, "disk": "10G"}],
+     "guest 10110: memory: 512 MiB is less than the template's 1024 MiB"),
+]
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("guests,message", [case[1:] for case in BAD_INPUT], ids=[case[0] for case in BAD_INPUT])
+def test_bad_input_is_refused_before_any_write_naming_guest_and_field(prepared, tmp_path, guests, message):
+    sim, _path = prepared
+    before = len(sim.requests())
+    process = play(sim, "playbooks/tenant_guests.yml", inventory(tmp_path, guests), "-e", "homecloud_tenant=acme")
+    assert process.returncode == 2
+    assert message in process.stdout, process.stdout[-3000:]
+    assert writes(sim, before) == []
