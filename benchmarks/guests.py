@@ -103,8 +103,8 @@ class Inventory():
 def set_up(sim, inventory, side, latency_ms):
     """Empty simulator, the image, the VNets, the pools and the templates; then the latency. Returns the set-up rows."""
     sim.reset(0)
-    sim.call("POST", "/_sim/storage/images", {"url": inventory.image["url"], "content": IMAGE_TEXT,
-                                               "virtual_size": IMAGE_VIRTUAL_SIZE})
+    sim.call("POST", "/_sim/storage/images",
+             {"url": inventory.image["url"], "content": IMAGE_TEXT, "virtual_size": IMAGE_VIRTUAL_SIZE})
     for tenant in inventory.tenants:
         sim.call("POST", "/pools", {"poolid": tenant}, api=True)
     rows = {}

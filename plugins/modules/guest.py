@@ -588,8 +588,9 @@ class Guest(ConvergeModule):
     def resize_writes(self, grow, after):
         writes = []
         for key, size in grow:
+            what = "grow disk {0} of guest {1} to {2}".format(key, self.vmid, format_size(size))
             writes.append(self.task_write("PUT", self.path(self.node, tail="/resize"), dict(disk=key, size=format_size(size)),
-                                         what="grow disk {0} of guest {1} to {2}".format(key, self.vmid, format_size(size))))
+                                          what=what))
             after[key] = resized(after[key], size)
         return writes
 

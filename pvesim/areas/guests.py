@@ -314,8 +314,8 @@ class GuestsArea(Area):
             storage = storage or default_storage
             if not storage:
                 raise die("no storage ID specified (and no default storage)\n")
-            drive["file"] = self.storage_area().alloc(node, storage, vmid, CLOUDINIT_DISK_SIZE, fmt=drive.pop("format", None),
-                                               name="vm-%d-cloudinit" % vmid)
+            drive["file"] = self.storage_area().alloc(node, storage, vmid, CLOUDINIT_DISK_SIZE,
+                                                      fmt=drive.pop("format", None), name="vm-%d-cloudinit" % vmid)
             drive["media"] = "cdrom"
             new_volumes.append(drive["file"])
         elif NEW_DISK_RE.match(file_):
@@ -402,7 +402,7 @@ class GuestsArea(Area):
 
     def _salt(self):
         rng = self._random()
-        return "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/X") for _ in range(8))
+        return "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/X") for _position in range(8))
 
     # -- config and pending ----------------------------------------------------------------------
     @route("GET", "/nodes/{node}/qemu/{vmid}/config")
@@ -765,10 +765,10 @@ class GuestsArea(Area):
                 if drive_is_cloudinit(drive):
                     cloudinit_storage = storage or drive["file"].split(":", 1)[0]
                     drive["file"] = self.storage_area().alloc(new_node, cloudinit_storage, newid, CLOUDINIT_DISK_SIZE,
-                                                       name="vm-%d-cloudinit" % newid)
+                                                              name="vm-%d-cloudinit" % newid)
                 elif full:
-                    drive["file"] = self.storage_area().copy(node, drive["file"], storage or drive["file"].split(":", 1)[0], newid,
-                                                      fmt=fmt, target_node=target)
+                    drive["file"] = self.storage_area().copy(node, drive["file"], storage or drive["file"].split(":", 1)[0],
+                                                             newid, fmt=fmt, target_node=target)
                     drive["size"] = self.storage_area().size_of(new_node, drive["file"])
                 else:
                     drive["file"] = self.storage_area().linked_clone(node, drive["file"], newid)

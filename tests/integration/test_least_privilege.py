@@ -78,9 +78,9 @@ def network_done():
             assert process.returncode == 0, (playbook, process.stdout[-4000:])
         # each test's bootstrap creates the token again (its secret is shown only then) and sets the role
         token = "/access/users/%s/token/%s" % (ROLE_OWNER["user"], ROLE_OWNER["token"])
+        root_token = list(simulator.tokens.items())[0]
         answer = requests.delete("https://127.0.0.1:%d/api2/json%s" % (simulator.port, token), verify=simulator.cert_path,
-                                 headers={"Authorization": "PVEAPIToken=%s=%s" % next(iter(simulator.tokens.items()))},
-                                 timeout=10)
+                                 headers={"Authorization": "PVEAPIToken=%s=%s" % root_token}, timeout=10)
         answer.raise_for_status()
         serve_demo_image(simulator)
         yield simulator.dump_state()

@@ -173,7 +173,7 @@ def test_a_saved_state_can_be_loaded_again_after_changes(sim, api_session):
     """State.load copies the document: writes after a load never reach the saved state itself."""
     api = api_session(sim)
     saved = sim.dump_state()
-    for _ in range(2):
+    for _attempt in range(2):
         sim.state.load(saved)
         ok(api, "POST", "/pools", poolid="scratch")
         assert [pool["poolid"] for pool in api.data("GET", "/pools")] == ["scratch"]

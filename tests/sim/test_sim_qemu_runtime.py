@@ -254,8 +254,8 @@ def test_network_interfaces_from_the_booted_config_qga_schema(sim, api):
         {"ip-address-type": "ipv6", "ip-address": "2001:db8::10", "prefix": 64},
         {"ip-address-type": "ipv6", "ip-address": "fe80::be24:11ff:fe0a:b0c", "prefix": 64}]
     assert interfaces[2]["ip-addresses"][0]["ip-address"] == "198.51.100.7"
-    assert set(interfaces[0]["statistics"]) == {"rx-bytes", "rx-dropped", "rx-errs", "rx-packets", "tx-bytes", "tx-dropped",
-                                                 "tx-errs", "tx-packets"}
+    assert set(interfaces[0]["statistics"]) == {
+        "rx-bytes", "rx-dropped", "rx-errs", "rx-packets", "tx-bytes", "tx-dropped", "tx-errs", "tx-packets"}
 
 
 def test_dhcp_address_from_the_sdn_vnet_range(sim, api):

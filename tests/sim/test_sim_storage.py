@@ -210,8 +210,8 @@ def test_content_alloc_list_info_delete(sim, api_session):
     """Content.pm create (size in KiB/M/G, format from the extension), index, info, delete as an imgdel task."""
     api = api_session(sim)
     assert ok(api, "POST", "/nodes/pve1/storage/local-zfs/content", filename="vm-100-disk-0", vmid=100, size="4G") == "local-zfs:vm-100-disk-0"
-    answer = api.api("POST", "/nodes/pve1/storage/local-zfs/content", data={"filename": "vm-100-disk-1.qcow2", "vmid": 100,
-                                                                             "size": "1G", "format": "raw"})
+    answer = api.api("POST", "/nodes/pve1/storage/local-zfs/content",
+                     data={"filename": "vm-100-disk-1.qcow2", "vmid": 100, "size": "1G", "format": "raw"})
     assert_pve_error(answer, 400, "Parameter verification failed.", {"format": "different storage formats (raw != qcow2)"})
     listed = ok(api, "GET", "/nodes/pve1/storage/local-zfs/content")
     assert [(entry["volid"], entry["size"], entry["vmid"], entry["format"], entry["content"]) for entry in listed] == [
