@@ -159,7 +159,7 @@ class GuestInfo(ProxmoxModule):
         pending_answer = self.client.get(base + "/pending") or []
         config = written_config(self.client.get(base + "/config") or {}, pending_answer)
         running = entry.get("status") == "running"
-        pending = restart_pending_keys(self.client, base, pending_answer, config) if running else pending_keys(pending_answer)
+        pending = restart_pending_keys(self.client, base, pending_answer, config)[0] if running else pending_keys(pending_answer)
         view = config_view(config, ("nics", "ipconfig", "disks"))
         guest = dict(vmid=vmid, name=entry.get("name") or config.get("name"), node=node, status=entry.get("status"),
                      template=bool(entry.get("template")), pool=entry.get("pool"), tags=split_tags(config.get("tags")),
