@@ -60,10 +60,8 @@ def play(sim, playbook, inventory_path, *options):
     return process
 
 
-@pytest.fixture(params=["9.1", "8.4"])
-def prepared(request, sim, sim84, tmp_path):
+def prepare(simulator, tmp_path):
     """Roles, networks, pools and templates in place (as root); the image served as scripts/demo.sh serves it."""
-    simulator = sim if request.param == "9.1" else sim84
     image = yaml.safe_load(open(os.path.join(REPO, "inventories", "demo", "group_vars", "all", "guests.yml")))
     requests.post("https://127.0.0.1:%d/_sim/storage/images" % simulator.port, verify=simulator.cert_path, timeout=10,
                   json={"url": image["homecloud_guest_image"]["url"], "content": STAND_IN_IMAGE}).raise_for_status()
@@ -76,14 +74,26 @@ def prepared(request, sim, sim84, tmp_path):
     return simulator, path
 
 
+@pytest.fixture(params=["9.1", "8.4"])
+def prepared_both(request, sim, sim84, tmp_path):
+    """The acceptance run on both releases."""
+    return prepare(sim if request.param == "9.1" else sim84, tmp_path)
+
+
+@pytest.fixture
+def prepared(sim, tmp_path):
+    """The other cases on 9.1 (the guest and vm_template modules' own tests cover 8.4's differences)."""
+    return prepare(sim, tmp_path)
+
+
 def guest_config(sim, vmid):
     record = sim.areas["GuestsArea"].record(vmid)
     return record["node"], dict(record["config"])
 
 
 @pytest.mark.timeout(600)
-def test_five_guests_with_planned_addresses_then_a_second_run_writes_nothing(prepared):
-    sim, path = prepared
+def test_five_guests_with_planned_addresses_then_a_second_run_writes_nothing(prepared_both):
+    sim, path = prepared_both
     before = len(sim.requests())
     process = play(sim, "playbooks/tenant_guests.yml", path, "-e", "homecloud_tenant=acme")
     assert process.returncode == 0, process.stdout[-4000:]
@@ -158,8 +168,9 @@ BAD_INPUT = [
 
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("guests,message", [case[1:] for case in BAD_INPUT], ids=[case[0] for case in BAD_INPUT])
-def test_bad_input_is_refused_before_any_write_naming_guest_and_field(prepared, tmp_path, guests, message):
-    sim, _path = prepared
+def test_bad_input_is_refused_before_any_write_naming_guest_and_field(request, tmp_path, guests, message):
+    # the plan refuses before any API call; the template's memory needs the template in place
+    sim = request.getfixturevalue("prepared")[0] if "template's" in message else request.getfixturevalue("sim")
     before = len(sim.requests())
     process = play(sim, "playbooks/tenant_guests.yml", inventory(tmp_path, guests), "-e", "homecloud_tenant=acme")
     assert process.returncode == 2
