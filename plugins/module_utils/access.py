@@ -229,3 +229,15 @@ def acl_after(current, declared, exclusive_paths=()):
 def acl_view(entries, paths):
     """Entries on `paths`, as sorted dicts (the diff and the result)."""
     return [entry.as_dict() for entry in sorted(entries, key=lambda item: item.key) if entry.path in paths]
+
+
+# Pools: a guest member is listed with its type (pve-access-control src/PVE/API2/Pool.pm read_pool).
+GUEST_TYPES = ("qemu", "lxc", "openvz")
+
+
+def members_of(pool):
+    """(guest ids, storage ids) of GET /pools?poolid= members, sorted."""
+    members = pool.get("members") or []
+    vms = sorted(int(member["vmid"]) for member in members if member.get("type") in GUEST_TYPES)
+    storage = sorted(member["storage"] for member in members if member.get("type") == "storage")
+    return vms, storage

@@ -268,6 +268,7 @@ failure:
 
 import time
 
+from ansible_collections.homecloud.proxmox.plugins.module_utils.access import members_of
 from ansible_collections.homecloud.proxmox.plugins.module_utils.base import create_module
 from ansible_collections.homecloud.proxmox.plugins.module_utils.client import ProxmoxApiError, ProxmoxError
 from ansible_collections.homecloud.proxmox.plugins.module_utils.images import TaskWrite
@@ -410,8 +411,7 @@ class Guest(ConvergeModule):
         if entry.get("pool") is not None:
             return False  # visible, and another pool
         answer = self.client.get("/pools", poolid=pool) or []
-        members = answer[0].get("members", []) if answer else []
-        return any(str(member.get("vmid")) == str(self.vmid) for member in members)
+        return bool(answer) and self.vmid in members_of(answer[0])[0]
 
     def read_config(self, node):
         """(written config, digest, pending answer) of the guest: pending values count as written."""

@@ -113,6 +113,7 @@ failure:
 from ansible_collections.homecloud.proxmox.plugins.module_utils.access import (
     POOLID_RE,
     check_id,
+    members_of,
     not_found,
     same_text,
 )
@@ -120,16 +121,7 @@ from ansible_collections.homecloud.proxmox.plugins.module_utils.base import crea
 from ansible_collections.homecloud.proxmox.plugins.module_utils.client import ProxmoxApiError, ProxmoxError
 from ansible_collections.homecloud.proxmox.plugins.module_utils.objects import ObjectModule, Write
 
-GUEST_TYPES = ("qemu", "lxc", "openvz")
 MEMBER_KINDS = ("vms", "storage")
-
-
-def members_of(pool):
-    """(guest ids, storage ids) of GET /pools?poolid= members, sorted."""
-    members = pool.get("members") or []
-    vms = sorted(int(member["vmid"]) for member in members if member.get("type") in GUEST_TYPES)
-    storage = sorted(member["storage"] for member in members if member.get("type") == "storage")
-    return vms, storage
 
 
 def member_target(current, declared, exclusive):

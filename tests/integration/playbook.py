@@ -14,11 +14,14 @@ import re
 import subprocess
 import sys
 
+import requests
 import yaml
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 COLLECTIONS = os.path.join(REPO, ".build", "collections")
 TARGETS = os.path.join(REPO, "tests", "integration", "targets")
+# scripts/demo.sh serves this stand-in under the demo inventory's image URL (the inventory names its sha256)
+DEMO_STAND_IN_IMAGE = "pvesim demo stand-in for debian-12-genericcloud-amd64.qcow2\n"
 
 
 def sim_vars(sim):
@@ -36,6 +39,15 @@ def sim_vars(sim):
         sim_nodes=list(sim.nodes),
         sim_cluster_name=sim.cluster_name,
     )
+
+
+def serve_demo_image(sim):
+    """What scripts/demo.sh does: the simulator serves the stand-in image under the demo inventory's URL."""
+    with open(os.path.join(REPO, "inventories", "demo", "group_vars", "all", "guests.yml")) as handle:
+        url = yaml.safe_load(handle)["homecloud_guest_image"]["url"]
+    answer = requests.post("https://127.0.0.1:%d/_sim/storage/images" % sim.port, json={"url": url, "content": DEMO_STAND_IN_IMAGE},
+                           verify=sim.cert_path, timeout=10)
+    answer.raise_for_status()
 
 
 def sim_token(sim):

@@ -24,7 +24,7 @@ import yaml
 
 from pvesim import Simulator
 
-from .playbook import REPO, run_repo_playbook
+from .playbook import REPO, run_repo_playbook, serve_demo_image
 
 # The demo after the bootstrap, in make demo's order; the guest playbooks come last.
 NETWORK_DEMO = ("playbooks/cluster_info.yml", "playbooks/tenant_network.yml", "playbooks/tenant_access.yml",
@@ -39,10 +39,6 @@ BY_MAJOR = ROLE["homecloud_automation_privileges_by_major"]
 GUEST_PRIVILEGES = PRIVILEGES[PRIVILEGES.index("Datastore.AllocateTemplate"):] + BY_MAJOR["9"]
 with open(os.path.join(REPO, "inventories", "demo", "group_vars", "all", "proxmox_api.yml")) as _handle:
     ROLE_OWNER = yaml.safe_load(_handle)["homecloud_automation"]
-with open(os.path.join(REPO, "inventories", "demo", "group_vars", "all", "guests.yml")) as _handle:
-    DEMO_IMAGE = yaml.safe_load(_handle)["homecloud_guest_image"]
-# scripts/demo.sh serves this stand-in under the demo image's URL (the inventory names its sha256)
-STAND_IN_IMAGE = "pvesim demo stand-in for debian-12-genericcloud-amd64.qcow2\n"
 
 
 def bootstrap(sim, tmp_path, privileges=None):
@@ -58,13 +54,6 @@ def bootstrap(sim, tmp_path, privileges=None):
     user, rest = token_file.read_text().strip().split("!", 1)
     token_id, secret = rest.split("=", 1)
     return process, (user, token_id, secret)
-
-
-def serve_demo_image(sim):
-    """What scripts/demo.sh does: the simulator serves the stand-in image under the inventory's URL."""
-    answer = requests.post("https://127.0.0.1:%d/_sim/storage/images" % sim.port, json={"url": DEMO_IMAGE["url"],
-                           "content": STAND_IN_IMAGE}, verify=sim.cert_path, timeout=10)
-    answer.raise_for_status()
 
 
 @pytest.fixture(scope="module")

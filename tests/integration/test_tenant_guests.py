@@ -18,10 +18,9 @@ import pytest
 import requests
 import yaml
 
-from .playbook import REPO, run_repo_playbook
+from .playbook import REPO, run_repo_playbook, serve_demo_image
 
 WRITES = ("POST", "PUT", "DELETE")
-STAND_IN_IMAGE = "pvesim demo stand-in for debian-12-genericcloud-amd64.qcow2\n"
 ACME_GUESTS = [
     {"name": "web1", "id": 10, "vnet": "web", "node": "pve1"},
     {"name": "web2", "id": 11, "vnet": "web", "node": "pve2"},
@@ -62,9 +61,7 @@ def play(sim, playbook, inventory_path, *options):
 
 def prepare(simulator, tmp_path):
     """Roles, networks, pools and templates in place (as root); the image served as scripts/demo.sh serves it."""
-    image = yaml.safe_load(open(os.path.join(REPO, "inventories", "demo", "group_vars", "all", "guests.yml")))
-    requests.post("https://127.0.0.1:%d/_sim/storage/images" % simulator.port, verify=simulator.cert_path, timeout=10,
-                  json={"url": image["homecloud_guest_image"]["url"], "content": STAND_IN_IMAGE}).raise_for_status()
+    serve_demo_image(simulator)
     simulator.areas["QemuRuntimeArea"].agent_delay = 0.5
     path = inventory(tmp_path, ACME_GUESTS)
     for playbook in ("playbooks/access.yml", "playbooks/tenant_network.yml", "playbooks/tenant_access.yml",
