@@ -5,13 +5,17 @@ src/PVE/Storage.pm (volume name regexes, storage_config, storage_check_node/enab
 vdisk_free), src/PVE/Storage/Plugin.pm (parse_volume_id, parse_name_dir, parse_volname,
 get_next_vm_diskname, alloc_image, create_base, clone_image, free_image, volume_resize),
 src/PVE/Storage/DirPlugin.pm and ZFSPoolPlugin.pm (plugindata: content and formats; parse_volname,
-alloc_image, create_base, clone_image, volume_resize), src/PVE/API2/Storage/Status.pm (download_url).
+alloc_image, create_base, clone_image, volume_resize), src/PVE/API2/Storage/Status.pm (download_url),
+src/PVE/Storage/PBSPlugin.pm (options, sensitive properties, parse_volname, print_volid),
+Storage.pm archive_info and prune_mark_backup_group, Plugin.pm validate_prune_backups.
 
-Every schema storage type is accepted in storage.cfg (PVE would accept it); only `dir` and
-`zfspool` have volumes and status in the simulator.
+Every schema storage type is accepted in storage.cfg (PVE would accept it); only `dir`, `zfspool`
+and `pbs` have volumes and status in the simulator (a `pbs` storage's backups are one set for the
+whole cluster, as they live on the backup server).
 """
 
 import re
+import time
 
 from pvesim.formats import split_list
 
@@ -22,13 +26,18 @@ STORAGE_TOTAL = 500 * GIB
 # a disk image from the catalog without virtual_size (a typical cloud image's disk)
 DEFAULT_VIRTUAL_SIZE = 2 * GIB
 
-STORAGE_TYPES_WITH_VOLUMES = ("dir", "zfspool")
+STORAGE_TYPES_WITH_VOLUMES = ("dir", "zfspool", "pbs")
+# storage types whose volumes are the same from every node (the backup server's snapshots)
+CLUSTER_WIDE_VOLUME_TYPES = ("pbs",)
 
 # plugindata() content: [supported, default]
 PLUGIN_CONTENT = {
     "dir": (("images", "rootdir", "vztmpl", "iso", "backup", "snippets", "none", "import"), ("images", "rootdir")),
     "zfspool": (("images", "rootdir"), ("images", "rootdir")),
+    "pbs": (("backup", "none"), ("backup",)),
 }
+# PBSPlugin.pm plugindata `sensitive-properties`: kept in /etc/pve/priv/storage, never in storage.cfg
+SENSITIVE_PROPERTIES = {"pbs": ("encryption-key", "master-pubkey", "password")}
 # plugindata() format: [valid, default]; Plugin.pm get_formats: the storage's `format` option wins
 PLUGIN_FORMATS = {
     "dir": (("raw", "qcow2", "vmdk", "subvol"), "raw"),
@@ -74,6 +83,12 @@ PLUGIN_OPTIONS = {
     "zfspool": {
         "pool": (False, True), "blocksize": (True, False), "sparse": (True, False), "nodes": (True, False),
         "disable": (True, False), "content": (True, False), "bwlimit": (True, False), "mountpoint": (True, False),
+    },
+    "pbs": {
+        "server": (False, True), "datastore": (False, True), "namespace": (True, False), "port": (True, False),
+        "nodes": (True, False), "disable": (True, False), "content": (True, False), "username": (True, False),
+        "password": (True, False), "encryption-key": (True, False), "master-pubkey": (True, False),
+        "prune-backups": (True, False), "max-protected-backups": (True, False), "fingerprint": (True, False),
     },
 }
 LIST_OPTIONS = ("content", "nodes")
@@ -234,11 +249,106 @@ def parse_zfs_volname(volname):
     return VolumeName("images", match.group(5), match.group(7), match.group(2), match.group(4), prefix in ("base", "basevol"), fmt)
 
 
+def parse_pbs_volname(volname):
+    """PBSPlugin.pm parse_volname: `backup/<type>/<id>/<UTC time>`, format `pbs-<type>`."""
+    match = re.match(r"^backup/([^\s_]+)/([^\s_]+)/([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z)$", volname)
+    if not match:
+        raise ValueError("unable to parse PBS volume name '%s'\n" % volname)
+    backup_id = match.group(2)
+    return VolumeName("backup", "%s/%s/%s" % match.groups(), backup_id if re.match(r"^\d+$", backup_id) else None,
+                      fmt="pbs-%s" % match.group(1))
+
+
 def parse_volname(storage_type, volname):
     """parse_volname of the storage's plugin (only the simulated types have one here)."""
     if storage_type == "zfspool":
         return parse_zfs_volname(volname)
+    if storage_type == "pbs":
+        return parse_pbs_volname(volname)
     return parse_dir_volname(volname)
+
+
+# -- backups: names, archive info, retention ----------------------------------------------------------
+# pve-manager PVE/VZDump.pm: the archive extension of a VM backup with the default zstd compression
+VMA_ZSTD_EXTENSION = "vma.zst"
+# Plugin.pm $prune_backups_format: the keep options in the order prune_mark_backup_group applies them
+PRUNE_KEEP_OPTIONS = ("keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly", "keep-yearly")
+# Storage.pm prune_mark_backup_group: the period each option keeps one backup of (local time)
+PRUNE_PERIOD_FORMATS = {"keep-hourly": "%Y/%m/%d/%H", "keep-daily": "%Y/%m/%d", "keep-weekly": "%G/%V",
+                        "keep-monthly": "%Y/%m", "keep-yearly": "%Y"}
+
+
+def pbs_volname(backup_type, backup_id, backup_time):
+    """PBSPlugin.pm print_volid: `backup/<type>/<id>/<UTC time, %FT%TZ>`."""
+    return "backup/%s/%s/%s" % (backup_type, backup_id, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(backup_time)))
+
+
+def vzdump_archive_name(guest_type, vmid, backup_time, extension=VMA_ZSTD_EXTENSION):
+    """VZDump.pm: `vzdump-<type>-<vmid>-<local time %Y_%m_%d-%H_%M_%S>.<extension>`."""
+    return "vzdump-%s-%d-%s.%s" % (guest_type, int(vmid), time.strftime("%Y_%m_%d-%H_%M_%S", time.localtime(backup_time)), extension)
+
+
+def archive_subtype(volname):
+    """Storage.pm archive_info `type` of a directory storage's backup (qemu, lxc, openvz), else `unknown`."""
+    match = re.match(r"^backup/vzdump-(lxc|openvz|qemu)-", volname)
+    return match.group(1) if match else "unknown"
+
+
+def parse_prune_backups(text):
+    """The `prune-backups` property string as Plugin.pm validate_prune_backups leaves it: integers,
+    no positive keep-* option means keep-all=1; ValueError with PVE's text otherwise."""
+    options = {}
+    for part in split_list(str(text or "")):
+        key, _sep, value = part.partition("=")
+        if key != "keep-all" and key not in PRUNE_KEEP_OPTIONS:
+            raise ValueError("property is not defined in schema and the schema does not allow additional properties\n")
+        if not re.match(r"^\d+$", value):
+            raise ValueError("value must be a non-negative integer\n")
+        options[key] = int(value)
+    keep_any = any(options.get(key) for key in PRUNE_KEEP_OPTIONS)
+    if options.get("keep-all") and keep_any:
+        raise ValueError("keep-all cannot be set together with other options.\n")
+    if not keep_any:
+        options = {"keep-all": 1}
+    return options
+
+
+def print_prune_backups(options):
+    """The property string of parsed prune-backups options (keys sorted, like print_property_string)."""
+    return ",".join("%s=%d" % (key, options[key]) for key in sorted(options))
+
+
+def prune_marks(backups, options):
+    """Storage.pm prune_mark_backup_group: {volid: keep|remove|protected} for one guest's backups
+    [{volid, ctime, protected}]; newest first, each keep option keeps the newest backup of as many
+    periods as it allows, skipping periods an earlier option already covers."""
+    ordered = sorted(backups, key=lambda backup: backup["ctime"], reverse=True)
+    marks = {backup["volid"]: "protected" for backup in ordered if backup.get("protected")}
+    if options.get("keep-all"):
+        return dict({backup["volid"]: "keep" for backup in ordered}, **marks)
+    for option in PRUNE_KEEP_OPTIONS:
+        count = options.get(option) or 0
+        if not count:
+            continue
+        fmt = PRUNE_PERIOD_FORMATS.get(option)
+
+        def period(ctime, fmt=fmt):
+            return time.strftime(fmt, time.localtime(ctime)) if fmt else ctime
+
+        covered = {period(backup["ctime"]) for backup in ordered if marks.get(backup["volid"]) == "keep"}
+        newly = set()
+        for backup in ordered:
+            key = period(backup["ctime"])
+            if backup["volid"] in marks or key in covered:
+                continue
+            if key not in newly:
+                if len(newly) >= count:
+                    break
+                newly.add(key)
+                marks[backup["volid"]] = "keep"
+            else:
+                marks[backup["volid"]] = "remove"
+    return {backup["volid"]: marks.get(backup["volid"], "remove") for backup in ordered}
 
 
 def next_disk_name(used_volids, storage_id, vmid, fmt, add_suffix):

@@ -4,7 +4,10 @@ calls the guest areas use (alloc, free, resize, copy, linked clones, templates, 
 Sources (proxmox/pve-storage at 0c56bad): src/PVE/API2/Storage/Config.pm (storage.cfg CRUD),
 Status.pm (node storage index, status, download_url), Content.pm (volume list, alloc, info, notes and
 protection, delete), src/PVE/Storage.pm and the Dir and ZFS pool plugins (see pvesim/storage_config.py).
-pve-manager PVE/API2/Cluster.pm `resources` for the `storage` entries.
+pve-manager PVE/API2/Cluster.pm `resources` for the `storage` entries. PBS storages: PBSPlugin.pm
+(on_add_hook / on_update_hook / on_delete_hook keep password, encryption key and master public key in
+/etc/pve/priv/storage, here the private `priv` namespace; activate_storage logs in and lists the
+datastores).
 
 Volumes live per node: both default storages are local, so `local-zfs:vm-100-disk-0` on pve1 and on
 pve2 are two different disks. A volume that a task creates (download-url) carries `ready_at` and is
@@ -14,7 +17,19 @@ Side channel (the internet the simulator cannot reach):
   POST   /_sim/storage/images  {"url", "content": text (the file's bytes as UTF-8), "virtual_size": bytes}
   GET    /_sim/storage/images
   DELETE /_sim/storage/images  {"url"} (no url: all)
+
+Side channel (the backup servers a `pbs` storage talks to; without an entry for its server and port
+the simulator accepts any credentials, as if the server were there and the login worked):
+  POST   /_sim/storage/pbs-remotes {"server", "port" (8007), "datastore", "fingerprint", "username", "secret"}
+         each call adds the datastore and the user's password or token secret to the remote
+  GET    /_sim/storage/pbs-remotes (secrets left out)
+  DELETE /_sim/storage/pbs-remotes
 """
+
+import base64
+import copy
+import json
+import os
 
 import hashlib
 import re
@@ -30,7 +45,8 @@ from pvesim.errors import HTTP_NOT_IMPLEMENTED, ApiError, ParamError, die
 from pvesim.formats import split_list
 from pvesim.sdn_config import assert_if_modified, wrap
 from pvesim.storage_config import (
-    DEFAULT_VIRTUAL_SIZE, KIB, PLUGIN_CONTENT, PLUGIN_FORMATS, STORAGE_TOTAL, STORAGE_TYPES_WITH_VOLUMES,
+    CLUSTER_WIDE_VOLUME_TYPES, DEFAULT_VIRTUAL_SIZE, KIB, PLUGIN_CONTENT, PLUGIN_FORMATS, SENSITIVE_PROPERTIES, STORAGE_TOTAL,
+    STORAGE_TYPES_WITH_VOLUMES, VMA_ZSTD_EXTENSION, archive_subtype, pbs_volname, vzdump_archive_name,
     VTYPE_SUBDIRS, check_storage_config, check_storage_delete, default_storage_cfg, download_filename_error, encode_value, next_disk_name,
     normalize_content_filename, parse_name_dir,
     parse_volname, parse_volume_id, storage_cfg_text, zfs_volume_bytes)
@@ -56,6 +72,10 @@ def qcow2_virtual_size(data):
     return None
 
 
+# PBSPlugin.pm pbs_api_connect: the backup server's port when the storage names none
+PBS_DEFAULT_PORT = 8007
+PBS_DEFAULT_USER = "root@pam"
+
 # Config.pm index / Status.pm index: a storage is listed with either privilege
 READ_PRIVILEGES = ("Datastore.Audit", "Datastore.AllocateSpace")
 
@@ -76,7 +96,9 @@ class StorageArea(Area):  # pylint: disable=too-many-public-methods
     name = "storage"
 
     def initial_state(self):
-        return {"config": default_storage_cfg(), "volumes": {node: {} for node in self.sim.nodes}, "images": {}}
+        # cluster_volumes: the volumes of CLUSTER_WIDE_VOLUME_TYPES storages; priv: {storage: {secret option: value}}
+        return {"config": default_storage_cfg(), "volumes": {node: {} for node in self.sim.nodes}, "images": {},
+                "cluster_volumes": {}, "priv": {}, "pbs_remotes": {}}
 
     # -- storage.cfg lookups (Storage.pm storage_config, storage_check_node, storage_check_enabled) ----
     def storage_config(self, storage):
@@ -106,12 +128,19 @@ class StorageArea(Area):  # pylint: disable=too-many-public-methods
     def _volumes(self, node):
         return self.state["volumes"].setdefault(node, {})
 
+    def _store(self, node, storage):
+        """Where the volumes of `storage` live: per node, or one set for a backup server's storage."""
+        scfg = self.state["config"].get(storage) or {}
+        if scfg.get("type") in CLUSTER_WIDE_VOLUME_TYPES:
+            return self.state.setdefault("cluster_volumes", {})
+        return self._volumes(node)
+
     def _visible(self, record):
         return record.get("ready_at") is None or record["ready_at"] <= time.time()
 
     def _record(self, node, volid):
         """The live record of a volume that exists now (a download still running is not there yet)."""
-        record = self._volumes(node).get(volid)
+        record = self._store(node, volid.split(":", 1)[0]).get(volid)
         return record if record is not None and self._visible(record) else None
 
     def _parse(self, volid):
@@ -142,7 +171,7 @@ class StorageArea(Area):  # pylint: disable=too-many-public-methods
         record = {"storage": storage, "volname": volname, "content": content, "format": fmt, "size": int(size),
                   "used": int(size if used is None else used), "vmid": vmid, "ctime": int(time.time())}
         record.update(extra)
-        self._volumes(node)[volid] = record
+        self._store(node, storage)[volid] = record
         return volid
 
     def _guest_volids(self, node, storage, vmid):
@@ -243,7 +272,7 @@ class StorageArea(Area):  # pylint: disable=too-many-public-methods
             if scfg["type"] == "zfspool":
                 raise die("zfs error: cannot open '%s/%s': dataset does not exist\n" % (scfg["pool"], parsed.name))
             return  # Plugin.pm free_image only warns about a missing file
-        del self._volumes(node)[volid]
+        del self._store(node, storage)[volid]
 
     def resize(self, node, volid, size_bytes):
         """The plugin's volume_resize: ZFS pads to whole MiB; a directory storage resizes raw and qcow2 only."""
@@ -326,6 +355,44 @@ class StorageArea(Area):  # pylint: disable=too-many-public-methods
             raise die("unable to use volume %s - content type needs to be 'images' or 'import'\n" % volid)
         return {"size": record["size"], "format": record["format"]}
 
+    # -- backups (the backup area's calls) ----------------------------------------------------------
+    def add_backup(self, node, storage, vmid, backup_time, size, guest_config, notes=None):  # pylint: disable=too-many-arguments
+        """The archive VZDump.pm writes for one VM: `backup/vzdump-qemu-<vmid>-<local time>.vma.zst` in a
+        directory storage's dump/, a `backup/vm/<vmid>/<UTC time>` snapshot on a backup server (encrypted
+        with the storage's key when it has one). The guest's config is kept with it, for a restore only.
+        Dies like VZDump.pm storage_info for a storage without content `backup`."""
+        scfg = self.check_enabled(storage, node)
+        if "backup" not in self.content_types(scfg):
+            raise die("can't use storage '%s' for backups - wrong content type\n" % storage)
+        self._simulated(storage, scfg)
+        extra = {"subtype": "qemu", "guest_config": copy.deepcopy(guest_config)}
+        if notes is not None:
+            extra["notes"] = notes
+        if scfg["type"] == "pbs":
+            volname, fmt = pbs_volname("vm", vmid, backup_time), "pbs-vm"
+            if scfg.get("encryption-key"):
+                extra["encrypted"] = str(scfg["encryption-key"])
+        else:
+            volname, fmt = "backup/%s" % vzdump_archive_name("qemu", vmid, backup_time), VMA_ZSTD_EXTENSION
+        volid = self._add_volume(node, storage, volname, "backup", fmt, size, int(vmid), **extra)
+        self._store(node, storage)[volid]["ctime"] = int(backup_time)
+        return volid
+
+    def backups_of(self, node, storage, vmid):
+        """One guest's backups on a storage as prune_mark_backup_group takes them: [{volid, ctime, protected}]."""
+        return [{"volid": volid, "ctime": record["ctime"], "protected": bool(record.get("protected"))}
+                for volid, record in sorted(self._store(node, storage).items())
+                if record["storage"] == storage and record["content"] == "backup" and record["vmid"] == int(vmid)
+                and self._visible(record)]
+
+    def backup_config(self, node, volid):
+        """Storage.pm extract_vzdump_config: the guest config recorded with a backup (a copy); dies for a
+        volume that is missing or no backup."""
+        record, _scfg, parsed = self._existing(node, volid)
+        if parsed.vtype != "backup" or "guest_config" not in record:
+            raise die("cannot extract configuration from volume '%s' - not a backup\n" % volid)
+        return copy.deepcopy(record["guest_config"]), record.get("subtype", "qemu")
+
     def volumes_of(self, node, vmid):
         """Every volume of a guest on a node, sorted (destroy-unreferenced-disks)."""
         vmid = int(vmid)
@@ -335,7 +402,7 @@ class StorageArea(Area):  # pylint: disable=too-many-public-methods
     # -- figures ----------------------------------------------------------------------------------
     def usage(self, node, storage):
         """(total, used, avail) of a storage on a node: a fixed total, used = what its volumes take."""
-        used = sum(record["used"] for record in self._volumes(node).values()
+        used = sum(record["used"] for record in self._store(node, storage).values()
                    if record["storage"] == storage and self._visible(record))
         return STORAGE_TOTAL, used, STORAGE_TOTAL - used
 
@@ -407,6 +474,7 @@ class StorageArea(Area):  # pylint: disable=too-many-public-methods
         settings = self._settings(params)
         if not settings.get("nodes"):
             settings.pop("nodes", None)
+        sensitive = self._extract_sensitive(storage_type, settings)
         try:
             section = check_storage_config(storage_type, settings, create=True)
         except ValueError as error:
@@ -414,8 +482,123 @@ class StorageArea(Area):  # pylint: disable=too-many-public-methods
         if storage in self.state["config"]:
             raise die("create storage failed: storage ID '%s' already defined\n" % storage)
         section["type"] = storage_type
+        try:
+            returned = self._on_add(storage, section, sensitive)
+            # Config.pm create: activated when enabled on the node that answers (the first one here)
+            if not section.get("disable") and (not section.get("nodes") or self.sim.nodes[0] in section["nodes"]):
+                self._activate(storage, section)
+        except ValueError as error:
+            self._priv().pop(storage, None)
+            raise die("create storage failed: %s" % error) from error
         self.state["config"][storage] = section
-        return {"storage": storage, "type": storage_type}
+        answer = {"storage": storage, "type": storage_type}
+        if returned is not None:
+            answer["config"] = returned
+        return answer
+
+    # -- sensitive properties and activation (PBSPlugin.pm) -----------------------------------------
+    def _priv(self):
+        """/etc/pve/priv/storage: {storage: {option: secret}} (never part of any answer)."""
+        return self.state.setdefault("priv", {})
+
+    @staticmethod
+    def _extract_sensitive(storage_type, settings, delete=()):
+        """Tools.pm extract_sensitive_params: the plugin's sensitive options leave the settings;
+        one named in `delete` is passed on as None (remove the secret)."""
+        sensitive = {}
+        for key in SENSITIVE_PROPERTIES.get(storage_type, ()):
+            if key in settings:
+                sensitive[key] = settings.pop(key)
+            elif key in delete:
+                sensitive[key] = None
+        return sensitive
+
+    def _generated_key(self):
+        """What `proxmox-backup-client key create --kdf none` writes: the key JSON with its fingerprint."""
+        data = os.urandom(32)
+        fingerprint = ":".join("%02x" % byte for byte in hashlib.sha256(data).digest())
+        now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+        return json.dumps({"kdf": None, "created": now, "modified": now, "data": base64.b64encode(data).decode("ascii"),
+                           "fingerprint": fingerprint}, indent=2)
+
+    def _set_encryption_key(self, storage, section, value):
+        """on_add_hook / on_update_hook: `autogen` makes a key, anything else must be key JSON with `data`;
+        storage.cfg keeps the key's fingerprint (or 1). Returns the key JSON for the answer's `config`."""
+        if value == "autogen":
+            value = self._generated_key()
+        else:
+            try:
+                decoded = json.loads(value)
+            except ValueError:
+                decoded = None
+            if not isinstance(decoded, dict) or "data" not in decoded:
+                raise ValueError("Value does not seems like a valid, JSON formatted encryption key!\n")
+        self._priv().setdefault(storage, {})["encryption-key"] = value
+        section["encryption-key"] = json.loads(value).get("fingerprint") or 1
+        return value
+
+    def _on_add(self, storage, section, sensitive):
+        """PBSPlugin.pm on_add_hook (the answer's `config`: {} or the encryption key); None for other types,
+        whose plugins return nothing."""
+        if section["type"] not in SENSITIVE_PROPERTIES:
+            return None
+        returned = {}
+        self._priv()[storage] = {}
+        if sensitive.get("password") is not None:
+            self._priv()[storage]["password"] = sensitive["password"]
+        if sensitive.get("encryption-key") is not None:
+            returned["encryption-key"] = self._set_encryption_key(storage, section, sensitive["encryption-key"])
+        if sensitive.get("master-pubkey") is not None:
+            if "encryption-key" not in section:
+                raise ValueError("'master-pubkey' can only be used together with 'encryption-key'\n")
+            self._priv()[storage]["master-pubkey"] = sensitive["master-pubkey"]
+            section["master-pubkey"] = 1
+        return returned
+
+    def _on_update(self, storage, section, sensitive):
+        """PBSPlugin.pm on_update_hook: a given secret replaces the old one, None removes it."""
+        if section["type"] not in SENSITIVE_PROPERTIES:
+            return None
+        returned = {}
+        secrets = self._priv().setdefault(storage, {})
+        for key in ("password", "master-pubkey"):
+            if key in sensitive:
+                if sensitive[key] is None:
+                    secrets.pop(key, None)
+                else:
+                    secrets[key] = sensitive[key]
+        if "master-pubkey" in sensitive and sensitive["master-pubkey"] is not None:
+            section["master-pubkey"] = 1
+        if "encryption-key" in sensitive:
+            if sensitive["encryption-key"] is None:
+                secrets.pop("encryption-key", None)
+                section.pop("encryption-key", None)
+            else:
+                returned["encryption-key"] = self._set_encryption_key(storage, section, sensitive["encryption-key"])
+        return returned
+
+    def _activate(self, storage, section):
+        """PBSPlugin.pm activate_storage through scan_datastores (pve-apiclient LWP.pm): the fingerprint
+        must be the server's, the login must work, the datastore must be listed. A server the side channel
+        does not know is taken as reachable with these credentials."""
+        if section["type"] != "pbs":
+            return
+        remote = self._pbs_remotes().get("%s:%d" % (section["server"], int(section.get("port") or PBS_DEFAULT_PORT)))
+        if remote is None:
+            return
+        fingerprint = remote.get("fingerprint")
+        if fingerprint and (section.get("fingerprint") or "").upper() != fingerprint.upper():
+            raise ValueError("%s: error fetching datastores - fingerprint '%s' not verified, abort!\n" % (storage, fingerprint.upper()))
+        username = section.get("username") or PBS_DEFAULT_USER
+        if remote["users"].get(username) is None or remote["users"][username] != self._priv().get(storage, {}).get("password"):
+            # a login (password) dies with the status line, a token call with the reason alone
+            reason = "Unauthorized" if "!" in username else "401 Unauthorized"
+            raise ValueError("%s: error fetching datastores - %s\n" % (storage, reason))
+        if section["datastore"] not in remote["datastores"]:
+            raise ValueError("%s: Cannot find datastore '%s', check permissions and existence!\n" % (storage, section["datastore"]))
+
+    def _pbs_remotes(self):
+        return self.state.setdefault("pbs_remotes", {})
 
     @route("PUT", "/storage/{storage}")
     def update_storage(self, request):
@@ -427,14 +610,20 @@ class StorageArea(Area):  # pylint: disable=too-many-public-methods
         try:
             assert_if_modified(self._cfg_digest(), params.get("digest"))
             scfg = self.storage_config(storage)
-            settings = check_storage_config(scfg["type"], self._settings(params), create=False)
+            settings = self._settings(params)
+            sensitive = self._extract_sensitive(scfg["type"], settings, delete)
+            settings = check_storage_config(scfg["type"], settings, create=False)
             check_storage_delete(scfg["type"], delete, settings)
+            returned = self._on_update(storage, scfg, sensitive)
         except (ApiError, ValueError) as error:
             raise wrap("update storage failed", error) from error
         for key in delete:
             scfg.pop(key, None)
         scfg.update(settings)
-        return {"storage": storage, "type": scfg["type"]}
+        answer = {"storage": storage, "type": scfg["type"]}
+        if returned is not None:
+            answer["config"] = returned
+        return answer
 
     @route("DELETE", "/storage/{storage}")
     def delete_storage(self, request):
@@ -446,6 +635,7 @@ class StorageArea(Area):  # pylint: disable=too-many-public-methods
         except ApiError as error:
             raise wrap("delete storage failed", error) from error
         del self.state["config"][storage]
+        self._priv().pop(storage, None)  # PBSPlugin.pm on_delete_hook
         directory = self.sim.directory.state
         directory["acl"].pop("/storage/%s" % storage, None)
         for pool in directory["pools"].values():
@@ -533,6 +723,13 @@ class StorageArea(Area):  # pylint: disable=too-many-public-methods
                  "used": record["used"], "ctime": record["ctime"]}
         if record["vmid"] is not None:
             entry["vmid"] = record["vmid"]
+        if record["content"] == "backup":  # Plugin.pm / PBSPlugin.pm list_volumes
+            entry["subtype"] = record.get("subtype") or archive_subtype(record["volname"])
+            if record["format"].startswith("pbs-"):
+                del entry["used"]
+            for key in ("verification", "encrypted"):
+                if record.get(key) is not None:
+                    entry[key] = record[key]
         if record.get("parent"):
             base_volname = parse_volume_id(record["parent"])[1]
             zfs = self.state["config"][record["storage"]]["type"] == "zfspool"
@@ -553,8 +750,8 @@ class StorageArea(Area):  # pylint: disable=too-many-public-methods
         self._simulated(storage, scfg)
         wanted = set(split_list(params["content"])) if params.get("content") else set(self.content_types(scfg))
         result = []
-        for volid in sorted(self._volumes(node)):
-            record = self._volumes(node)[volid]
+        for volid in sorted(self._store(node, storage)):
+            record = self._store(node, storage)[volid]
             if record["storage"] != storage or not self._visible(record) or record["content"] not in wanted:
                 continue
             if params.get("vmid") is not None and record["vmid"] != params["vmid"]:
@@ -620,7 +817,12 @@ class StorageArea(Area):  # pylint: disable=too-many-public-methods
         return parsed
 
     def _volume_path(self, scfg, parsed, volname):
-        """The plugin's path(): a file below the directory storage's path, or the zvol's device node."""
+        """The plugin's path(): a file below the directory storage's path, the zvol's device node, or
+        PBSPlugin.pm's artificial `pbs://<repository>/<name>[?ns=<namespace>]`."""
+        if scfg["type"] == "pbs":
+            server = scfg["server"] + (":%s" % scfg["port"] if scfg.get("port") else "")
+            path = "pbs://%s@%s:%s/%s" % (scfg.get("username") or PBS_DEFAULT_USER, server, scfg["datastore"], parsed.name)
+            return path + ("?ns=%s" % scfg["namespace"].replace("/", "%2f") if scfg.get("namespace") else "")
         if scfg["type"] == "zfspool":
             return "/dev/zvol/%s/%s" % (scfg["pool"], parsed.name)
         subdir = "%s/%s" % (scfg["path"], VTYPE_SUBDIRS[parsed.vtype])
@@ -815,8 +1017,39 @@ class StorageArea(Area):  # pylint: disable=too-many-public-methods
                     self.state["images"].clear()
                 sim.persist()
 
+        def add_pbs_remote(sim, body):
+            unknown = set(body) - {"server", "port", "datastore", "fingerprint", "username", "secret"}
+            if unknown or not body.get("server"):
+                raise ValueError("a PBS remote needs server (and takes port, datastore, fingerprint, username, secret); got %s" % sorted(body))
+            with sim.state.lock:
+                key = "%s:%d" % (body["server"], int(body.get("port") or PBS_DEFAULT_PORT))
+                remote = self._pbs_remotes().setdefault(key, {"fingerprint": None, "datastores": [], "users": {}})
+                if body.get("fingerprint"):
+                    remote["fingerprint"] = body["fingerprint"]
+                if body.get("datastore") and body["datastore"] not in remote["datastores"]:
+                    remote["datastores"].append(body["datastore"])
+                if body.get("username"):
+                    remote["users"][body["username"]] = body.get("secret")
+                sim.persist()
+            return self._describe_remote(key)
+
+        def clear_pbs_remotes(sim, _body):
+            with sim.state.lock:
+                self._pbs_remotes().clear()
+                sim.persist()
+
         return {
+            ("GET", "/_sim/storage/pbs-remotes"): lambda sim, body: [self._describe_remote(key) for key in sorted(self._pbs_remotes())],
+            ("POST", "/_sim/storage/pbs-remotes"): add_pbs_remote,
+            ("DELETE", "/_sim/storage/pbs-remotes"): clear_pbs_remotes,
             ("GET", "/_sim/storage/images"): lambda sim, body: [dict(image) for _url, image in sorted(self.state["images"].items())],
             ("POST", "/_sim/storage/images"): add_image,
             ("DELETE", "/_sim/storage/images"): remove_image,
         }
+
+    def _describe_remote(self, key):
+        """A backup server of the side channel, its secrets left out."""
+        remote = self._pbs_remotes()[key]
+        server, port = key.rsplit(":", 1)
+        return {"server": server, "port": int(port), "fingerprint": remote["fingerprint"], "datastores": list(remote["datastores"]),
+                "users": sorted(remote["users"])}
