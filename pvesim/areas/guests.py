@@ -27,7 +27,7 @@ import re
 import uuid
 
 from pvesim.areas import Area, route
-from pvesim.errors import ApiError, ParamError, die
+from pvesim.errors import ApiError, ParamError, PermissionDenied, die
 from pvesim.formats import split_list
 from pvesim.qemu_config import (
     CLOUDINIT_DISK_SIZE, CLOUDINIT_OPTIONS, NET_KEY_RE, NEW_DISK_RE, PASSWORD_MASK, boot_disk_size, cloudinit_dump,
@@ -346,7 +346,7 @@ class GuestsArea(Area):
         params = request.params
         node, vmid = params["node"], int(params["vmid"])
         if params.get("archive"):
-            raise ApiError(501, "Method 'POST /nodes/%s/qemu' with 'archive' (restore) not implemented by pvesim\n" % node)
+            return self.restore_vm(request)
         pool = params.get("pool")
         if pool is not None and pool not in self.sim.directory.state["pools"]:
             raise die("pool '%s' does not exist\n" % pool)
@@ -396,6 +396,120 @@ class GuestsArea(Area):
                 record["status"] = "running"
                 record["booted"] = {"at": record["lock_until"], "config": copy.deepcopy(record["config"])}
         return upid
+
+    # -- restore -----------------------------------------------------------------------------------
+    def restore_vm(self, request):  # pylint: disable=too-many-locals,too-many-branches
+        """Qemu.pm create_vm with `archive`: VM.Allocate (or VM.Backup on an existing VM with `force`), no
+        drive options, access to the backup; create_and_lock_config refuses an existing VM unless `force`;
+        then a `qmrestore` task that dies for a protected or running VM and otherwise replaces the VM by the
+        backup's config (QemuServer.pm restore_update_config_line: no lock/unused/parent, a new vmgenid,
+        with `unique` new MACs and smbios1 uuid; every backed-up disk allocated anew on `storage` or its
+        old storage; the old VM's disks freed), adding it to `pool`."""
+        params = request.params
+        node, vmid, archive = params["node"], int(params["vmid"]), params["archive"]
+        pool, storage, force = params.get("pool"), params.get("storage"), params.get("force")
+        control = self.sim.permissions.control
+        if pool is not None and pool not in self.sim.directory.state["pools"]:
+            raise die("pool '%s' does not exist\n" % pool)
+        if storage is not None:
+            control.check(request.userid, "/storage/%s" % storage, ["Datastore.AllocateSpace"])
+        existing = self.record(vmid)
+        if not (control.has(request.userid, "/vms/%d" % vmid, ["VM.Allocate"])
+                or (pool and control.has(request.userid, "/pool/%s" % pool, ["VM.Allocate"]))
+                or (force and existing is not None and existing["node"] == node
+                    and control.has(request.userid, "/vms/%d" % vmid, ["VM.Backup"]))):
+            raise PermissionDenied()
+        for key in sorted(params):
+            if is_drive_key(key):
+                raise ParamError({key: "option conflicts with option 'archive'"})
+        self.storage_area().check_volume_access(request, archive)
+        if existing is not None and (not force or existing["node"] != node):
+            # Cluster.pm check_vmid_unused (allowed with force only for this node's config)
+            kind = "VM" if existing["type"] == "qemu" else "CT"
+            raise die("unable to restore VM %d - %s %d already exists on node '%s'\n" % (vmid, kind, vmid, existing["node"]))
+        if vmid in self.all_used_vmids() and existing is None:
+            raise die("unable to restore VM %d - VM %d already exists on node '%s'\n" % (vmid, vmid, node))
+        if existing is not None:
+            try:
+                self.check_lock(existing)
+            except ApiError as error:
+                raise die("unable to restore VM %d - %s" % (vmid, error.message)) from error
+            if existing["config"].get("protection"):
+                return self.failed_task(request, "qmrestore", vmid, die("unable to restore VM %d - - protection mode enabled\n" % vmid))
+            if existing["status"] == "running":
+                return self.failed_task(request, "qmrestore", vmid, die("unable to restore VM %d - vm is running\n" % vmid))
+        try:
+            backup_config, subtype = self.storage_area().backup_config(node, archive)
+            if subtype != "qemu":
+                raise die("got unexpected backup format '%s'\n" % subtype)
+            config, created = self._restored_config(node, vmid, backup_config, storage, params.get("unique"))
+        except ApiError as error:
+            return self.failed_task(request, "qmrestore", vmid, error)
+        if existing is not None:
+            for volid in self._owned_volumes(existing):
+                self.storage_area().free(node, volid)
+            self.state["guests"].pop(str(vmid))
+        record = self.new_record(vmid, node, "qemu", config)
+        self.state["guests"][str(vmid)] = record
+        if pool is not None:
+            self.sim.directory.state["pools"][pool]["vms"] = sorted(set(self.sim.directory.state["pools"][pool]["vms"]) | {vmid})
+        log = ["restore %s to VM %d" % (archive, vmid)] + ["new volume '%s'" % volid for volid in created]
+        upid = self.task(request, "qmrestore", vmid, log=log, lock="create", records=[record])
+        if params.get("start"):
+            record["status"] = "running"
+            record["booted"] = {"at": record["lock_until"], "config": copy.deepcopy(record["config"])}
+        return upid
+
+    def _restored_config(self, node, vmid, backup_config, storage, unique):
+        """restore_update_config_line over the backup's config; returns (config, new volids)."""
+        config, created = {}, []
+        try:
+            for key in sorted(backup_config):
+                value = backup_config[key]
+                if key in ("lock", "parent") or key.startswith("unused"):
+                    continue
+                if is_drive_key(key):
+                    drive = self.parse_drive(key, value)
+                    if str(drive.get("backup", "1")) == "0":
+                        continue  # commented out in the restored config
+                    if drive.get("file") and (not drive_is_cdrom(drive) or drive_is_cloudinit(drive)):
+                        target = storage or drive["file"].split(":", 1)[0]
+                        if drive_is_cloudinit(drive):
+                            drive["file"] = self.storage_area().alloc(node, target, vmid, CLOUDINIT_DISK_SIZE, name="vm-%d-cloudinit" % vmid)
+                        else:
+                            drive.pop("format", None)
+                            drive["file"] = self.storage_area().alloc(node, target, vmid, parse_size(drive.get("size") or "0"))
+                            drive["size"] = self.storage_area().size_of(node, drive["file"])
+                        created.append(drive["file"])
+                    value = self.print_option(key, drive)
+                elif NET_KEY_RE.match(key) and unique:
+                    value = self.with_new_mac(key, value, force=True)
+                elif key == "vmgenid" and str(value) != "0":
+                    value = self._uuid()
+                elif key == "smbios1" and unique:
+                    smbios = parse_property_string(self.option_format("smbios1") or {}, value)
+                    smbios["uuid"] = self._uuid()
+                    value = ",".join("%s=%s" % (name, smbios[name]) for name in sorted(smbios))
+                config[key] = value
+        except ApiError:
+            for volid in created:
+                self.storage_area().free(node, volid)
+            raise
+        return config, created
+
+    def _owned_volumes(self, record):
+        """The volumes of a VM's config (and pending section) that belong to it."""
+        volids = []
+        for values in (record["config"], record["pending"]):
+            for key in sorted(values):
+                if not (is_drive_key(key) or key.startswith("unused")):
+                    continue
+                drive = self.parse_drive(key, values[key])
+                if drive.get("file") and (not drive_is_cdrom(drive) or drive_is_cloudinit(drive)):
+                    volume = self.storage_area().volume(record["node"], drive["file"])
+                    if volume is not None and int(volume.get("vmid") or 0) == record["vmid"] and drive["file"] not in volids:
+                        volids.append(drive["file"])
+        return volids
 
     def _uuid(self):
         return str(uuid.UUID(int=self._random().getrandbits(128), version=4))
@@ -868,17 +982,7 @@ class GuestsArea(Area):
         try:
             if not params.get("skiplock"):
                 self.check_lock(record)
-            volids = []
-            for values in (record["config"], record["pending"]):
-                for key in sorted(values):
-                    if not (is_drive_key(key) or key.startswith("unused")):
-                        continue
-                    drive = self.parse_drive(key, values[key])
-                    if drive.get("file") and (not drive_is_cdrom(drive) or drive_is_cloudinit(drive)):
-                        volume = self.storage_area().volume(node, drive["file"])
-                        if volume is not None and int(volume.get("vmid") or 0) == vmid and drive["file"] not in volids:
-                            volids.append(drive["file"])
-            for volid in volids:
+            for volid in self._owned_volumes(record):
                 self.storage_area().free(node, volid)
             if params.get("destroy-unreferenced-disks"):
                 for volid in self.storage_area().volumes_of(node, vmid):

@@ -378,6 +378,14 @@ class StorageArea(Area):  # pylint: disable=too-many-public-methods
         self._store(node, storage)[volid]["ctime"] = int(backup_time)
         return volid
 
+    def set_volume_attribute(self, node, volid, attribute, value):
+        """Storage.pm update_volume_attribute (notes, protected) of an existing volume."""
+        self._existing(node, volid)[0][attribute] = value
+
+    def check_volume_access(self, request, volid):
+        """Storage.pm check_volume_access for the guest areas (restore reads a backup)."""
+        return self._check_volume_access(request, volid)
+
     def backups_of(self, node, storage, vmid):
         """One guest's backups on a storage as prune_mark_backup_group takes them: [{volid, ctime, protected}]."""
         return [{"volid": volid, "ctime": record["ctime"], "protected": bool(record.get("protected"))}
