@@ -1,0 +1,1 @@
+"""The simulated PBS API, one module an area (discovered by pbssim.simulator)."""
