@@ -18,8 +18,25 @@ NODE_CPU = 0.03
 NODE_FIGURES = ("uptime", "cpu", "mem", "disk", "maxcpu", "maxmem", "maxdisk")
 
 
+def node_runtime(sim):
+    """The area that knows failed nodes and quorum (node failure, see areas/replication.py), or None."""
+    return sim.areas.get("ReplicationArea")
+
+
+def node_online(sim, node):
+    """False while the node is failed through the side channel (/_sim/nodes/fail)."""
+    runtime = node_runtime(sim)
+    return runtime is None or runtime.node_online(node)
+
+
 def node_resource(sim, node):
-    """A `type: node` entry of /cluster/resources (also the base of /nodes entries)."""
+    """A `type: node` entry of /cluster/resources (also the base of /nodes entries).
+
+    A failed node: API2Tools.pm extract_node_stats without rrd data and not online - status
+    `offline` and no figures.
+    """
+    if not node_online(sim, node):
+        return {"id": "node/%s" % node, "type": "node", "node": node, "status": "offline", "level": ""}
     return {
         "id": "node/%s" % node, "type": "node", "node": node, "status": "online",
         "cpu": NODE_CPU, "maxcpu": NODE_MAXCPU, "mem": NODE_MEM, "maxmem": NODE_MAXMEM,
@@ -37,13 +54,21 @@ class ClusterArea(Area):
 
     @route("GET", "/cluster/status")
     def status(self, _request):
-        """Cluster.pm get_status: one `cluster` entry, then one entry per member node."""
+        """Cluster.pm get_status: one `cluster` entry, then one entry per member node.
+
+        A failed node is `online: 0`; `quorate` follows the votes of the online nodes (node failure:
+        areas/replication.py).
+        """
+        runtime = node_runtime(self.sim)
+        if runtime is not None:
+            runtime.catch_up()
+        quorate = 1 if runtime is None or runtime.quorate() else 0
         entries = [{"type": "cluster", "id": "cluster", "name": self.sim.cluster_name,
-                    "nodes": len(self.sim.nodes), "quorate": 1, "version": len(self.sim.nodes)}]
+                    "nodes": len(self.sim.nodes), "quorate": quorate, "version": len(self.sim.nodes)}]
         for node in self.sim.nodes:
             entries.append({"type": "node", "id": "node/%s" % node, "name": node, "nodeid": self.sim.node_index(node),
-                            "ip": self.sim.node_ip(node), "online": 1, "local": 1 if node == self.sim.nodes[0] else 0,
-                            "level": ""})
+                            "ip": self.sim.node_ip(node), "online": 1 if node_online(self.sim, node) else 0,
+                            "local": 1 if node == self.sim.nodes[0] else 0, "level": ""})
         return entries
 
     def _used_vmids(self):
@@ -79,9 +104,17 @@ class ClusterArea(Area):
         on /sdn/fabrics/<id>); nodes are always listed, their figures only with Sys.Audit on /nodes/<node>.
         """
         authid = request.userid
+        runtime = node_runtime(self.sim)
+        if runtime is not None:
+            runtime.catch_up()
         entries = [node_resource(self.sim, node) for node in self.sim.nodes]
         for area in self.sim.areas.values():
             entries.extend(area.cluster_resources())
+        # node failure: the guests and storages of a failed node are `unknown` (Cluster.pm resources:
+        # no rrd data from a dead node)
+        for index, entry in enumerate(entries):
+            if entry["type"] in ("qemu", "lxc", "storage") and not node_online(self.sim, entry["node"]):
+                entries[index] = dict(entry, status="unknown")
         wanted = request.params.get("type")
         if wanted == "vm":
             entries = [entry for entry in entries if entry["type"] in ("qemu", "lxc", "openvz")]

@@ -23,7 +23,9 @@ class NodesArea(Area):
         entries = []
         for node in self.sim.nodes:
             resource = node_resource(self.sim, node)
-            entry = {key: resource[key] for key in ("node", "status", "cpu", "maxcpu", "mem", "maxmem", "uptime", "level", "id")}
+            # a failed node (areas/replication.py) has no figures: Nodes.pm index leaves them out
+            entry = {key: resource[key] for key in ("node", "status", "cpu", "maxcpu", "mem", "maxmem", "uptime", "level", "id")
+                     if key in resource}
             entry["ssl_fingerprint"] = self.sim.cert_fingerprint or ""
             entries.append(entry)
         return entries
