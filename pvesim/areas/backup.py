@@ -21,15 +21,11 @@ import time
 import uuid
 
 from pvesim.areas import Area, route
+from pvesim.calendar_event import next_after
 from pvesim.errors import ApiError, ParamError, die
 from pvesim.formats import split_list
 from pvesim.qemu_config import drive_is_cdrom, is_drive_key, parse_property_string, parse_size
 from pvesim.storage_config import parse_prune_backups, print_prune_backups, prune_marks
-
-try:  # the calendar event module arrives with the replication area
-    from pvesim.calendar_event import next_after
-except ImportError:  # pragma: no cover - depends on the tree's state
-    next_after = None
 
 # Backup.pm update_job: options `delete` takes besides the vzdump options
 DELETABLE_JOB_OPTIONS = ("comment", "repeat-missed")
@@ -189,7 +185,7 @@ class BackupArea(Area):
         job = self.state["jobs"][job_id]
         result = {key: self._read_value(key, value) for key, value in job.items()}
         result["id"] = job_id
-        if with_next_run and next_after is not None and job.get("schedule"):
+        if with_next_run and job.get("schedule"):
             next_run = next_after(job["schedule"], int(time.time()))
             if next_run is not None:
                 result["next-run"] = int(next_run)

@@ -442,13 +442,13 @@ class GuestsArea(Area):
             backup_config, subtype = self.storage_area().backup_config(node, archive)
             if subtype != "qemu":
                 raise die("got unexpected backup format '%s'\n" % subtype)
+            if existing is not None:  # restore_cleanup_oldconf before restore_allocate_devices
+                for volid in self._owned_volumes(existing):
+                    self.storage_area().free(node, volid)
+                self.state["guests"].pop(str(vmid))
             config, created = self._restored_config(node, vmid, backup_config, storage, params.get("unique"))
         except ApiError as error:
             return self.failed_task(request, "qmrestore", vmid, error)
-        if existing is not None:
-            for volid in self._owned_volumes(existing):
-                self.storage_area().free(node, volid)
-            self.state["guests"].pop(str(vmid))
         record = self.new_record(vmid, node, "qemu", config)
         self.state["guests"][str(vmid)] = record
         if pool is not None:
