@@ -143,8 +143,7 @@ class BackupArea(Area):
         if current is not None:
             if current.get("dumpdir"):
                 raise die("only root@pam may edit jobs with a 'dumpdir' option.")
-            if not current.get("dumpdir"):
-                control.check(userid, "/storage/%s" % (current.get("storage") or DEFAULT_BACKUP_STORAGE), ["Datastore.Allocate"])
+            control.check(userid, "/storage/%s" % (current.get("storage") or DEFAULT_BACKUP_STORAGE), ["Datastore.Allocate"])
 
     def _check_pool(self, request, pool):
         """RPCEnvironment check_pool_exist, then VM.Backup on the pool."""

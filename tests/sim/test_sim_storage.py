@@ -3,6 +3,7 @@ volume calls the guest areas use (pve-storage src/PVE/Storage.pm, Storage/Plugin
 Storage/ZFSPoolPlugin.pm, API2/Storage/Config.pm, Content.pm, Status.pm)."""
 
 import hashlib
+import json
 import http.server
 import re
 import threading
@@ -345,3 +346,94 @@ def test_download_url_unreachable_and_loopback(sim, api_session):
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+# -- pbs storages (PBSPlugin.pm) and zfspools per node ---------------------------------------------------
+
+PBS_FINGERPRINT = ":".join(["ab"] * 32)
+
+
+def test_pbs_secrets_stay_private_canary(sim, api_session):
+    """PBSPlugin.pm sensitive properties: the password and the encryption key live in the private namespace
+    (/etc/pve/priv/storage), storage.cfg holds the key's fingerprint; no GET answers the secret and the
+    request log hides it; the create answer carries the generated key; delete=password removes it."""
+    api = api_session(sim)
+    canary = "CANARY-%s" % hashlib.sha256(str(time.time()).encode()).hexdigest()[:16]
+    created = ok(api, "POST", "/storage", storage="pbs1", type="pbs", server="10.0.0.5", datastore="main", username="backup@pbs",
+                 password=canary, fingerprint=PBS_FINGERPRINT, **{"encryption-key": "autogen"})
+    key = json.loads(created["config"]["encryption-key"])
+    assert created["storage"] == "pbs1" and key["data"] and key["kdf"] is None
+    read = ok(api, "GET", "/storage/pbs1")
+    assert (read["encryption-key"], read["content"], "password" in read) == (key["fingerprint"], "backup", False)
+    answers = [api.api("GET", path).text for path in (
+        "/storage", "/storage/pbs1", "/nodes/pve1/storage", "/nodes/pve1/storage/pbs1/status", "/cluster/resources",
+        "/nodes/pve1/storage/pbs1/content")]
+    assert all(canary not in text and key["data"] not in text for text in answers)
+    assert canary not in api.sim("GET", "requests").text
+    assert sim.state.namespace("storage")["priv"]["pbs1"]["password"] == canary
+    # without encryption key the answer's config is empty (on_update_hook returns {})
+    assert ok(api, "PUT", "/storage/pbs1", delete="password,encryption-key") == {"storage": "pbs1", "type": "pbs", "config": {}}
+    assert sim.state.namespace("storage")["priv"]["pbs1"] == {}
+    assert "encryption-key" not in ok(api, "GET", "/storage/pbs1")
+    ok(api, "DELETE", "/storage/pbs1")
+    assert "pbs1" not in sim.state.namespace("storage")["priv"]
+
+
+def test_pbs_option_refusals(sim, api_session):
+    """on_add_hook: key JSON with `data`, master-pubkey only with a key; the fingerprint's schema pattern;
+    server and datastore are fixed; content backup or none only."""
+    api = api_session(sim)
+    base = {"storage": "pbs1", "type": "pbs", "server": "10.0.0.5", "datastore": "main"}
+    plain_error(api.api("POST", "/storage", data=dict(base, **{"encryption-key": "{\"kdf\": null}"})),
+                "create storage failed: Value does not seems like a valid, JSON formatted encryption key!\n")
+    plain_error(api.api("POST", "/storage", data=dict(base, **{"master-pubkey": "LS0tLS1CRUdJTg=="})),
+                "create storage failed: 'master-pubkey' can only be used together with 'encryption-key'\n")
+    answer = api.api("POST", "/storage", data=dict(base, fingerprint="ab:cd"))
+    assert answer.status_code == 400 and "fingerprint" in answer.json()["errors"]
+    assert ok(api, "GET", "/storage", type="pbs") == []
+    given = json.dumps({"kdf": None, "data": "a2V5", "fingerprint": PBS_FINGERPRINT})
+    created = ok(api, "POST", "/storage", **dict(base, content="backup", **{"encryption-key": given, "master-pubkey": "LS0tLS1CRUdJTg=="}))
+    assert created["config"] == {"encryption-key": given}
+    read = ok(api, "GET", "/storage/pbs1")
+    assert (read["encryption-key"], read["master-pubkey"]) == (PBS_FINGERPRINT, 1)
+    answer = api.api("PUT", "/storage/pbs1", data={"datastore": "other"})
+    assert answer.status_code == 400 and "datastore" in answer.json()["errors"]
+    # allocating a disk on a backup server: no images content
+    error = _raises("Parameter verification failed.\n", _storage(sim).alloc, "pve1", "pbs1", 100, GIB)
+    assert error.errors == {"storage": "storage 'pbs1' does not support vm images"}
+
+
+def test_pbs_activation_against_a_registered_server(sim, api_session):
+    """Config.pm create activates the storage (PBSPlugin.pm activate_storage / scan_datastores through
+    pve-apiclient): the server's fingerprint, the login, the datastore; a failure leaves nothing behind."""
+    api = api_session(sim)
+    answer = api.sim("POST", "storage/pbs-remotes", json={"server": "10.0.0.5", "datastore": "main", "fingerprint": PBS_FINGERPRINT,
+                                                          "username": "backup@pbs", "secret": "right"})
+    assert answer.status_code == 200 and answer.json()["data"]["users"] == ["backup@pbs"]
+    api.sim("POST", "storage/pbs-remotes", json={"server": "10.0.0.5", "username": "backup@pbs!pve", "secret": "token-secret"})
+    base = {"storage": "pbs1", "type": "pbs", "server": "10.0.0.5", "datastore": "main", "username": "backup@pbs",
+            "fingerprint": PBS_FINGERPRINT}
+    plain_error(api.api("POST", "/storage", data=dict(base, password="wrong")),
+                "create storage failed: pbs1: error fetching datastores - 401 Unauthorized\n")
+    plain_error(api.api("POST", "/storage", data=dict(base, password="right", fingerprint=":".join(["cd"] * 32))),
+                "create storage failed: pbs1: error fetching datastores - fingerprint '%s' not verified, abort!\n" % PBS_FINGERPRINT.upper())
+    plain_error(api.api("POST", "/storage", data=dict(base, password="right", datastore="other")),
+                "create storage failed: pbs1: Cannot find datastore 'other', check permissions and existence!\n")
+    plain_error(api.api("POST", "/storage", data=dict(base, password="bad", username="backup@pbs!pve")),
+                "create storage failed: pbs1: error fetching datastores - Unauthorized\n")
+    assert ok(api, "GET", "/storage", type="pbs") == [] and "pbs1" not in sim.state.namespace("storage")["priv"]
+    ok(api, "POST", "/storage", **dict(base, password="token-secret", username="backup@pbs!pve"))
+    # a disabled storage is not activated
+    ok(api, "POST", "/storage", **dict(base, storage="pbs2", password="wrong", disable=1))
+
+
+def test_zfspool_per_node(sim, api_session):
+    """A zfspool limited to some nodes (`nodes`): volumes only there (Storage.pm storage_check_node)."""
+    api = api_session(sim)
+    ok(api, "POST", "/storage", storage="tank", type="zfspool", pool="tank/vms", content="images,rootdir", nodes="pve2,pve3")
+    storage = _storage(sim)
+    with sim.state.lock:
+        assert storage.alloc("pve2", "tank", 100, GIB) == "tank:vm-100-disk-0"
+        _raises("storage 'tank' is not available on node 'pve1'\n", storage.alloc, "pve1", "tank", 100, GIB)
+    assert [entry["storage"] for entry in ok(api, "GET", "/nodes/pve1/storage", content="images")] == ["local-zfs"]
+    assert [entry["volid"] for entry in ok(api, "GET", "/nodes/pve2/storage/tank/content")] == ["tank:vm-100-disk-0"]
