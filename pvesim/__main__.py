@@ -2,14 +2,15 @@
 
 import argparse
 import os
-import shutil
-import signal
 import sys
-import threading
+
+from simcore.cli import add_listener_options, serve, write_atomically
 
 from pvesim import schema
 from pvesim.auth import DEMO_TOKEN_SECRET
 from pvesim.simulator import DEFAULT_TASK_DURATION, DEFAULT_TOKEN, Simulator
+
+__all__ = ["main", "parse_args", "write_atomically"]
 
 EPILOG = """\
 Default API token: %s=%s (privilege separation off).
@@ -25,26 +26,13 @@ def parse_args(argv):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pve-version", default="9.1", choices=sorted(schema.RELEASES), help="PVE release whose API schema is served")
     parser.add_argument("--nodes", default="pve1,pve2,pve3", help="comma-separated node names")
-    parser.add_argument("--bind", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=8006, help="port (0 picks a free one)")
-    parser.add_argument("--http", action="store_true", help="plain HTTP instead of HTTPS")
-    parser.add_argument("--port-file", help="write the bound port here once listening")
-    parser.add_argument("--cert-file", help="write the generated PEM certificate here")
-    parser.add_argument("--state-file", help="load state from here at start (if present), save after every write")
+    add_listener_options(parser, default_port=8006)
     parser.add_argument("--root-password", default=os.environ.get("PVESIM_ROOT_PASSWORD", "pvesim"), help="password of root@pam")
     parser.add_argument("--token", action="append", metavar="USER@REALM!NAME=SECRET",
                         help="API token (repeatable); default: the demo token below")
     parser.add_argument("--cluster-name", default="homecloud")
     parser.add_argument("--task-duration", type=float, default=DEFAULT_TASK_DURATION, help="seconds a simulated task runs")
     return parser.parse_args(argv)
-
-
-def write_atomically(path, data):
-    """Write a file so that readers never see it half-written."""
-    temp_path = "%s.tmp-%d" % (path, os.getpid())
-    with open(temp_path, "wb") as handle:
-        handle.write(data)
-    os.replace(temp_path, path)
 
 
 def main(argv=None):
@@ -57,21 +45,8 @@ def main(argv=None):
     except ValueError as error:
         print("pvesim: %s" % error, file=sys.stderr)
         return 2
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_args: stop.set())
-    url = sim.start()
-    try:
-        if args.cert_file and sim.cert_path:
-            shutil.copyfile(sim.cert_path, args.cert_file)
-        if args.port_file:
-            write_atomically(args.port_file, str(sim.port).encode("ascii"))
-        print("pvesim %s (PVE %s, nodes %s) listening on %s/api2/json" % (sim.version, sim.pve_version, ",".join(sim.nodes), url), flush=True)
-        while not stop.wait(1.0):
-            pass
-    finally:
-        sim.stop()
-    return 0
+    return serve(sim, args, lambda url: "pvesim %s (PVE %s, nodes %s) listening on %s/api2/json" % (
+        sim.version, sim.pve_version, ",".join(sim.nodes), url))
 
 
 if __name__ == "__main__":

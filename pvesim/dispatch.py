@@ -11,6 +11,7 @@ PVE/HTTPServer.pm (auth_handler, rest_handler), pve-common src/PVE/RESTHandler.p
  6. API tokens only where `allowtoken`                        else 403
  7. permissions                                               else 403 "Permission check failed"
  8. proxyto: the node must resolve                            else 500 "hostname lookup ..."
+    and be reachable (an area may say it is down)              else 595, reason only
  9. parameter validation against the schema                   else 400 + errors
 10. the handler (here: 501 "... not implemented by pvesim" when nobody simulates it yet)
 Injected faults act after step 2 (phase "before") or replace the answer of step 10 (phase
@@ -22,27 +23,35 @@ import re
 import time
 from urllib.parse import unquote, urlsplit
 
+from simcore.server import JSON_CONTENT_TYPE
+from simcore.server import Response as CoreResponse
+
 from pvesim import errors
 from pvesim.errors import ApiError, AuthError, NotImplementedBySim, ParamError, die, not_in_schema
-from pvesim.observe import redact
 from pvesim.validate import coerce_returns, to_handler_values
 
 API_BASE = "/api2"
 WRITE_METHODS = ("POST", "PUT", "DELETE")
 BODY_METHODS = ("POST", "PUT")
-JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
 GETADDRINFO_NONAME = "Name or service not known"
+# pveproxy proxying to a node that does not answer (pve-http-server src/PVE/APIServer/AnyEvent.pm
+# proxy_request): AnyEvent::HTTP's pseudo-headers Status and Reason become the answer, and for
+# a failed connect AnyEvent::HTTP reports status 595 ("errors during connection establishment")
+# with the socket error as reason and no body - what users see as "595 No route to host".
+PROXY_CONNECT_FAILED = 595
+NO_ROUTE_TO_HOST = "No route to host"
 
 
-class Response:
-    """What the HTTP layer writes: status, reason, body; or a connection reset."""
+class NodeUnreachable(Exception):
+    """The proxyto node is down (an area's node_unreachable said so)."""
 
-    def __init__(self, status, reason, body=b"", content_type=None, reset=False):
-        self.status = status
+    def __init__(self, reason):
+        super().__init__(reason)
         self.reason = reason
-        self.body = body
-        self.content_type = content_type
-        self.reset = reset
+
+
+class Response(CoreResponse):
+    """simcore's Response with the shapes of pveproxy's answers."""
 
     @classmethod
     def for_message(cls, status, message, body=b"", content_type=None):
@@ -130,21 +139,11 @@ class Dispatcher:
                 response = self._handle_api(method, match.group(1), rel_uri, url.query, headers, body, trace)
         except AuthError as error:
             response = Response.for_message(error.status, error.message)
-        self._record(method, rel_uri, trace, response, started)
+        self.sim.observer.log_request(method, rel_uri, response, started, route=trace["route"], params=trace["params"],
+                                      userid=trace["auth"]["userid"],
+                                      is_write=method in WRITE_METHODS and rel_uri != "/access/ticket",
+                                      fault=trace.get("fault"), handled_status=trace.get("fault_handled_status"))
         return response
-
-    def _record(self, method, rel_uri, trace, response, started):
-        userid = trace["auth"]["userid"]
-        entry = {
-            "time": time.time(), "method": method, "path": rel_uri, "route": trace["route"],
-            "params": redact(trace["params"]), "status": response.status if not response.reset else None,
-            "reason": response.reason, "user": userid.split("!", 1)[0] if userid else None,
-            "token": userid if userid and "!" in userid else None,
-            "latency_ms": round((time.monotonic() - started) * 1000.0, 3), "fault": trace.get("fault"),
-            "handled_status": trace.get("fault_handled_status"),
-        }
-        is_write = method in WRITE_METHODS and rel_uri != "/access/ticket"
-        self.sim.observer.record(entry, trace["route"], is_write)
 
     def _handle_api(self, method, fmt, rel_uri, query, headers, body, trace):
         auth = self.sim.directory.authenticate(method, rel_uri, headers)
@@ -159,12 +158,11 @@ class Dispatcher:
             return self._fault_response(fault, rel_uri, trace)
         return response
 
-    @staticmethod
-    def _fault_response(fault, rel_uri, trace):
+    def _fault_response(self, fault, rel_uri, trace):
         trace["fault"] = fault.fault_id
         if fault.action == "reset":
-            return Response(0, "", reset=True)
-        return Response.api_error(ApiError(fault.status, fault.error_message(rel_uri), plain=True))
+            return Response.connection_reset()
+        return Response.api_error(ApiError(fault.status, self.sim.observer.fault_message(fault, rel_uri), plain=True))
 
     def _handle_api_call(self, method, fmt, rel_uri, query, headers, body, auth, trace):
         """Steps 3-10 of the pipeline for an authenticated request."""
@@ -181,6 +179,8 @@ class Dispatcher:
             return self._rest_handler(method, rel_uri, params, auth, trace)
         except ApiError as error:
             return Response.api_error(error)
+        except NodeUnreachable as error:
+            return Response.for_message(PROXY_CONNECT_FAILED, error.reason)
 
     @staticmethod
     def _extract_params(method, query, headers, body):
@@ -236,10 +236,17 @@ class Dispatcher:
         return Response.json(200, "OK", document)
 
     def _resolve_proxyto(self, proxyto, uri_params):
-        """API2Tools.pm resolve_proxyto + Cluster.pm remote_node_ip for an unknown node."""
+        """API2Tools.pm resolve_proxyto + Cluster.pm remote_node_ip for an unknown node; then
+        pveproxy's proxy_request to a cluster node that may be down (pve-manager PVE/HTTPServer.pm
+        rest_handler proxies after the permission check, before parameter verification, which
+        the target node does)."""
         node = uri_params.get(proxyto)
         if not node:
             raise ParamError({proxyto: "proxyto parameter does not exist"})
         if isinstance(node, str) and node not in self.sim.nodes and node != "localhost":
             # Network.pm get_ip_from_hostname / Tools.pm getaddrinfo_all, glibc EAI_NONAME text
             raise die("hostname lookup '%s' failed - failed to get address info for: %s: %s\n" % (node, node, GETADDRINFO_NONAME))
+        if isinstance(node, str) and node in self.sim.nodes:
+            down = self.sim.node_unreachable(node)
+            if down is not None and down is not False:
+                raise NodeUnreachable(down if isinstance(down, str) else NO_ROUTE_TO_HOST)

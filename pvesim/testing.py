@@ -1,23 +1,20 @@
 """Helpers for tests that talk to a running Simulator over HTTP(S) with requests."""
 
-import requests
+from simcore.testing import REQUEST_TIMEOUT, SimSession
+
+__all__ = ["API_PREFIX", "REQUEST_TIMEOUT", "ApiSession", "assert_pve_error", "ok", "plain_error"]
 
 API_PREFIX = "/api2/json"
-REQUEST_TIMEOUT = 10
 
 
-class ApiSession(requests.Session):
-    """A requests.Session bound to one simulator, logged in with its token or a ticket.
+class ApiSession(SimSession):
+    """A requests session (simcore.testing.SimSession) bound to one simulator, logged in with
+    its token or a ticket; api() calls go to /api2/json<path>."""
 
-    `trust_env` is off: requests lets REQUESTS_CA_BUNDLE override a session's `verify`, which
-    would make the simulator's own certificate untrusted on machines that set it.
-    """
+    api_prefix = API_PREFIX
 
     def __init__(self, sim, auth="token", user="root@pam", password=None):
-        super().__init__()
-        self.trust_env = False
-        self.verify = sim.cert_path if sim.cert_path else True
-        self.base_url = sim.url
+        super().__init__(sim)
         self.csrf_token = None
         if auth == "token":
             tokenid, secret = next(iter(sim.tokens.items()))
@@ -31,22 +28,6 @@ class ApiSession(requests.Session):
             self.headers["CSRFPreventionToken"] = self.csrf_token
         elif auth is not None:
             raise ValueError("auth must be 'token', 'ticket' or None")
-
-    def api(self, method, path, **kwargs):
-        """Send `method` to /api2/json<path>; returns the requests.Response."""
-        kwargs.setdefault("timeout", REQUEST_TIMEOUT)
-        return self.request(method, self.base_url + API_PREFIX + path, **kwargs)
-
-    def data(self, method, path, **kwargs):
-        """Like api(), but raise for errors and return the response's `data`."""
-        answer = self.api(method, path, **kwargs)
-        answer.raise_for_status()
-        return answer.json()["data"]
-
-    def sim(self, method, path, **kwargs):
-        """Call the /_sim/ side channel; returns the requests.Response."""
-        kwargs.setdefault("timeout", REQUEST_TIMEOUT)
-        return self.request(method, self.base_url + "/_sim/" + path.lstrip("/"), **kwargs)
 
 
 def assert_pve_error(response, status, reason, errors=None, message=None):

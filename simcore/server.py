@@ -43,6 +43,11 @@ class Response:  # pylint: disable=too-few-public-methods
         return cls(status, "OK" if status == 200 else "Error", json.dumps(document).encode("utf-8"), JSON_CONTENT_TYPE)
 
 
+def is_loopback_client(client_address):
+    """True for a client on 127.0.0.0/8 or ::1: the only ones the side channel answers."""
+    return ipaddress.ip_address(client_address[0]).is_loopback
+
+
 class SimRequestHandler(BaseHTTPRequestHandler):
     """One connection; HTTP/1.1 keep-alive."""
 
@@ -72,7 +77,7 @@ class SimRequestHandler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length) if length else b""
         if self._is_side_channel():
-            if not ipaddress.ip_address(self.client_address[0]).is_loopback:
+            if not is_loopback_client(self.client_address):
                 self._write(Response.side_channel(403, {"error": "side channel is loopback only"}))
                 return
             self._write(Response.side_channel(*sim.handle_side_channel(self.command, self.path, body)))
