@@ -185,14 +185,29 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
         source = record["node"]
         if self.node_online(source):
             raise ValueError("node %r of guest %s is online: migrate the guest instead of moving its config" % (source, vmid))
+        self.rehome_guest(record, target)
+        missing = [volid for volid in self.guest_volumes(record) if self._storage().volume(target, volid) is None]
+        return {"vmid": record["vmid"], "node": target, "previous_node": source, "missing_volumes": missing,
+                "replica_age": {volid: self.replica_age(record["vmid"], target, volid) for volid in self.guest_volumes(record)}}
+
+    def rehome_guest(self, record, target):
+        """The guest's config now lives in `target`'s directory (pmxcfs move; HA recovery does the
+        same): stopped there; the runner's next pass switches its replication jobs."""
         self.catch_up()
         record["node"] = target
         record["status"] = "stopped"
         record["booted"] = None
-        missing = [volid for volid in self.guest_volumes(record) if self._storage().volume(target, volid) is None]
         self.catch_up()
-        return {"vmid": record["vmid"], "node": target, "previous_node": source, "missing_volumes": missing,
-                "replica_age": {volid: self.replica_age(record["vmid"], target, volid) for volid in self.guest_volumes(record)}}
+
+    def holds_volumes(self, record, node):
+        """True when `node` has every volume of the guest that lives on a local (not shared) storage:
+        the replicas, after replication; the guest can run there."""
+        storage = self._storage()
+        for volid in self.guest_volumes(record):
+            scfg = storage.state["config"].get(volid.split(":", 1)[0])
+            if scfg is not None and not scfg.get("shared") and storage.volume(node, volid) is None:
+                return False
+        return True
 
     # -- helpers ---------------------------------------------------------------------------------
     def _guests(self):
@@ -475,6 +490,12 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
         return bool(self.state["replicas"].get(str(int(vmid)), {}).get(node))
 
     # -- /cluster/replication (ReplicationConfig.pm) ------------------------------------------------
+    def _check_replicate(self, request, guest):
+        """9.x: VM.Replicate on the guest (pve-manager c81fe5cc, "close #2809"); 8.4 checks
+        Datastore.Allocate on /storage in the method's schema, which the dispatcher does."""
+        if self.sim.pve_version != "8.4":
+            self.sim.permissions.control.check(request.userid, "/vms/%d" % guest, ["VM.Replicate"])
+
     def _describe(self, jobid):
         job = self.jobs[jobid]
         entry = {key: value for key, value in job.items() if value is not None}
@@ -503,7 +524,7 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
         """ReplicationConfig.pm create: the checks in PVE's order, then the section writer's."""
         params = request.params
         guest, jobnum, jobid = parse_job_id(params["id"])
-        self.sim.permissions.control.check(request.userid, "/vms/%d" % guest, ["VM.Replicate"])
+        self._check_replicate(request, guest)
         self.catch_up()
         record = self._guests().record(guest)
         if record is None:
@@ -538,7 +559,7 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
         """ReplicationConfig.pm update: digest, options, `delete` (not required, not fixed ones)."""
         params = request.params
         guest, _jobnum, jobid = parse_job_id(params["id"])
-        self.sim.permissions.control.check(request.userid, "/vms/%d" % guest, ["VM.Replicate"])
+        self._check_replicate(request, guest)
         self.catch_up()
         digest = params.get("digest")
         if digest and digest != self.digest():
@@ -573,7 +594,7 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
         """ReplicationConfig.pm delete: mark for removal (`full`, `local` with keep); `force` drops the entry."""
         params = request.params
         guest, _jobnum, jobid = parse_job_id(params["id"])
-        self.sim.permissions.control.check(request.userid, "/vms/%d" % guest, ["VM.Replicate"])
+        self._check_replicate(request, guest)
         self.catch_up()
         if params.get("force"):
             if params.get("keep"):
@@ -658,7 +679,7 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
         """Replication.pm schedule_now: last_try = 0 (only for a job that has state), the runner does the rest."""
         jobid = parse_job_id(request.params["id"])[2]
         job = self._job(jobid)
-        self.sim.permissions.control.check(request.userid, "/vms/%d" % job["guest"], ["VM.Replicate"])
+        self._check_replicate(request, job["guest"])
         self.catch_up()
         job_state = self.state["job_state"].get(jobid)
         if job_state is not None:
