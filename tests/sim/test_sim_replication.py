@@ -5,6 +5,9 @@ src/PVE/ReplicationConfig.pm, ReplicationState.pm, Replication.pm; qemu-server Q
 get_replicatable_volumes; pve-manager PVE/API2/Cluster.pm (status, resources).
 """
 
+import calendar
+import time
+
 import pytest
 
 from pvesim.calendar_event import CalendarEventError, next_after, parse
@@ -60,8 +63,6 @@ def api(sim):
 ])
 def test_calendar_event_next_run(event, after, expected):
     """next_after: the first matching time strictly after the given one (UTC)."""
-    import calendar
-    import time
     stamp = calendar.timegm(time.strptime(after, "%Y-%m-%d %H:%M:%S"))
     result = next_after(event, stamp)
     assert (time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(result)) if result is not None else None) == expected
