@@ -58,6 +58,15 @@ def require_generation(client, wanted, module_name):
                        "rules: use homecloud.proxmox.ha_rule; nothing was changed".format(module_name, client.version))
 
 
+def missing_in_check_mode(module, message):
+    """A missing object an earlier task of the same play may create: check mode, where that task only planned,
+    warns (the real run checks again); a real run fails before any write."""
+    if module.check_mode:
+        module.warn("{0}; in check mode this may be an object an earlier task creates, so the plan goes on".format(message))
+        return
+    raise HaInputError(message + "; nothing was changed")
+
+
 def check_configid(value, option, what):
     if not CONFIGID_RE.match(value or ""):
         raise HaInputError("{0}: {1!r} is not a valid {2} id for PVE (a letter, then letters, digits, '-' or '_'); "

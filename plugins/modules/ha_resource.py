@@ -157,6 +157,7 @@ from ansible_collections.homecloud.proxmox.plugins.module_utils.ha import (
     ha_groups,
     ha_resources,
     ha_rules,
+    missing_in_check_mode,
     option_changes,
     parse_node_list,
     resolve_sids,
@@ -263,8 +264,8 @@ class HaResource(ConvergeModule):
             if managed:
                 group_writes = self.group_writes(target, groups.get(target))
             elif target is not None and target not in groups:
-                raise HaInputError("group: HA group '{0}' does not exist; create it (homecloud.proxmox.ha_group) or declare "
-                                   "nodes; nothing was changed".format(target))
+                missing_in_check_mode(self.module, "group: HA group '{0}' does not exist; create it (homecloud.proxmox.ha_group) "
+                                      "or declare nodes".format(target))
             if target is not None:
                 desired["group"] = target
         writes = group_writes + self.resource_writes(current, desired) + cleanup
@@ -314,6 +315,7 @@ class HaResource(ConvergeModule):
         if resource is None:
             return None
         shown = dict(resource)
+        shown["type"] = self.sid.split(":")[0]
         shown["nodes"] = dict((group or {}).get("nodes") or {})
         shown["strict"] = int(bool(int((group or {}).get("restricted") or 0)))
         shown["failback"] = int(not int((group or {}).get("nofailback") or 0))
@@ -369,6 +371,7 @@ class HaResource(ConvergeModule):
         if resource is None:
             return None
         shown = dict(resource)
+        shown["type"] = self.sid.split(":")[0]
         shown.pop("group", None)  # PVE 9.x hides a resource's group once the groups are migrated
         shown["nodes"] = dict((rule or {}).get("nodes") or {})
         shown["strict"] = int(bool(int((rule or {}).get("strict") or 0)))

@@ -128,6 +128,7 @@ from ansible_collections.homecloud.proxmox.plugins.module_utils.ha import (
     check_configid,
     ha_resources,
     ha_rules,
+    missing_in_check_mode,
     option_changes,
     parse_node_list,
     require_generation,
@@ -177,8 +178,8 @@ class HaRule(ConvergeModule):
             unmanaged = [sid for sid in desired["resources"] if sid not in set(entry["sid"] for entry in managed)]
             if unmanaged:
                 # PVE's words (src/PVE/API2/HA/Rules.pm), before any write
-                raise HaInputError("resources: cannot use unmanaged resource(s) {0}: make them HA resources first "
-                                   "(homecloud.proxmox.ha_resource); nothing was changed".format(", ".join(unmanaged)))
+                missing_in_check_mode(self.module, "resources: cannot use unmanaged resource(s) {0}: make them HA resources "
+                                      "first (homecloud.proxmox.ha_resource)".format(", ".join(unmanaged)))
         return rule_type, desired
 
     def plan(self):

@@ -33,7 +33,17 @@ class FakeClient:
         return self.answers[path]
 
 
-def planned(module_class, release, answers, **params):
+class FakeModule:
+    def __init__(self, params, check_mode):
+        self.params = params
+        self.check_mode = check_mode
+        self.warnings = []
+
+    def warn(self, text):
+        self.warnings.append(text)
+
+
+def planned(module_class, release, answers, check_mode=False, **params):
     defaults = dict(state="present")
     if module_class is HaResource:
         defaults.update(sid="100", ha_state=None, max_restart=None, max_relocate=None, failback=None, comment=None,
@@ -45,7 +55,7 @@ def planned(module_class, release, answers, **params):
         defaults.update(group="web", nodes=None, restricted=None, nofailback=None, comment=None)
     defaults.update(params)
     module = module_class.__new__(module_class)  # no AnsibleModule: only the plan is under test
-    module.module = type("Module", (), {"params": defaults, "check_mode": True})()
+    module.module = FakeModule(defaults, check_mode)
     module.client = FakeClient(release, dict({"/cluster/resources": GUESTS}, **answers))
     module.result = {"changed": False}
     module.working_on = None
@@ -75,7 +85,7 @@ def test_nodes_on_9x_are_a_node_affinity_rule_created_after_the_resource():
     assert writes == ["POST /cluster/ha/resources failback=0 max_restart=2 sid=vm:100",
                       "POST /cluster/ha/rules nodes=pve2:2,pve3:1 resources=vm:100 rule=homecloud-vm-100 type=node-affinity"]
     assert before is None
-    assert after == dict(sid="vm:100", state="started", max_restart=2, max_relocate=1, failback=0,
+    assert after == dict(sid="vm:100", type="vm", state="started", max_restart=2, max_relocate=1, failback=0,
                          nodes=dict(pve2=2, pve3=1), strict=0, rule="homecloud-vm-100")
 
 
@@ -84,7 +94,7 @@ def test_the_same_placement_on_8x_is_a_group_created_before_the_resource():
                                      nodes={"pve2": 2, "pve3": 1}, failback=False, strict=True, max_restart=2)
     assert writes == ["POST /cluster/ha/groups group=homecloud-vm-100 nodes=pve2:2,pve3:1 nofailback=1 restricted=1",
                       "POST /cluster/ha/resources group=homecloud-vm-100 max_restart=2 sid=vm:100"]
-    assert after == dict(sid="vm:100", state="started", max_restart=2, max_relocate=1, failback=0,
+    assert after == dict(sid="vm:100", type="vm", state="started", max_restart=2, max_relocate=1, failback=0,
                          nodes=dict(pve2=2, pve3=1), strict=1, group="homecloud-vm-100")
 
 
@@ -159,6 +169,10 @@ def test_refusals_name_the_problem_before_any_write():
         planned(HaResource, "9.1.2", {"/cluster/ha/resources": []}, sid="555")
     with pytest.raises(ProxmoxError, match="^group: HA group 'web' does not exist"):
         planned(HaResource, "8.4.1", {"/cluster/ha/resources": [], "/cluster/ha/groups": []}, group="web")
+    # check mode plans on: an earlier task of the play may create the group
+    writes, _before, _after = planned(HaResource, "8.4.1", {"/cluster/ha/resources": [], "/cluster/ha/groups": []}, group="web",
+                                      check_mode=True)
+    assert writes == ["POST /cluster/ha/resources group=web sid=vm:100"]
 
 
 def test_ha_rule_and_ha_group_refuse_the_other_generation_naming_the_version():
