@@ -195,6 +195,9 @@ def upid_node(upid):
 class ProxmoxClient:
     """Talks to one PVE API endpoint with token or ticket (password) auth."""
 
+    # The name of the login ticket's cookie (module_utils/pbs.py's client sends PBS's).
+    ticket_cookie = "PVEAuthCookie"
+
     def __init__(self, host, user, password=None, token_id=None, token_secret=None, port=8006,
                  validate_certs=True, ca_path=None, timeout=10, retries=3, backoff=0.5,
                  sleep=time.sleep, clock=time.monotonic):
@@ -256,7 +259,7 @@ class ProxmoxClient:
             session = self._new_session()
             if not self._token_id:
                 data = self._with_retries("POST", "/access/ticket", lambda: self._login(session), login=True)
-                session.cookies.set("PVEAuthCookie", data["ticket"])
+                session.cookies.set(self.ticket_cookie, data["ticket"])
                 self._csrf_token = data["CSRFPreventionToken"]
             self._session = session
         return self._session
@@ -321,14 +324,19 @@ class ProxmoxClient:
         except ValueError:
             document = None
         if not 200 <= answer.status_code < 300:
-            errors = document.get("errors") if isinstance(document, dict) else None
-            message = document.get("message") if isinstance(document, dict) else None
-            details = [line.strip() for line in str(message or "").split("\n")[1:] if line.strip()]
-            raise ProxmoxApiError(method, path, answer.status_code, answer.reason, errors if isinstance(errors, dict) else None,
-                                  details)
+            raise self._api_error(method, path, answer, document)
         if not isinstance(document, dict):
             raise ProxmoxError("{0} {1} returned an answer that is not a JSON object: {2!r}".format(method, path, answer.text[:200]))
         return document
+
+    def _api_error(self, method, path, answer, document):
+        """The ProxmoxApiError of an error answer: PVE puts its message in the reason phrase and
+        its field errors in the JSON body (module_utils/pbs.py's client reads PBS's text body)."""
+        errors = document.get("errors") if isinstance(document, dict) else None
+        message = document.get("message") if isinstance(document, dict) else None
+        details = [line.strip() for line in str(message or "").split("\n")[1:] if line.strip()]
+        return ProxmoxApiError(method, path, answer.status_code, answer.reason, errors if isinstance(errors, dict) else None,
+                               details)
 
     def _with_retries(self, method, path, call, confirm=None, login=False):
         write = method in WRITE_METHODS and not login
