@@ -15,6 +15,25 @@ REALMS = ("pam", "pbs")   # the realms every PBS has (src/auth.rs lookup_authent
 USER_FIELDS = ("comment", "enable", "expire", "firstname", "lastname", "email")
 
 
+def set_or_clear(config, key, value, clear):
+    """Set a config key, or drop it (PBS stores None) when `clear`."""
+    if clear:
+        config.pop(key, None)
+    else:
+        config[key] = value
+
+
+def apply_account_update(config, params):
+    """update_user / update_token: a blank comment, enable=1 and expire=0 clear their key."""
+    if "comment" in params:
+        comment = params["comment"].strip()
+        set_or_clear(config, "comment", comment, not comment)
+    if "enable" in params:
+        set_or_clear(config, "enable", False, params["enable"])
+    if "expire" in params:
+        set_or_clear(config, "expire", params["expire"], params["expire"] <= 0)
+
+
 class AccessArea(PbsArea):
     """Users, tokens, tickets and ACLs live in the Directory (pbssim.access); this area serves them."""
 
@@ -104,16 +123,10 @@ class AccessArea(PbsArea):
                 raise bail("only superuser can edit pam credentials!")
         for key in params.get("delete") or []:
             user.pop(key, None)
-        if "comment" in params:
-            comment = params["comment"].strip()
-            user.pop("comment", None) if not comment else user.__setitem__("comment", comment)
-        if "enable" in params:
-            user.pop("enable", None) if params["enable"] else user.__setitem__("enable", False)
-        if "expire" in params:
-            user.pop("expire", None) if params["expire"] <= 0 else user.__setitem__("expire", params["expire"])
+        apply_account_update(user, params)
         for key in ("firstname", "lastname", "email"):
             if key in params:
-                user.pop(key, None) if params[key] == "" else user.__setitem__(key, params[key])
+                set_or_clear(user, key, params[key], params[key] == "")
         if params.get("password") is not None:
             self.directory.data["passwords"][params["userid"]] = params["password"]
         return None
@@ -179,13 +192,7 @@ class AccessArea(PbsArea):
             raise bail("no such token '%s'" % tokenid)
         for key in params.get("delete") or []:
             token.pop(key, None)
-        if "comment" in params:
-            comment = params["comment"].strip()
-            token.pop("comment", None) if not comment else token.__setitem__("comment", comment)
-        if "enable" in params:
-            token.pop("enable", None) if params["enable"] else token.__setitem__("enable", False)
-        if "expire" in params:
-            token.pop("expire", None) if params["expire"] <= 0 else token.__setitem__("expire", params["expire"])
+        apply_account_update(token, params)
         if params.get("regenerate"):
             secret = str(uuid.uuid4())
             self.directory.data["token_secrets"][tokenid] = secret
@@ -247,4 +254,3 @@ class AccessArea(PbsArea):
         else:
             self.directory.delete_role(params["path"], auth_id, params["role"])
         return None
-

@@ -13,14 +13,14 @@ from pbssim.testing import PbsSession
 pytestmark = pytest.mark.timeout(30)
 
 
-@pytest.fixture(scope="module")
-def pbs():
+@pytest.fixture(scope="module", name="pbs")
+def pbs_simulator():
     with PbsSimulator(task_duration=0.05) as sim:
         yield sim
 
 
-@pytest.fixture
-def admin(pbs):
+@pytest.fixture(name="admin")
+def admin_session(pbs):
     pbs.reset()
     return PbsSession.admin(pbs)
 
@@ -47,8 +47,8 @@ def make_tenant(pbs, api, tenant, store="store1"):
     api.data("POST", "/access/users", data={"userid": "%s@pbs" % tenant})
     secret = api.data("POST", "/access/users/%s@pbs/token/backup" % tenant)["value"]
     for auth_id in ("%s@pbs" % tenant, "%s@pbs!backup" % tenant):
-        api.data("PUT", "/access/acl", data={"path": "/datastore/%s/%s" % (store, tenant), "role": "DatastoreBackup",
-                                              "auth-id": auth_id})
+        acl = {"path": "/datastore/%s/%s" % (store, tenant), "role": "DatastoreBackup", "auth-id": auth_id}
+        api.data("PUT", "/access/acl", data=acl)
     return PbsSession(pbs, "%s@pbs!backup" % tenant, secret)
 
 
