@@ -40,7 +40,7 @@ import re
 import time
 
 from pvesim.areas import Area, route
-from pvesim.calendar_event import CalendarEventError, parse as parse_calendar_event
+from pvesim.calendar_event import parse as parse_calendar_event
 from pvesim.errors import ParamError, die
 from pvesim.formats import FormatError, register, split_list
 
@@ -357,8 +357,7 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
                 return
             if now - start > FOLD_AFTER and not self.jobs[jobid].get("remove_job"):
                 job_state["last_try"] = now - FOLD_AFTER
-                if not job_state["fail_count"]:
-                    continue
+                continue
             ok = self._run(jobid, record, int(start))
             if not ok and self.jobs.get(jobid, {}).get("remove_job"):
                 return  # a removal retries every minute in PVE: once per catch-up here
@@ -579,15 +578,6 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
         job.update(changes)
         for key in deletions:
             job.pop(key, None)
-        if "schedule" in changes or "schedule" in deletions:
-            self._check_schedule(job)
-
-    @staticmethod
-    def _check_schedule(job):
-        try:
-            parse_calendar_event(job.get("schedule") or DEFAULT_SCHEDULE)
-        except CalendarEventError as error:
-            raise ParamError({"schedule": "invalid format - invalid calendar event '%s' - %s\n" % (job["schedule"], error)}) from error
 
     @route("DELETE", "/cluster/replication/{id}")
     def delete_job(self, request):

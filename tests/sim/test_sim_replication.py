@@ -188,6 +188,17 @@ def test_first_sync_at_once_then_every_slot(sim, api):
     plain_error(api.api("GET", "/nodes/pve2/replication/100-0/status"), "no such replication job '100-0'\n")
 
 
+def test_a_long_advance_ends_with_the_last_slot(sim, api):
+    """Three simulated days at once: the last sync is the last slot before now (runs more than a day
+    back are folded, their outcome is the same)."""
+    _vm(sim, 100)
+    ok(api, "POST", "/cluster/replication", id="100-0", type="local", target="pve2", schedule="hourly")
+    now = _advance(api, 3 * 86400)
+    status = ok(api, "GET", "/nodes/pve1/replication/100-0/status")
+    assert status["last_sync"] % 3600 == 0 and now - 3600 < status["last_sync"] <= now
+    assert status["next_sync"] == status["last_sync"] + 3600
+
+
 def test_schedule_now_runs_the_job_at_once(sim, api):
     """Replication.pm schedule_now: last_try = 0, so the runner's next pass syncs."""
     _vm(sim, 100)
