@@ -17,7 +17,8 @@ import time
 
 REQUEST_LOG_SIZE = 10000
 REDACTED = "***"
-SECRET_PARAM_RE = re.compile(r"pass|secret|token|otp|tfa", re.I)
+# keys whose values a request log never shows (PBS storage keys: pve-storage PBSPlugin.pm sensitive-properties)
+SECRET_PARAM_RE = re.compile(r"pass|secret|token|otp|tfa|encryption-key|master-pubkey", re.I)
 CORE_FAULT_ACTIONS = ("status", "reset")
 # "before": the request never reaches its handler (nothing was done); "after": the handler
 # ran and its answer is lost on the way back (a proxy timing out, a connection dropped
