@@ -208,7 +208,7 @@ class ReplicationJob(ConvergeModule):
             removed = [job for job in jobs if self.named(job)]
             writes = self.removals(removed, after)
             self.job = self.the_job(removed, after)
-            return writes, before, after
+            return writes, self.touched(before, removed), self.touched(after, removed)
         self.source = self.check_guest_and_target()
         job, jobnum = self.declared_job(jobs)
         desired = dict((key, params[key]) for key in ("schedule", "rate", "comment", "disable") if params[key] is not None)
@@ -227,12 +227,17 @@ class ReplicationJob(ConvergeModule):
                     after[job["id"]][key] = value
             for key in (job_params(changes).get("delete") or "").split(","):
                 after[job["id"]].pop(key, None)
-        if params["exclusive"]:
-            others = [other for other in jobs if other["target"] != params["target"]]
-            writes += self.removals(others, after)
-        self.job_key = job_id(self.guest, jobnum) if job is None else job["id"]
-        self.job = after.get(self.job_key)
-        return writes, before, after
+        others = [other for other in jobs if other["target"] != params["target"]] if params["exclusive"] else []
+        writes += self.removals(others, after)
+        managed = dict(id=job_id(self.guest, jobnum) if job is None else job["id"])
+        self.job = after.get(managed["id"])
+        return writes, self.touched(before, [managed] + others), self.touched(after, [managed] + others)
+
+    @staticmethod
+    def touched(jobs, named):
+        """The jobs (by id) the task manages or removes: the diff shows these, not the guest's other jobs, which
+        another task of the play may be creating."""
+        return dict((job["id"], jobs[job["id"]]) for job in named if job["id"] in jobs)
 
     def named(self, job):
         """Whether an absent declaration names this job (by target, by number, or none: every job)."""

@@ -68,7 +68,8 @@ def test_a_new_job_takes_the_lowest_free_number_and_writes_only_the_declared_opt
     jobs = [job(0, "pve3"), job(2, "pve3", guest=200), job(1, "pve3", remove_job="full")]
     writes, before, after, result = planned(jobs[:1])
     assert writes == ["POST /cluster/replication id=100-1 target=pve2 type=local"]
-    assert list(before) == ["100-0"] and after["100-1"] == dict(id="100-1", guest=100, jobnum=1, target="pve2", type="local")
+    # the diff shows the job the task manages, not the guest's other jobs
+    assert before == {} and after == {"100-1": dict(id="100-1", guest=100, jobnum=1, target="pve2", type="local")}
     # check mode: the planned job has no status yet
     assert result["job"]["id"] == "100-1" and result["status"] is None
     writes, _before, _after, _result = planned([dict(jobs[0], target="pve1"), jobs[2]], schedule="*/5", rate=50.0,
