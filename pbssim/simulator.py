@@ -105,9 +105,7 @@ class PbsSimulator(SimulatorBase):  # pylint: disable=too-many-instance-attribut
                  state_file=None, task_duration=DEFAULT_TASK_DURATION, seed=None):
         super().__init__(tls=tls, bind=bind, port=port, state_file=state_file, seed=seed)
         schema_path = os.path.join(DATA_DIR, SCHEMA_FILE)
-        # PBS's viewer tree has one root entry "/" (the management API) holding the top-level paths
-        tree = load_tree(schema_path)
-        self.schema = SchemaTree([child for entry in tree for child in (entry.get("children", []) if entry["path"] == "/" else [entry])])
+        self.schema = SchemaTree(load_tree(schema_path))
         with open(schema_path, "rb") as handle:
             self.repoid = hashlib.sha256(handle.read()).hexdigest()[:8]
         self.node = node

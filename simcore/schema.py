@@ -10,6 +10,10 @@ path is split on '/', empty fragments are skipped, a fixed component must match 
 (proxmox-router) matches the same way for fixed and `{param}` components. Parameters named in
 `rest_of_path_params` take the rest of the path, slashes included (PVE's
 `fragmentDelimiter => ''`), when they are the tree's last level.
+
+PVE's viewer tree lists the top-level paths (/access, /cluster, ...) as its entries; PBS's
+(proxmox-backup docs/api-viewer) has a single entry "/" (the management API) holding them. A
+tree that is one entry with path "/" is read as that root, so both kinds match the same way.
 """
 
 import gzip
@@ -48,6 +52,9 @@ class SchemaTree:
         self.rest_of_path_params = frozenset(rest_of_path_params)
         self.root = _PathNode("/")
         self.nodes = {"/": self.root}
+        if len(tree) == 1 and tree[0]["path"] == "/":
+            self.root.methods = tree[0].get("info", {})
+            tree = tree[0].get("children", [])
         self._add_children(self.root, tree)
 
     def _add_children(self, parent, entries):

@@ -62,3 +62,14 @@ def test_load_tree_plain_and_gzip(tmp_path):
     with gzip.open(str(packed), "wt", encoding="utf-8") as handle:
         json.dump(TREE, handle)
     assert load_tree(str(plain)) == TREE == load_tree(str(packed))
+
+
+def test_single_root_entry_is_the_root():
+    """PBS's viewer tree: one entry "/" holding the top-level paths; it matches like PVE's flat list."""
+    wrapped = SchemaTree([{"path": "/", "text": "Management API (HTTP)", "info": {"GET": {"description": "root"}},
+                           "children": TREE}], rest_of_path_params=["volume"])
+    assert wrapped.match("/version") == ("/version", {})
+    assert wrapped.match("/nodes/n1/files/local:iso/x.iso") == ("/nodes/{node}/files/{volume}", {"node": "n1", "volume": "local:iso/x.iso"})
+    assert wrapped.children("/") == ["nodes", "version"]
+    assert wrapped.method("/", "GET") == {"description": "root"}
+
