@@ -165,7 +165,8 @@ storage:
   description:
     - The entry after the task (as planned in check mode), by PVE's keys; V(null) when absent. C(content) and
       C(nodes) as sorted lists, C(prune-backups) as a dict. C(password) shows only as masked when the task writes it;
-      C(encryption-key) is the key's fingerprint as PVE shows it (or V(1)), never the key.
+      C(encryption-key) is the key's fingerprint as PVE shows it (or V(1)), never the key; V(generated) when the task
+      has PVE generate one.
   returned: always
   type: dict
   sample: {storage: pbs-main, type: pbs, server: pbs.example.org, datastore: tenants, content: [backup],
@@ -335,6 +336,9 @@ class Storage(ConvergeModule):
                 return [], None, None
             return [Write("DELETE", self.path, confirm=lambda: self.read() is None)], current, None
         storage_type = params["type"]  # required_if: set with state=present
+        if current is not None and current.get("type") != storage_type:
+            raise StorageInputError("type: fixed option differs (PVE holds {0!r}, the task declares {1!r}); fixed: delete and "
+                                    "re-create the storage; nothing was changed".format(current.get("type"), storage_type))
         declared = self.declared(storage_type)
         if current is None:
             return self.create(storage_type, declared)
@@ -357,10 +361,12 @@ class Storage(ConvergeModule):
         elif key == "autogen":
             if not held:
                 write["encryption-key"] = key
-                shown["encryption-key"] = "autogen"
+                # not the word itself: Ansible masks every value of a no_log option in the result
+                shown["encryption-key"] = "generated"
         elif key is not None:
             fingerprint = encryption_key_fingerprint(key)
-            if not held or always or (fingerprint and str(held).lower() != fingerprint.lower()):
+            # a key file naming its fingerprint is compared with the one PVE shows; one without only with `always`
+            if not held or (str(held).lower() != fingerprint.lower() if fingerprint else always):
                 write["encryption-key"] = key
                 shown["encryption-key"] = fingerprint or MASK
         return write, delete, shown
@@ -382,9 +388,6 @@ class Storage(ConvergeModule):
                       confirm=lambda: self.read() is not None)], None, after
 
     def update(self, storage_type, current, declared):
-        if current.get("type") != storage_type:
-            raise StorageInputError("type: fixed option differs (PVE holds {0!r}, the task declares {1!r}); fixed: delete and "
-                                    "re-create the storage; nothing was changed".format(current.get("type"), storage_type))
         for name in FIXED[storage_type]:
             key = API_KEYS[name]
             if key in declared and not same_storage_value(key, current.get(key), declared[key]):

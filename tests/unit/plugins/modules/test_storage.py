@@ -97,6 +97,8 @@ def test_the_key_is_compared_by_its_fingerprint_and_autogen_only_fills_a_missing
     other = json.dumps(dict(data="S3CR3T-OTHER", fingerprint=":".join(["dd"] * 32)))
     writes, _before, after, _storage = planned([dict(PBS, **{"encryption-key": KEY_FP})], encryption_key=other)
     assert writes == ["PUT /storage/pbs-main encryption-key=********"] and after["encryption-key"] == ":".join(["dd"] * 32)
+    # the same key again: compared by its fingerprint, so not written even with update_password=always
+    assert planned([dict(PBS, **{"encryption-key": KEY_FP})], encryption_key=KEY, update_password="always")[0] == []
     # no key held: the key is a change even with on_create
     writes, _before, _after, _storage = planned([dict(PBS)], encryption_key=KEY)
     assert writes == ["PUT /storage/pbs-main encryption-key=********"]
