@@ -30,8 +30,8 @@ options:
     aliases: [name]
   nodes:
     description:
-      - The group's nodes with their priorities, as a mapping (V({pve2: 2, pve3: 1})), a list (V([pve2:2, pve3])) or
-        PVE's string (V(pve2:2,pve3)). A node without a priority has priority 0; higher numbers are preferred.
+      - "The group's nodes with their priorities, as a mapping (V({pve2: 2, pve3: 1})), a list (V([pve2:2, pve3])) or
+        PVE's string (V(pve2:2,pve3)). A node without a priority has priority 0; higher numbers are preferred."
       - Required to create a group. Compared as a set, whatever order PVE keeps.
     type: raw
   restricted:

@@ -62,9 +62,9 @@ options:
     type: str
   nodes:
     description:
-      - The nodes the resource prefers, with priorities, as a mapping (V({pve2: 2, pve3: 1})), a list
+      - "The nodes the resource prefers, with priorities, as a mapping (V({pve2: 2, pve3: 1})), a list
         (V([pve2:2, pve3])) or PVE's string (V(pve2:2,pve3)). A node without a priority has priority 0; higher numbers
-        are preferred. Compared as a set. V({}) removes the preference. Not set leaves the placement alone.
+        are preferred. Compared as a set. V({}) removes the preference. Not set leaves the placement alone."
     type: raw
   strict:
     description:

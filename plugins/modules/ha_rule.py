@@ -22,9 +22,10 @@ description:
   - PVE cannot change a rule's type; a rule of the other type is removed and created anew with the declared one
     (both writes are in the plan).
   - The resources must already be HA resources (PVE refuses others, "cannot use unmanaged resource(s)"); the task checks
-    this before any write. A resource may be in one node-affinity rule only; PVE refuses a second one and names it.
-  - O(disable=false) on a disabled rule is sent as C(delete=disable): PVE drops C(disable=0) from a write instead of
-    storing it (pve-ha-manager C(src/PVE/API2/HA/Rules.pm)).
+    this before any write. In check mode it only warns, since an earlier task of the play may create them.
+    A resource may be in one node-affinity rule only; PVE refuses a second one and names it.
+  - O(disable=false) on a disabled rule is sent as C(delete=disable), because PVE drops C(disable=0) from a write instead
+    of storing it (pve-ha-manager C(src/PVE/API2/HA/Rules.pm)).
   - The task plans every write first; check mode and diff mode show that plan.
 options:
   rule:
@@ -44,9 +45,9 @@ options:
     elements: str
   nodes:
     description:
-      - V(node-affinity) only. The nodes with their priorities, as a mapping (V({pve2: 2, pve3: 1})), a list
+      - "V(node-affinity) only. The nodes with their priorities, as a mapping (V({pve2: 2, pve3: 1})), a list
         (V([pve2:2, pve3])) or PVE's string (V(pve2:2,pve3)). A node without a priority has priority 0; higher numbers
-        are preferred. Required to create a node-affinity rule.
+        are preferred. Required to create a node-affinity rule."
     type: raw
   strict:
     description:
