@@ -82,6 +82,7 @@ failure:
   type: dict
 """
 
+from ansible_collections.homecloud.proxmox.plugins.module_utils.client import ProxmoxApiError
 from ansible_collections.homecloud.proxmox.plugins.module_utils.objects import Write
 from ansible_collections.homecloud.proxmox.plugins.module_utils.pbs import (
     MAX_NAMESPACE_DEPTH,
@@ -107,7 +108,7 @@ class PbsNamespace(PbsConvergeModule):
         self.working_on = "namespace {0} of datastore {1}".format(namespace, store)
         path = "/admin/datastore/{0}/namespace".format(store)
         # every namespace of the store down to this one's depth and below it (PBS lists the anchor first)
-        held = set(entry["ns"] for entry in self.client.get(path, **{"max-depth": MAX_NAMESPACE_DEPTH}) if entry.get("ns"))
+        held = self.namespaces(store, path)
         below = sorted(name for name in held if name == namespace or name.startswith(namespace + "/"))
         if params["state"] == "absent":
             if not below:
@@ -126,6 +127,23 @@ class PbsNamespace(PbsConvergeModule):
                                     confirm=lambda: False))
         return writes, below, below if below else [namespace]
 
+    def namespaces(self, store, path):
+        """The store's namespaces (not the root); none of a missing store in check mode, where an earlier
+        task of the play may create it (PBS answers a plain 400 "no such datastore")."""
+        try:
+            listed = self.client.get(path, **{"max-depth": MAX_NAMESPACE_DEPTH})
+        except ProxmoxApiError as error:
+            if error.status != 400 or not str(error.reason).startswith("no such datastore"):
+                raise
+            if self.module.params["state"] == "absent":
+                return set()
+            if not self.module.check_mode:
+                raise PbsInputError("datastore '{0}' does not exist: create it (pbs_datastore) before its namespaces; "
+                                    "nothing was changed".format(store))
+            self.module.warn("datastore '{0}' does not exist (unless an earlier task creates it)".format(store))
+            return set()
+        return set(entry["ns"] for entry in listed if entry.get("ns"))
+
     def refuse_groups(self, store, namespaces):
         """Without delete_groups, fail before the DELETE when backup groups are in the subtree: PBS would
         remove the empty namespaces and then fail on the first one holding groups (namespace.rs
@@ -141,7 +159,7 @@ class PbsNamespace(PbsConvergeModule):
                                 "delete them with it; nothing was changed".format(namespaces[0], store, ", ".join(found)))
 
     def gone(self, path, namespace):
-        return namespace not in set(entry.get("ns") for entry in self.client.get(path, **{"max-depth": MAX_NAMESPACE_DEPTH}))
+        return namespace not in self.namespaces(self.module.params["store"], path)
 
 
 def main():
