@@ -118,10 +118,10 @@ class GuestsArea(Area):
             raise ValueError("VM %d already exists" % vmid)
         config = {"name": name or "%s-%d" % ("vm" if type == "qemu" else "ct", vmid), "memory": PLACED_GUEST_MEMORY,
                   "cores": DEFAULT_CORES}
-        record = self.new_record(vmid, node, type, config, status)
-        if status == "running":
-            record["booted"] = {"at": self.sim.tasks.clock(), "config": copy.deepcopy(config)}
+        record = self.new_record(vmid, node, type, config)
         self.state["guests"][str(vmid)] = record
+        if status == "running":
+            self.runtime_area().boot(record)
         return self.summary(record)
 
     def remove(self, vmid):
@@ -132,6 +132,22 @@ class GuestsArea(Area):
         firewall = self.sim.areas.get("FirewallArea")
         if firewall is not None:
             firewall.state["guests"].pop(str(int(vmid)), None)
+
+    def move(self, vmid, node):
+        """The guest's config now lives in `node`'s directory (pmxcfs: nodes/<node>/qemu-server/<vmid>.conf);
+        what a migration, an HA recovery and a manual move of a failed node's guest do. Its power state
+        is the caller's (the runtime area's boot and power_off). Returns the record."""
+        record = self.record(vmid)
+        if record is None:
+            raise ValueError("no guest with vmid %s" % vmid)
+        if node not in self.sim.nodes:
+            raise ValueError("unknown node %r (nodes: %s)" % (node, ", ".join(self.sim.nodes)))
+        record["node"] = node
+        return record
+
+    def runtime_area(self):
+        """The area that starts and stops guests (boot, power_off)."""
+        return self.sim.areas["QemuRuntimeArea"]
 
     def apply_pending(self, vmid):
         """QemuServer.pm vmconfig_apply_pending (at a cold start): pending deletions, then the
@@ -392,9 +408,7 @@ class GuestsArea(Area):
             if config.get("template"):
                 log.append("start failed: you can't start a vm if it's a template")
             else:
-                self.apply_pending(vmid)
-                record["status"] = "running"
-                record["booted"] = {"at": record["lock_until"], "config": copy.deepcopy(record["config"])}
+                self.runtime_area().boot(record, at=record["lock_until"])
         return upid
 
     # -- restore -----------------------------------------------------------------------------------
@@ -456,8 +470,7 @@ class GuestsArea(Area):
         log = ["restore %s to VM %d" % (archive, vmid)] + ["new volume '%s'" % volid for volid in created]
         upid = self.task(request, "qmrestore", vmid, log=log, lock="create", records=[record])
         if params.get("start"):
-            record["status"] = "running"
-            record["booted"] = {"at": record["lock_until"], "config": copy.deepcopy(record["config"])}
+            self.runtime_area().boot(record, at=record["lock_until"])
         return upid
 
     def _restored_config(self, node, vmid, backup_config, storage, unique):

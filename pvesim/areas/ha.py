@@ -162,14 +162,10 @@ class HaArea(Area):  # pylint: disable=too-many-public-methods
             return
         if request == "started":
             if record["status"] != "running":
-                if record["type"] == "qemu":
-                    self._guests().apply_pending(record["vmid"])
-                record["status"] = "running"
-                record["booted"] = {"at": self.sim.tasks.clock(), "config": dict(record["config"])}
+                self._guests().runtime_area().boot(record)
             service["state"] = "started"
         else:
-            record["status"] = "stopped"
-            record["booted"] = None
+            self._guests().runtime_area().power_off(record)
             service["state"] = "stopped"
 
     def node_failed(self, node):

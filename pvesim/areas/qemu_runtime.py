@@ -172,14 +172,18 @@ class QemuRuntimeArea(Area):
             if request.params.get(name) and request.userid != "root@pam":
                 raise ParamError({name: ROOT_ONLY})
 
-    def _boot(self, record):
-        """A cold start (QemuServer.pm vm_start_nolock): pending applied, the VM runs what it booted."""
+    def boot(self, record, at=None):
+        """A cold start (QemuServer.pm vm_start_nolock): pending applied, the guest runs what it booted,
+        booted at `at` (default now; a create or restore task starts the VM when it ends). Also the
+        start of the other areas (create, restore, HA); a container's pending section stays empty (no
+        LXC config API is simulated), so the same start serves it."""
         self._guests().apply_pending(record["vmid"])
         record["status"] = "running"
-        record["booted"] = {"at": self.sim.tasks.clock(), "config": copy.deepcopy(record["config"])}
+        record["booted"] = {"at": self.sim.tasks.clock() if at is None else at, "config": copy.deepcopy(record["config"])}
 
     @staticmethod
-    def _power_off(record):
+    def power_off(record):
+        """The guest is off: stopped, and what it booted is forgotten (the agent's state with it)."""
         record["status"] = "stopped"
         record["booted"] = None
 
@@ -275,7 +279,7 @@ class QemuRuntimeArea(Area):
             if error is None and self._running(record):
                 error = "VM %d already running\n" % record["vmid"]
         if error is None:
-            self._boot(record)
+            self.boot(record)
         return self._task(request, "qmstart", error)
 
     def _stop_worker(self, request, skiplock):
@@ -284,7 +288,7 @@ class QemuRuntimeArea(Area):
         if record is not None and self._running(record):
             error = self._lock_error(record, skiplock)
             if error is None:
-                self._power_off(record)
+                self.power_off(record)
         return error
 
     @route("POST", QEMU + "/status/stop")
@@ -331,7 +335,7 @@ class QemuRuntimeArea(Area):
         record = self._assert_running(request)
         error = self._lock_error(record)
         if error is None:
-            self._boot(record)
+            self.boot(record)
         return self._task(request, "qmreboot", error)
 
     @route("POST", QEMU + "/status/reset")
@@ -736,7 +740,7 @@ class QemuRuntimeArea(Area):
             for key, drive in list(drives(section)):
                 if drive.get("file") in volume_map:
                     section[key] = volume_map[drive["file"]] + section[key][len(drive["file"]):]
-        record["node"] = target
+        self._guests().move(vmid, target)
         log.append(log_line("migration finished successfully (duration 00:00:01)"))
         return log, None
 

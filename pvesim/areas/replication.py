@@ -169,8 +169,7 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
         are switched by the next runner pass on the new node (ReplicationState.pm job_status, "fix
         jobs for stolen guest": the job to the new node now targets the old source).
         Refused while the guest's node is online (that is a migration, not a recovery), when the
-        target is down, or without quorum. The guest record's `node` is changed in place: the guests area has no call for a move
-        (its record is the documented contract: {"vmid", "node", ...}).
+        target is down, or without quorum.
         """
         self._known_node(target)
         record = self._guests().record(vmid)
@@ -194,9 +193,8 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
         """The guest's config now lives in `target`'s directory (pmxcfs move; HA recovery does the
         same): stopped there; the runner's next pass switches its replication jobs."""
         self.catch_up()
-        record["node"] = target
-        record["status"] = "stopped"
-        record["booted"] = None
+        self._guests().move(record["vmid"], target)
+        self._guests().runtime_area().power_off(record)
         self.catch_up()
 
     def holds_volumes(self, record, node):

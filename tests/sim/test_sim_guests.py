@@ -37,3 +37,19 @@ def test_removing_a_guest_removes_its_firewall_file_helpers_pm_remove_vmfw_conf(
     assert "100.fw" in api.sim("GET", "firewall/files").json()["data"]
     api.sim("DELETE", "guests", json={"vmid": 100})
     assert "100.fw" not in api.sim("GET", "firewall/files").json()["data"]
+
+
+def test_move_puts_the_config_on_another_node_and_refuses_unknown_ones(sim, api):
+    """GuestsArea.move: the config answers on the new node only (pmxcfs keeps one <vmid>.conf); an unknown
+    guest or node is refused and changes nothing."""
+    api.sim("POST", "guests", json={"vmid": 100, "node": "pve1", "type": "qemu", "status": "stopped"})
+    guests = sim.areas["GuestsArea"]
+    with sim.state.lock:
+        guests.move(100, "pve3")
+        with pytest.raises(ValueError, match="unknown node 'pve9'"):
+            guests.move(100, "pve9")
+        with pytest.raises(ValueError, match="no guest with vmid 101"):
+            guests.move(101, "pve2")
+    assert ok(api, "GET", "/nodes/pve3/qemu/100/status/current")["status"] == "stopped"
+    assert api.api("GET", "/nodes/pve1/qemu/100/status/current").status_code == 500
+    assert [entry["node"] for entry in ok(api, "GET", "/cluster/resources", type="vm")] == ["pve3"]
