@@ -146,7 +146,6 @@ def test_changes_fixed_options_and_bad_values(sim, api_session, tmp_path):
     assert "generated_encryption_key" not in results[10]
 
 
-
 ACME_JOB = dict(id="homecloud-acme", schedule="mon..fri 02:30", pool="acme", storage="local", mode="snapshot",
                 prune_backups=dict(keep_daily=7, keep_weekly=4), notes_template="{{ '{{guestname}}' }} (acme)", enabled=True)
 REST_JOB = dict(id="homecloud-rest", schedule="sat 21:00", all=True, exclude=[4010, 4011], storage="local", compress="zstd",
