@@ -528,6 +528,22 @@ def expected_addresses(config):
     return expected
 
 
+def registered_addresses(config):
+    """{(bridge, address, MAC)} of the static ipconfig<n> addresses whose NIC net<n> has a MAC: what a guest
+    registers in PVE's IPAM (the address without its prefix length, IPv6 in compressed form)."""
+    registered = set()
+    for key in config:
+        match = re.match(r"^ipconfig(\d+)$", key)
+        net = parse_net(config.get("net" + match.group(1))) if match else {}
+        if not net.get("bridge") or not net.get("macaddr"):
+            continue
+        ipconfig = parse_ipconfig(config[key])
+        for field in ("ip", "ip6"):
+            if ipconfig.get(field) and "/" in ipconfig[field]:
+                registered.add((net["bridge"], str(ipaddress.ip_interface(ipconfig[field]).ip), net["macaddr"]))
+    return registered
+
+
 def addresses_ready(addresses, expected):
     """Whether the agent reports every expected static address, or (none expected) any address at all."""
     reported = set(entry["address"] for entry in addresses)

@@ -165,6 +165,22 @@ options:
     description: Reboot a running guest once when changes wait for its next start.
     type: bool
     default: false
+  ipam:
+    description:
+      - Register each static address of O(ipconfig) with its NIC's MAC address in the IPAM of the NIC's SDN VNet
+        (C(POST /cluster/sdn/vnets/{vnet}/ips)), so PVE's IPAM holds the guest's addresses; release the ones the guest
+        no longer has (C(DELETE)), and all of them when the guest is removed. NICs on a plain bridge, or on a VNet
+        whose zone has no IPAM, have nothing to register.
+      - An address is registered before the guest is created (a second guest cannot be given it by PVE) and is
+        released after the guest is gone. Declare O(nics[].macaddr) for the NICs to register: PVE generates another
+        MAC at the clone otherwise, and the task fails before any write.
+      - PVE lists registrations only for zones with DHCP (C(GET /cluster/sdn/ipams/pve/status)); tenant zones
+        (EVPN) have none, so the module cannot read them back. It registers when the guest's addresses change (or
+        the guest is created or removed), never on a run that changes nothing, and counts PVE's answers
+        C(IP '<ip>' already exist) to a registration and C(... does not exist in IPAM DB) to a release as done, so
+        a run that failed half-way is finished by the next.
+    type: bool
+    default: false
   wait_for_address:
     description:
       - With O(state=started), wait until the guest agent reports the static addresses of O(ipconfig) (or, with DHCP,
@@ -266,6 +282,7 @@ failure:
   type: dict
 """
 
+import re
 import time
 
 from ansible_collections.homecloud.proxmox.plugins.module_utils.access import members_of
@@ -299,11 +316,13 @@ from ansible_collections.homecloud.proxmox.plugins.module_utils.qemu import (
     needs_restart,
     nic_value,
     parse_drive,
+    parse_ipconfig,
     parse_net,
     parse_size,
     print_ipconfig,
     print_net,
     resized,
+    registered_addresses,
     restart_pending_keys,
     same_config_value,
     split_tags,
@@ -327,6 +346,31 @@ class ConfigWrite(Write):
     def send(self, client):
         params = dict(self.params, digest=self.digest) if self.digest else self.params
         return client.call(self.method, self.path, params, confirm=self.confirm).get("data")
+
+
+class IpamWrite(Write):
+    """A guest address registered in (POST) or released from (DELETE) its VNet's IPAM.
+
+    PVE cannot list the registrations of a zone without DHCP, so a registration that is already there
+    (pve-network Ipams/PVEPlugin.pm add_ip: "IP '<ip>' already exist") or a release of one that is gone
+    (del_ip: "IP '<ip>' does not exist in IPAM DB") is what the write wanted; after a lost answer the
+    write is sent again for the same reason.
+    """
+
+    DONE = {"POST": "already exist", "DELETE": "does not exist in IPAM DB"}
+
+    def __init__(self, method, vnet, zone, address, mac):
+        Write.__init__(self, method, "/cluster/sdn/vnets/{0}/ips".format(vnet), dict(zone=zone, ip=address, mac=mac),
+                       confirm=lambda: False, what="{0} {1} ({2}) in the IPAM of vnet {3}".format(
+                           "register" if method == "POST" else "release", address, mac, vnet))
+
+    def send(self, client):
+        try:
+            return Write.send(self, client)
+        except ProxmoxApiError as error:
+            if self.DONE[self.method] in " ".join([str(error.reason)] + list(error.details)):
+                return None
+            raise
 
 
 def declared_disks(value):
@@ -363,6 +407,7 @@ class Guest(ConvergeModule):
         self.reboot_planned = False
         self.after_config = None
         self.agent_seen = None  # what the guest agent reported while the plan was made
+        self.ipam_zones = {}  # vnet -> its zone with an IPAM (None: nothing to register)
 
     # --- reading -----------------------------------------------------------------------------------
 
@@ -508,6 +553,42 @@ class Guest(ConvergeModule):
                 return storage
         return None
 
+    def ipam_zone(self, vnet):
+        """The SDN zone of ``vnet`` when it has an IPAM, else None (a plain bridge, or a zone without IPAM)."""
+        if vnet not in self.ipam_zones:
+            try:
+                zone = self.client.get("/cluster/sdn/vnets/{0}".format(vnet))["zone"]
+            except ProxmoxApiError as error:
+                if "does not exist" not in str(error.reason):
+                    raise
+                zone = None
+            if zone is not None and not (self.client.get("/cluster/sdn/zones/{0}".format(zone)) or {}).get("ipam"):
+                zone = None
+            self.ipam_zones[vnet] = zone
+        return self.ipam_zones[vnet]
+
+    def ipam_writes(self, current, after):
+        """Release the registrations the guest loses, register the ones it gains (see the ipam option)."""
+        if not self.module.params.get("ipam"):
+            return []
+        if after is not None:
+            for key in sorted(key for key in after if re.match(r"^ipconfig\d+$", key)):
+                net = parse_net(after.get("net" + key[len("ipconfig"):]))
+                static = [value for field, value in parse_ipconfig(after[key]).items() if field in ("ip", "ip6") and "/" in value]
+                if static and net.get("bridge") and not net.get("macaddr"):
+                    raise GuestInputError("guest {0}: ipam: {1} has no MAC address to register {2} with; declare "
+                                          "nics[{3}].macaddr; {4}".format(self.vmid, key.replace("ipconfig", "net"),
+                                                                          ", ".join(static), key[len("ipconfig"):], UNCHANGED))
+        before = registered_addresses(current or {})
+        wanted = registered_addresses(after or {})
+        writes = []
+        for method, entries in (("DELETE", before - wanted), ("POST", wanted - before)):
+            for vnet, address, mac in sorted(entries):
+                zone = self.ipam_zone(vnet)
+                if zone is not None:
+                    writes.append(IpamWrite(method, vnet, zone, address, mac))
+        return writes
+
     def declared_fields(self):
         params = self.module.params
         fields = [field for field in SCALAR_FIELDS if params.get(field) is not None]
@@ -538,6 +619,8 @@ class Guest(ConvergeModule):
         if entry.get("status") == "running":
             writes.append(self.task_write("POST", self.path(self.node, tail="/status/stop")))
         writes.append(self.task_write("DELETE", self.path(self.node), {"purge": 1, "destroy-unreferenced-disks": 1}))
+        if self.module.params.get("ipam"):
+            writes += self.ipam_writes(self.read_written(self.node)[0], None)
         return writes, dict(vmid=self.vmid, node=self.node, status=entry.get("status")), None
 
     def plan_create(self, disks):
@@ -570,6 +653,7 @@ class Guest(ConvergeModule):
         if changes:
             writes.append(ConfigWrite(self.path(self.node, tail="/config"), changes))
         after = dict(base, **changes)
+        writes = self.ipam_writes(None, after) + writes
         writes += self.resize_writes(grow, after)
         self.status = "stopped"
         if params["state"] == "started":
@@ -609,14 +693,14 @@ class Guest(ConvergeModule):
             changes["cipassword"] = desired["cipassword"]  # PVE answers it masked: never comparable
         new_disks, grow = self.disk_plan(current, disks)
         changes.update(new_disks)
-        writes = []
+        after = dict(current, **changes)
+        writes = self.ipam_writes(current, after)
         digest = None
         if changes:
             digest = self.read_config(self.node)[1]  # the config file's digest guards the write
             writes.append(ConfigWrite(self.path(self.node, tail="/config"), changes, digest,
                                       confirm=lambda: self.holds(dict((key, value) for key, value in changes.items()
                                                                       if key != "cipassword" and key not in new_disks))))
-        after = dict(current, **changes)
         writes += self.resize_writes(grow, after)
         if params["pool"] is not None and entry.get("pool") != params["pool"] and not self.in_pool(entry, params["pool"]):
             writes.append(Write("PUT", "/pools", {"poolid": params["pool"], "vms": self.vmid, "allow-move": 1}))
@@ -757,6 +841,7 @@ def main():
         searchdomain=dict(type="list", elements="str"),
         state=dict(type="str", default="present", choices=["present", "started", "stopped", "absent"]),
         allow_reboot=dict(type="bool", default=False),
+        ipam=dict(type="bool", default=False),
         wait_for_address=dict(type="bool", default=True),
         timeout=dict(type="int", default=300),
     ), supports_check_mode=True)

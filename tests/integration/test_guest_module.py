@@ -35,7 +35,11 @@ WEB1 = dict(vmid=VMID, name="web1", clone="debian-12-cloud", storage="local-zfs"
 @pytest.fixture(params=["9.1", "8.4"])
 def pve(request):
     """A simulator of each release, with a Debian cloud template 9000 on pve1 and an agent that answers at once."""
-    sim = request.getfixturevalue("sim" if request.param == "9.1" else "sim84")
+    return request_pve(request.getfixturevalue("sim" if request.param == "9.1" else "sim84"))
+
+
+def request_pve(sim):
+    """The simulator with the template and an agent that answers at once."""
     sim.areas["QemuRuntimeArea"].agent_delay = 0
     storage, guests = sim.areas["StorageArea"], sim.areas["GuestsArea"]
     with sim.state.lock:
@@ -172,3 +176,50 @@ def test_absent_stops_and_destroys_with_the_disks(pve, tmp_path):
         assert pve.areas["GuestsArea"].guest(VMID) is None
     process, again = run_tasks(pve, tmp_path, gone)
     assert again[0]["changed"] is False and again[0]["writes"] == []
+
+
+def ipam_db(sim, zone="tz"):
+    """{address: entry} of the guests' registrations in the simulator's IPAM DB (PVE's priv/ipam.db)."""
+    subnets = sim.areas["SdnArea"].state["ipam_db"]["zones"][zone]["subnets"]
+    return dict((address, entry) for subnet in subnets.values() for address, entry in subnet["ips"].items()
+                if not entry.get("gateway"))
+
+
+def test_ipam_registers_moves_and_releases_the_guest_address(sim, tmp_path):
+    """ipam=true on a VNet whose zone has PVE's IPAM and no DHCP (as tenant EVPN zones are): registered before the
+    clone, moved with the address, released after the destroy; a registration left by a run that failed after it
+    counts as done; a NIC without a declared MAC is refused before any write. One release: the IPAM calls are the
+    same in 8.4 and 9.1."""
+    pve = request_pve(sim)
+    session = api(pve)
+    ok(session, "POST", "/cluster/sdn/zones", zone="tz", type="simple", ipam="pve")
+    ok(session, "POST", "/cluster/sdn/vnets", vnet="tv", zone="tz")
+    ok(session, "POST", "/cluster/sdn/vnets/tv/subnets", subnet="10.0.9.0/24", type="subnet", gateway="10.0.9.1")
+    ok(session, "PUT", "/cluster/sdn")
+    mac = "02:00:00:0F:AA:00"
+    guest = dict(WEB1, nics=[dict(bridge="tv", macaddr=mac)], ipconfig=[dict(ip="10.0.9.20/24", gw="10.0.9.1")],
+                 ipam=True, state="present")
+    no_mac = dict(guest, nics=[dict(bridge="tv")])
+    _process, refused = run_tasks(pve, tmp_path, [("guest", no_mac)])
+    assert refused[0]["failed"] and "nics[0].macaddr" in refused[0]["msg"] and "nothing was changed" in refused[0]["msg"]
+    assert writes(pve) == [] and ipam_db(pve) == {}
+    # a run that registered the address and then failed: the next one counts the registration as done
+    ok(session, "POST", "/cluster/sdn/vnets/tv/ips", zone="tz", ip="10.0.9.20", mac=mac)
+    _process, done = run_tasks(pve, tmp_path, [("guest", guest)])
+    assert not done[0].get("failed"), done[0]
+    assert done[0]["writes"][0] == "POST /cluster/sdn/vnets/tv/ips ip=10.0.9.20 mac={0} zone=tz".format(mac)
+    assert ipam_db(pve) == {"10.0.9.20": {"mac": mac}}
+    _process, again = run_tasks(pve, tmp_path, [("guest", guest)])
+    assert again[0]["changed"] is False and again[0]["writes"] == []
+    moved = dict(guest, ipconfig=[dict(ip="10.0.9.30/24", gw="10.0.9.1")])
+    _process, planned = run_tasks(pve, tmp_path, [("guest", moved)], check=True)
+    _process, done = run_tasks(pve, tmp_path, [("guest", moved)])
+    assert done[0]["writes"] == planned[0]["writes"]
+    assert [line.split(" ")[:3] for line in done[0]["writes"]] == [
+        ["DELETE", "/cluster/sdn/vnets/tv/ips", "ip=10.0.9.20"], ["POST", "/cluster/sdn/vnets/tv/ips", "ip=10.0.9.30"],
+        ["PUT", "/nodes/pve1/qemu/4010/config", "ipconfig0=ip=10.0.9.30/24,gw=10.0.9.1"]]
+    assert ipam_db(pve) == {"10.0.9.30": {"mac": mac}}
+    _process, gone = run_tasks(pve, tmp_path, [("guest", dict(vmid=VMID, state="absent", ipam=True, timeout=60))])
+    assert gone[0]["writes"] == ["DELETE /nodes/pve1/qemu/4010 destroy-unreferenced-disks=1 purge=1",
+                                 "DELETE /cluster/sdn/vnets/tv/ips ip=10.0.9.30 mac={0} zone=tz".format(mac)]
+    assert ipam_db(pve) == {}

@@ -83,6 +83,13 @@ def prepared(sim, tmp_path):
     return prepare(sim, tmp_path)
 
 
+def ipam_addresses(sim, zone):
+    """{address: MAC} of the guests' registrations in the simulator's IPAM DB (PVE's /etc/pve/priv/ipam.db)."""
+    subnets = sim.areas["SdnArea"].state["ipam_db"]["zones"][zone]["subnets"]
+    return dict((address, entry["mac"]) for subnet in subnets.values() for address, entry in subnet["ips"].items()
+                if not entry.get("gateway"))
+
+
 def guest_config(sim, vmid):
     record = sim.areas["GuestsArea"].record(vmid)
     return record["node"], dict(record["config"])
@@ -107,8 +114,15 @@ def test_five_guests_with_planned_addresses_then_a_second_run_writes_nothing(pre
         assert address in [item["ip-address"] for interface in agent for item in interface.get("ip-addresses", [])]
         assert re.search(r"%s %d on %s:\s+running, agent reports\s+[^;]*\b%s\b" % (name, vmid, node, re.escape(address)),
                          process.stdout), process.stdout[-3000:]
-    # only acme's VMIDs were written (a clone is a POST on the template's path; its newid is acme's)
+    # PVE's IPAM holds each planned address with the guest's planned MAC (02:<vmid>:<nic>)
+    assert ipam_addresses(sim, "acme") == dict((address, "02:00:00:%02X:%02X:00" % (vmid >> 8, vmid & 0xFF))
+                                               for vmid, address in PLANNED.values())
+    # only acme's VMIDs were written (a clone is a POST on the template's path; its newid is acme's), and only
+    # acme's VNets' IPAM
     for method, path_written, params in writes(sim, before):
+        if path_written.startswith("/cluster/sdn/vnets/"):
+            assert re.match(r"^/cluster/sdn/vnets/acme0[12]/ips$", path_written) and params["zone"] == "acme", path_written
+            continue
         found = re.match(r"^/nodes/\w+/qemu/(\d+)", path_written)
         vmid = int(params["newid"]) if path_written.endswith("/clone") else int(found.group(1)) if found else int(params.get("vms", 0))
         assert 10110 <= vmid <= 10199, (method, path_written, params)
@@ -131,6 +145,11 @@ def test_a_ticket_is_exactly_one_config_write(prepared, tmp_path, field, value, 
     process = play(sim, "playbooks/tenant_guests.yml", path, "-e", "homecloud_tenant=acme", "-e", "guest=web1")
     assert process.returncode == 0, process.stdout[-3000:]
     made = writes(sim, before)
+    if key == "ipconfig0":  # the old address leaves the IPAM, the new one is registered, then the one config write
+        assert [(method, written, params.get("ip")) for method, written, params in made[:2]] == [
+            ("DELETE", "/cluster/sdn/vnets/acme01/ips", "10.128.17.10"), ("POST", "/cluster/sdn/vnets/acme01/ips", "10.128.17.60")]
+        assert ipam_addresses(sim, "acme") == {"10.128.17.60": "02:00:00:27:7E:00"}
+        made = made[2:]
     assert [(method, written) for method, written, _params in made] == [("PUT", "/nodes/pve1/qemu/10110/config")], made
     assert sorted(set(made[0][2]) - {"digest"}) == [key]  # the digest guards the write
     if key != "ciuser":  # cores and the address wait for the next start: reported, not hidden

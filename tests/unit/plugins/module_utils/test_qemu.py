@@ -27,6 +27,7 @@ from ansible_collections.homecloud.proxmox.plugins.module_utils.qemu import (
     parse_size,
     pending_keys,
     print_drive,
+    registered_addresses,
     resized,
     same_config_value,
     written_config,
@@ -142,3 +143,12 @@ def test_the_view_names_fields_as_the_module_does():
     assert view == {"nics": {"net0": dict(model="virtio", macaddr="BC:24:11:00:00:01", bridge="vmbr0", firewall="1")},
                     "ipconfig": {"ipconfig0": dict(ip="10.0.1.20/24", gw="10.0.1.1")}, "disks": {"scsi0": "32G"},
                     "sshkeys": [KEY], "cipassword": "**********", "memory": 2048, "agent": True, "ciuser": None}
+
+
+def test_registered_addresses_are_the_static_ones_of_nics_with_a_mac():
+    config = {"net0": "virtio=02:00:00:27:7e:00,bridge=acme01,firewall=1", "ipconfig0": "ip=10.128.17.10/24,gw=10.128.17.1",
+              "net1": "virtio,bridge=acme02", "ipconfig1": "ip=10.128.18.5/24",  # no MAC yet: nothing to register with
+              "net2": "virtio=02:00:00:27:7E:02,bridge=acme03", "ipconfig2": "ip=dhcp,ip6=2001:db8:0:0::10/64",
+              "ipconfig3": "ip=10.9.9.9/24"}  # no NIC
+    assert registered_addresses(config) == {("acme01", "10.128.17.10", "02:00:00:27:7E:00"),
+                                            ("acme03", "2001:db8::10", "02:00:00:27:7E:02")}
