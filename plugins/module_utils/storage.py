@@ -114,6 +114,13 @@ def check_storage_id(value, field="storage"):
     return value
 
 
+def holds_planned(current, changes, delete, same):
+    """For a Write's confirm: whether the entry read back (None: gone) holds each changed option (compared with
+    ``same(key, current, desired)``) and none of the deleted ones."""
+    return current is not None and all(same(key, current.get(key), value) for key, value in changes.items()) \
+        and all(current.get(key) is None for key in delete)
+
+
 # --- calendar events ---------------------------------------------------------------------------
 SPECIAL_EVENTS = ("minutely", "hourly", "daily", "weekly", "monthly", "yearly", "annually", "quarterly",
                   "semiannually", "semi-annually")

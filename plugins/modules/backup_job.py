@@ -182,6 +182,7 @@ from ansible_collections.homecloud.proxmox.plugins.module_utils.objects import C
 from ansible_collections.homecloud.proxmox.plugins.module_utils.storage import (
     StorageInputError,
     check_calendar_event,
+    holds_planned,
     prune_backups,
     prune_backups_text,
 )
@@ -385,7 +386,7 @@ class BackupJob(ConvergeModule):
         params = self.wire(changes)
         if delete:
             params["delete"] = ",".join(delete)
-        return [Write("PUT", self.path, params, confirm=lambda: self.holds(changes, delete))], current, after
+        return [Write("PUT", self.path, params, confirm=lambda: holds_planned(self.read(), changes, delete, same_job_value))], current, after
 
     @staticmethod
     def wire(settings):
@@ -399,12 +400,6 @@ class BackupJob(ConvergeModule):
         if "fleecing" in wire:
             wire["fleecing"] = fleecing_text(wire["fleecing"])
         return wire
-
-    def holds(self, changes, delete):
-        """For Write.confirm: PVE holds the changed options and not the deleted ones."""
-        current = self.read()
-        return current is not None and all(same_job_value(key, current.get(key), value) for key, value in changes.items()) \
-            and all(current.get(key) is None for key in delete)
 
 
 def main():

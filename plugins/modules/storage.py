@@ -202,6 +202,7 @@ from ansible_collections.homecloud.proxmox.plugins.module_utils.storage import (
     check_fingerprint,
     check_storage_id,
     encryption_key_fingerprint,
+    holds_planned,
     prune_backups,
     prune_backups_text,
 )
@@ -408,7 +409,7 @@ class Storage(ConvergeModule):
         if delete:
             wire["delete"] = ",".join(delete)
         return [Write("PUT", self.path, wire, secret_keys=("password", "encryption-key"),
-                      confirm=lambda: self.holds(changes, delete))], current, after
+                      confirm=lambda: holds_planned(self.read(), changes, delete, same_storage_value))], current, after
 
     @staticmethod
     def wire(settings):
@@ -420,12 +421,6 @@ class Storage(ConvergeModule):
         if "prune-backups" in wire:
             wire["prune-backups"] = prune_backups_text(wire["prune-backups"])
         return wire
-
-    def holds(self, changes, delete):
-        """For Write.confirm: PVE holds the changed options and not the deleted ones (secrets cannot be read)."""
-        current = self.read()
-        return current is not None and all(same_storage_value(key, current.get(key), value) for key, value in changes.items()) \
-            and all(current.get(key) is None for key in delete)
 
     def after_write(self, write, answer):
         # Config.pm create/update: `config` carries the key PBSPlugin.pm generated for encryption-key=autogen

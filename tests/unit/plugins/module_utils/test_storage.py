@@ -21,6 +21,7 @@ from ansible_collections.homecloud.proxmox.plugins.module_utils.storage import (
     check_fingerprint,
     check_storage_id,
     encryption_key_fingerprint,
+    holds_planned,
     prune_backups,
     prune_backups_text,
 )
@@ -108,3 +109,13 @@ def test_calendar_events_pve_refuses(event, reason):
     assert reason in calendar_event_error(event)
     with pytest.raises(StorageInputError, match="^schedule: invalid calendar event .*PVE's syntax is"):
         check_calendar_event(event)
+
+
+def test_a_lost_write_answer_is_confirmed_by_reading_the_entry_back():
+    def same(_key, current, desired):
+        return str(current) == str(desired)
+    changes, delete = {"disable": 1, "prune-backups": "keep-last=3"}, ["namespace"]
+    assert holds_planned({"disable": "1", "prune-backups": "keep-last=3"}, changes, delete, same)
+    assert not holds_planned({"disable": "0", "prune-backups": "keep-last=3"}, changes, delete, same)
+    assert not holds_planned({"disable": "1", "prune-backups": "keep-last=3", "namespace": "x"}, changes, delete, same)
+    assert not holds_planned(None, changes, delete, same)
