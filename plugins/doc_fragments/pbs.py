@@ -42,8 +42,8 @@ options:
   pbs_token_id:
     description:
       - Full id of a PBS API token, C(user@realm!name), for example V(root@pam!homecloud).
-      - Sent as C(Authorization: PBSAPIToken=<id>:<secret>). Token authentication is used when this is set, even if
-        O(pbs_password) is set too.
+      - Sent in the C(Authorization) header as C(PBSAPIToken=<id>:<secret>). Token authentication is used when this is
+        set, even if O(pbs_password) is set too.
       - If not set, the environment variable E(PBS_TOKEN_ID) is used.
     type: str
   pbs_token_secret:
