@@ -132,11 +132,11 @@ def split_sid(value, option="sid"):
     return found.group(1), int(found.group(2))
 
 
-def resolve_sids(client, values, ha_resources, option="resources"):
+def resolve_sids(client, values, managed, option="resources"):
     """The full ids ('vm:100') of declared resource ids, in order. A bare guest id takes the type of the HA
     resource of that guest, or else of the guest itself (one GET /cluster/resources, only when needed)."""
     parsed = [split_sid(value, option) for value in values]
-    known = dict((int(split_sid(entry["sid"])[1]), entry["sid"]) for entry in ha_resources if SID_RE.match(entry.get("sid", "")))
+    known = dict((int(split_sid(entry["sid"])[1]), entry["sid"]) for entry in managed if SID_RE.match(entry.get("sid", "")))
     guests = None
     sids = []
     for kind, vmid in parsed:
@@ -306,8 +306,8 @@ def rule_writes(rule, rule_type, current, desired, confirm=None):
     Shared by ha_rule and ha_resource (its node-affinity rule). PUT carries the rule's type: PVE's update
     schema requires it."""
     if current is None:
-        return [Write("POST", "/cluster/ha/rules", dict(wire_params(desired, droppable=("disable",), create=True),
-                                                         rule=rule, type=rule_type), confirm=confirm)]
+        create = dict(wire_params(desired, droppable=("disable",), create=True), rule=rule, type=rule_type)
+        return [Write("POST", "/cluster/ha/rules", create, confirm=confirm)]
     changes = option_changes(current, desired)
     if not changes:
         return []

@@ -105,6 +105,7 @@ from ansible_collections.homecloud.proxmox.plugins.module_utils.ha import (
 )
 from ansible_collections.homecloud.proxmox.plugins.module_utils.objects import ObjectModule, Write
 
+
 def declared_group(params):
     """The declared group options by API name; unset ones left out."""
     desired = dict((key, params[key]) for key in ("restricted", "nofailback", "comment") if params.get(key) is not None)

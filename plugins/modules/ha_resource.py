@@ -178,6 +178,11 @@ RESOURCE_OPTIONS = ("state", "max_restart", "max_relocate", "comment", "failback
 class HaResource(ConvergeModule):
     result_key = "ha_resource"
 
+    def __init__(self, module):
+        super(HaResource, self).__init__(module)
+        # known once plan() read the version and the HA resources
+        self.generation = self.sid = self.own_name = self.nodes = None
+
     def plan(self):
         params = self.module.params
         self.generation = generation(self.client)

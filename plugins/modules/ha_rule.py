@@ -140,6 +140,7 @@ from ansible_collections.homecloud.proxmox.plugins.module_utils.ha import (
 )
 from ansible_collections.homecloud.proxmox.plugins.module_utils.objects import ConvergeModule, Write
 
+
 def shown_rule(rule):
     if rule is None:
         return None

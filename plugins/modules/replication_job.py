@@ -194,16 +194,20 @@ def shown_job(job):
 
 class ReplicationJob(ConvergeModule):
 
+    def __init__(self, module):
+        super(ReplicationJob, self).__init__(module)
+        self.guest = module.params["guest"]
+        self.source = None   # the guest's node, known once a present task checked the guest
+        self.creates = False
+        self.job = None      # the job the task reports
+
     def plan(self):
         params = self.module.params
-        self.guest = params["guest"]
         self.working_on = "the replication jobs of guest {0}".format(self.guest)
         jobs = sorted((shown_job(job) for job in self.client.get(JOBS) or [] if int(job.get("guest", 0)) == self.guest),
                       key=lambda job: int(job["jobnum"]))
         before = dict((job["id"], job) for job in jobs)
         after = dict((job_id_, dict(job)) for job_id_, job in before.items())
-        self.source = None
-        self.creates = False
         if params["state"] == "absent":
             removed = [job for job in jobs if self.named(job)]
             writes = self.removals(removed, after)

@@ -28,7 +28,7 @@ class FakeClient:
         self.answers = answers
         self.calls = []
 
-    def get(self, path, **params):
+    def get(self, path, **_params):
         self.calls.append(path)
         return self.answers[path]
 

@@ -30,7 +30,7 @@ class FakeClient:
         self.jobs = jobs
         self.calls = []
 
-    def get(self, path, **params):
+    def get(self, path, **_params):
         self.calls.append(path)
         if path == "/cluster/replication":
             return self.jobs
@@ -59,6 +59,7 @@ def planned(jobs, **params):
     replication.client = FakeClient(jobs)
     replication.result = {"changed": False}
     replication.working_on = None
+    replication.guest, replication.source, replication.creates, replication.job = module_params["guest"], None, False, None
     writes, before, after = replication.plan()
     replication.finish(writes)
     return [str(write) for write in writes], before, after, replication.result
@@ -104,7 +105,7 @@ def test_exclusive_removes_the_guests_other_jobs_the_way_pve_does():
 
 def test_absent_removes_the_named_job_once():
     jobs = [job(0, "pve2"), job(1, "pve3")]
-    writes, _before, after, result = planned(jobs, state="absent", target="pve3")
+    writes, _before, _after, result = planned(jobs, state="absent", target="pve3")
     assert writes == ["DELETE /cluster/replication/100-1"] and result["job"]["remove_job"] == "full"
     assert result["status"] is None
     writes, _before, _after, _result = planned([jobs[0], dict(jobs[1], remove_job="full")], state="absent", target="pve3")
