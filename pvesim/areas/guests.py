@@ -981,15 +981,24 @@ class GuestsArea(Area):
 
     @route("DELETE", "/nodes/{node}/qemu/{vmid}")
     def destroy_vm(self, request):
-        """Qemu.pm destroy_vm + QemuServer.pm destroy_vm: a `qmdestroy` task; refused for a running or
-        protected VM; frees the volumes of the config (and, with `destroy-unreferenced-disks`, every
-        volume of the vmid); remove_vm_access drops its ACLs and pool membership; the firewall file goes."""
+        """Qemu.pm destroy_vm + QemuServer.pm destroy_vm: a `qmdestroy` task; refused for a protected VM,
+        without `purge` for one in HA resources or with replication jobs (ReplicationConfig.pm
+        check_for_existing_jobs), and for a running one; frees the volumes of the config (and, with
+        `destroy-unreferenced-disks`, every volume of the vmid); remove_vm_access drops its ACLs and
+        pool membership; the firewall file goes. `purge` removes the guest's replication jobs and HA
+        resource."""
         params = request.params
         self.check_skiplock(request)
         record = self.load(params["node"], params["vmid"])
         vmid, node = record["vmid"], record["node"]
+        ha_area, replication = self.sim.areas["HaArea"], self.sim.areas["ReplicationArea"]
         if record["config"].get("protection"):
             raise die("can't remove VM %d - protection mode enabled\n" % vmid)
+        ha_managed = ha_area.is_configured("vm:%d" % vmid)
+        if not params.get("purge"):
+            if ha_managed:
+                raise die("unable to remove VM %d - used in HA resources and purge parameter not set.\n" % vmid)
+            replication.check_for_existing_jobs(vmid)
         if record["status"] == "running":
             raise die("VM %d is running - destroy failed\n" % vmid)
         try:
@@ -1008,5 +1017,11 @@ class GuestsArea(Area):
             if vmid in pool["vms"]:
                 pool["vms"].remove(vmid)
         self.remove(vmid)
-        log = ["purging VM %d from related configurations.." % vmid] if params.get("purge") else []
+        log = []
+        if params.get("purge"):
+            log.append("purging VM %d from related configurations.." % vmid)
+            replication.remove_vmid_jobs(vmid)
+            if ha_managed:
+                ha_area.remove_resource("vm:%d" % vmid, purge=True)
+                log.append("NOTE: removed VM %d from HA resource configuration." % vmid)
         return self.task(request, "qmdestroy", vmid, log=log)

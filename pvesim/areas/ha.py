@@ -361,12 +361,21 @@ class HaArea(Area):  # pylint: disable=too-many-public-methods
     def delete_resource(self, request):
         """Resources.pm delete + Config.pm delete_service_from_config (9.x `purge`: out of the rules)."""
         sid = self.parse_sid(request.params["sid"])[0]
-        if sid not in self.state["resources"]:
+        if not self.is_configured(sid):
             raise die("cannot delete service '%s', not HA managed!\n" % sid)
-        del self.state["resources"][sid]
-        self.state["services"].pop(sid, None)
         purge = request.params.get("purge")
-        if not self.groups_api and (purge is None or purge):
+        self.remove_resource(sid, purge=not self.groups_api and (purge is None or purge))
+
+    def is_configured(self, sid):
+        """Config.pm service_is_configured: `sid` is in resources.cfg."""
+        return sid in self.state["resources"]
+
+    def remove_resource(self, sid, purge):
+        """Config.pm delete_service_from_config: the resource goes (and the manager's service with
+        it); with `purge` also out of every rule, and a rule left without resources goes too."""
+        self.state["resources"].pop(sid, None)
+        self.state["services"].pop(sid, None)
+        if purge:
             for ruleid in sorted(self.state["rules"]):
                 rule = self.state["rules"][ruleid]
                 if sid in rule["resources"]:

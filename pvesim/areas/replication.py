@@ -360,6 +360,29 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
             if not ok and self.jobs.get(jobid, {}).get("remove_job"):
                 return  # a removal retries every minute in PVE: once per catch-up here
 
+    def check_for_existing_jobs(self, vmid):
+        """ReplicationConfig.pm check_for_existing_jobs: a guest with a job (also one marked for
+        removal that the runner has not removed yet) cannot go. PVE names whichever job its hash
+        yields first; the simulator names the lowest job number."""
+        self.catch_up()
+        for jobid in sorted(self.jobs, key=lambda key: parse_job_id(key)[:2]):
+            if self.jobs[jobid]["guest"] == int(vmid):
+                raise die("There is a replication job '%s' for guest '%d' - Please remove that first.\n" % (jobid, int(vmid)))
+
+    def remove_vmid_jobs(self, vmid):
+        """ReplicationConfig.pm remove_vmid_jobs (a destroy with `purge`): the guest's jobs leave the
+        config at once, without a runner pass, so the copies on the targets stay (as PVE leaves them);
+        the job states and the guest's sync records go with the jobs."""
+        self.catch_up()
+        for jobid in [jobid for jobid, job in self.jobs.items() if job["guest"] == int(vmid)]:
+            self._drop_job(jobid)
+        self.state["replicas"].pop(str(int(vmid)), None)
+
+    def _drop_job(self, jobid):
+        """The job leaves replication.cfg, and its state with it."""
+        self.jobs.pop(jobid, None)
+        self.state["job_state"].pop(jobid, None)
+
     def switch_targets(self, vmid, old_target, new_target):
         """ReplicationConfig.pm switch_replication_job_target_nolock."""
         for job in self.jobs.values():
@@ -408,8 +431,7 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
         else:
             say("end replication job")
             if job.get("remove_job"):
-                self.jobs.pop(jobid, None)
-                self.state["job_state"].pop(jobid, None)
+                self._drop_job(jobid)
             else:
                 job_state.update(last_sync=start, fail_count=0, duration=duration)
                 job_state.pop("error", None)
@@ -587,8 +609,7 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
         if params.get("force"):
             if params.get("keep"):
                 raise ParamError({"keep": "conflicts with parameter 'force'"})
-            self.jobs.pop(jobid, None)
-            self.state["job_state"].pop(jobid, None)
+            self._drop_job(jobid)
             return None
         job = self.jobs.get(jobid)
         if job is None:

@@ -182,3 +182,27 @@ def test_node_back_before_fencing_keeps_its_services(sim):
     _side(api, "POST", "clock/advance", seconds=300)
     service = _service(api, "vm:100")
     assert (service["node"], service["state"]) == ("pve1", "started")
+
+
+def test_destroy_of_an_ha_guest_needs_purge(sim):
+    """qemu-server API2/Qemu.pm destroy_vm: an HA-managed VM is refused without `purge` (checked before
+    replication jobs and the running state); `purge` runs Config.pm delete_service_from_config with purge:
+    the resource goes, and out of the rules (a rule left without resources goes)."""
+    api = ApiSession(sim)
+    for vmid in (100, 101):
+        _vm(sim, vmid)
+        ok(api, "POST", "/cluster/ha/resources", sid=str(vmid))
+    ok(api, "POST", "/cluster/replication", id="100-0", type="local", target="pve2")
+    ok(api, "POST", "/cluster/ha/rules", rule="pin", type="node-affinity", resources="vm:100", nodes="pve1")
+    ok(api, "POST", "/cluster/ha/rules", rule="apart", type="resource-affinity", resources="vm:100,vm:101", affinity="negative")
+    plain_error(api.api("DELETE", "/nodes/pve1/qemu/100"),
+                "unable to remove VM 100 - used in HA resources and purge parameter not set.\n")
+    plain_error(api.api("DELETE", "/nodes/pve1/qemu/100", params={"purge": 1}), "VM 100 is running - destroy failed\n")
+    ok(api, "PUT", "/cluster/ha/resources/vm:100", state="stopped")
+    upid = ok(api, "DELETE", "/nodes/pve1/qemu/100", purge=1)
+    log = [line["t"] for line in ok(api, "GET", "/nodes/pve1/tasks/%s/log" % upid)]
+    assert "NOTE: removed VM 100 from HA resource configuration." in log
+    assert [entry["sid"] for entry in ok(api, "GET", "/cluster/ha/resources")] == ["vm:101"]
+    assert [(rule["rule"], rule["resources"]) for rule in ok(api, "GET", "/cluster/ha/rules")] == [("apart", "vm:101")]
+    assert [entry.get("sid") for entry in ok(api, "GET", "/cluster/ha/status/current") if entry.get("sid")] == ["vm:101"]
+    assert ok(api, "GET", "/cluster/replication") == []

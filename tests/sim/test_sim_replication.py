@@ -314,3 +314,46 @@ def test_move_guest_refusals(sim, api):
     assert answer.status_code == 400 and "pve3" in answer.json()["error"]
     answer = api.sim("POST", "pmxcfs/move-guest", json={"vmid": 100, "target": "pve2"})
     assert answer.status_code == 400 and "quorate" in answer.json()["error"]
+
+
+# -- destroying a replicated guest (qemu-server API2/Qemu.pm destroy_vm) ------------------------------
+
+def test_destroy_refused_while_the_guest_has_jobs_and_purge_removes_them(sim, api):
+    """destroy_vm's early checks: without `purge`, ReplicationConfig.pm check_for_existing_jobs refuses (before
+    the running check); `purge` runs remove_vmid_jobs: the guest's jobs go at once, other guests' stay, and the
+    copies on the targets stay (no runner pass cleans them up)."""
+    _vm(sim, 100, status="running")
+    _vm(sim, 101)
+    for jobid, target in (("100-1", "pve3"), ("100-0", "pve2"), ("101-0", "pve2")):
+        ok(api, "POST", "/cluster/replication", id=jobid, type="local", target=target)
+    refusal = "There is a replication job '100-0' for guest '100' - Please remove that first.\n"
+    plain_error(api.api("DELETE", "/nodes/pve1/qemu/100"), refusal)
+    ok(api, "POST", "/nodes/pve1/qemu/100/status/stop")
+    plain_error(api.api("DELETE", "/nodes/pve1/qemu/100"), refusal)
+    assert sim.areas["GuestsArea"].guest(100) is not None
+    upid = ok(api, "DELETE", "/nodes/pve1/qemu/100", purge=1)
+    assert "purging VM 100 from related configurations.." in [line["t"] for line in ok(api, "GET", "/nodes/pve1/tasks/%s/log" % upid)]
+    assert sim.areas["GuestsArea"].guest(100) is None
+    assert [entry["id"] for entry in ok(api, "GET", "/cluster/replication")] == ["101-0"]
+    plain_error(api.api("GET", "/nodes/pve1/replication/100-0/status"), "no such replication job '100-0'\n")
+    storage = sim.areas["StorageArea"]
+    assert storage.volume("pve2", "local-zfs:vm-100-disk-0") is not None
+    assert storage.volume("pve3", "local-zfs:vm-100-disk-0") is not None
+    assert not sim.areas["ReplicationArea"].has_replica(100, "pve2")
+
+
+def test_destroy_after_the_runner_removed_the_job(sim, api):
+    """A job marked for removal counts until the runner removed it; after that the guest can go without purge."""
+    _vm(sim, 100, status="stopped")
+    _vm(sim, 101, status="stopped")
+    ok(api, "POST", "/cluster/replication", id="101-0", type="local", target="pve2")
+    ok(api, "DELETE", "/cluster/replication/101-0")
+    ok(api, "DELETE", "/nodes/pve1/qemu/101")  # the runner's pass before the destroy removed the job
+    ok(api, "POST", "/cluster/replication", id="100-0", type="local", target="pve2")
+    _side(api, "POST", "nodes/fail", node="pve2")  # the removal fails while the target is down
+    ok(api, "DELETE", "/cluster/replication/100-0")
+    plain_error(api.api("DELETE", "/nodes/pve1/qemu/100"),
+                "There is a replication job '100-0' for guest '100' - Please remove that first.\n")
+    _side(api, "POST", "nodes/recover", node="pve2")
+    ok(api, "DELETE", "/nodes/pve1/qemu/100")
+    assert sim.areas["GuestsArea"].guest(100) is None
