@@ -114,9 +114,8 @@ class PbsNamespace(PbsConvergeModule):
             if not below:
                 return [], [], []
             self.refuse_groups(store, below)
-            confirm = lambda: self.gone(path, namespace)  # noqa: E731
             return [Write("DELETE", path, {"ns": namespace, "delete-groups": params["delete_groups"] or None},
-                          confirm=confirm)], below, []
+                          confirm=lambda: self.gone(path, namespace))], below, []
         writes = []
         for depth in range(1, len(components) + 1):
             name = "/".join(components[:depth])

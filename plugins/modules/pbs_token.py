@@ -99,7 +99,7 @@ token:
 secret:
   description:
     - The token's secret, returned only by the run that created (or regenerated) it; V(null) otherwise, and in check mode.
-    - Use it with RV(token.tokenid) as O(homecloud.proxmox.pbs_token#module:pbs_token_secret), or as the C(password) of
+    - Use it with the full token id C(user@realm!name) as O(homecloud.proxmox.pbs_token#module:pbs_token_secret), or as the C(password) of
       a PVE C(pbs) storage whose C(username) is the full token id.
   returned: always
   type: str
