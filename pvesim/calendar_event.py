@@ -16,17 +16,12 @@ which pve-common src/PVE/CalendarEvent.pm calls through PVE::RS::CalendarEvent):
  - special words: minutely, hourly, daily, weekly, monthly, yearly|annually, quarterly,
    semiannually|semi-annually.
 The simulated nodes run in UTC, so the event is evaluated in UTC.
-
-The format verifier registered here (`pve-calendar-event`, replacing the shape check of formats.py
-when this module is loaded) dies like pve_verify_calendar_event:
-"invalid calendar event '<text>' - <err>".
+The schema's `pve-calendar-event` format (formats.py) checks a value with `parse`.
 """
 
 import calendar
 import datetime
 import re
-
-from pvesim.formats import FormatError, register
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = datetime.weekday()
 WEEKDAY_NAMES = {name: index for index, name in enumerate(WEEKDAYS)}
@@ -209,12 +204,3 @@ def next_after(event, timestamp):
     if not isinstance(event, CalendarEvent):
         event = parse(event)
     return event.next_after(timestamp)
-
-
-@register("pve-calendar-event")
-def verify_calendar_event(value):
-    """pve-common CalendarEvent.pm pve_verify_calendar_event: "invalid calendar event '<text>' - <err>"."""
-    try:
-        parse(value)
-    except CalendarEventError as error:
-        raise FormatError("invalid calendar event '%s' - %s\n" % (value, error)) from error

@@ -12,6 +12,8 @@ so gaps are visible in /_sim/counters instead of silently wrong.
 
 import re
 
+from pvesim.calendar_event import CalendarEventError, parse as parse_calendar_event
+
 FORMATS = {}
 
 
@@ -212,17 +214,14 @@ def verify_vlan_id_or_range(value):
 
 
 # --- pve-common src/PVE/CalendarEvent.pm (parser in proxmox-rs; only a basic shape check here) --
-CALENDAR_WORD = r"[A-Za-z0-9*.,:/~\-]+"
-
-
 @register("pve-calendar-event")
 def verify_calendar_event(value):
-    """pve_verify_calendar_event: "invalid calendar event '<s>' - <err>" (err ends in "\\n")."""
-    event = value.strip()
-    if event == "":
-        raise FormatError("invalid calendar event '%s' - unable to parse calendar event - event is empty\n" % value)
-    _require(perl_match(r"%s(?: +%s)*" % (CALENDAR_WORD, CALENDAR_WORD), event),
-             "invalid calendar event '%s' - unable to parse calendar event\n" % value)
+    """pve-common CalendarEvent.pm pve_verify_calendar_event: the full parse of calendar_event.py;
+    "invalid calendar event '<text>' - <err>" (err ends in "\\n")."""
+    try:
+        parse_calendar_event(value)
+    except CalendarEventError as error:
+        raise FormatError("invalid calendar event '%s' - %s\n" % (value, error)) from error
 
 
 # --- pve-access-control src/PVE/Auth/Plugin.pm and src/PVE/AccessControl.pm ------------------

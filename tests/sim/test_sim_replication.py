@@ -6,10 +6,14 @@ get_replicatable_volumes; pve-manager PVE/API2/Cluster.pm (status, resources).
 """
 
 import calendar
+import os
+import subprocess
+import sys
 import time
 
 import pytest
 
+import pvesim
 from pvesim.calendar_event import CalendarEventError, next_after, parse
 from pvesim.testing import ApiSession, assert_pve_error, ok, plain_error
 
@@ -86,6 +90,16 @@ def test_schedule_format_is_checked_on_create(sim, api):
     answer = api.api("POST", "/cluster/replication", data={"id": "100-0", "type": "local", "target": "pve2", "schedule": "25:00"})
     assert_pve_error(answer, 400, "Parameter verification failed.", {
         "schedule": "invalid format - invalid calendar event '25:00' - unable to parse calendar event - hour value '25' out of range\n"})
+
+
+def test_schedule_format_needs_no_other_import():
+    """The full check is the format's own: a fresh interpreter that imports only pvesim.formats refuses what
+    the parser refuses (an hour out of range has the shape of a valid event)."""
+    code = ("from pvesim.formats import FORMATS, FormatError\n"
+            "try:\n    FORMATS['pve-calendar-event']('25:00')\nexcept FormatError as error:\n    print(error, end='')\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True,
+                            cwd=os.path.dirname(os.path.dirname(pvesim.__file__)))
+    assert result.stdout == "invalid calendar event '25:00' - unable to parse calendar event - hour value '25' out of range\n"
 
 
 # -- /cluster/replication ------------------------------------------------------------------------
