@@ -108,8 +108,7 @@ class GuestsArea(Area):
         vmid = int(vmid)
         if not 100 <= vmid <= 999999999:
             raise ValueError("vmid must be an integer from 100 to 999999999, got %r" % vmid)
-        if node not in self.sim.nodes:
-            raise ValueError("unknown node %r (nodes: %s)" % (node, ", ".join(self.sim.nodes)))
+        self._check_node(node)
         if type not in GUEST_TYPES:
             raise ValueError("type must be one of %s, got %r" % (", ".join(GUEST_TYPES), type))
         if status not in GUEST_STATUSES:
@@ -123,6 +122,11 @@ class GuestsArea(Area):
         if status == "running":
             self.runtime_area().boot(record)
         return self.summary(record)
+
+    def _check_node(self, node):
+        """The side channel's refusal of a node the cluster does not have."""
+        if node not in self.sim.nodes:
+            raise ValueError("unknown node %r (nodes: %s)" % (node, ", ".join(self.sim.nodes)))
 
     def remove(self, vmid):
         """Forget a guest and, as PVE's destroy does (pve-firewall Helpers.pm remove_vmfw_conf),
@@ -140,8 +144,7 @@ class GuestsArea(Area):
         record = self.record(vmid)
         if record is None:
             raise ValueError("no guest with vmid %s" % vmid)
-        if node not in self.sim.nodes:
-            raise ValueError("unknown node %r (nodes: %s)" % (node, ", ".join(self.sim.nodes)))
+        self._check_node(node)
         record["node"] = node
         return record
 

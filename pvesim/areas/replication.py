@@ -222,7 +222,7 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
     def _config_text(self):
         """replication.cfg as SectionConfig writes it (for the digest)."""
         lines = []
-        for jobid in sorted(self.jobs, key=lambda key: parse_job_id(key)[:2]):
+        for jobid in self._job_ids():
             job = self.jobs[jobid]
             lines.append("local: %s" % jobid)
             for key in JOB_OPTIONS:
@@ -293,6 +293,10 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
         job_state.setdefault("since", int(self.now()))
         return job_state
 
+    def _job_ids(self):
+        """The job ids in replication.cfg's order: by guest, then job number."""
+        return sorted(self.jobs, key=lambda key: parse_job_id(key)[:2])
+
     def _job(self, jobid):
         job = self.jobs.get(jobid)
         if job is None:
@@ -317,7 +321,7 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
     def catch_up(self):
         """Run every job whose slots have passed (see the module docstring)."""
         now = int(self.now())
-        for jobid in sorted(self.jobs, key=lambda key: parse_job_id(key)[:2]):
+        for jobid in self._job_ids():
             self._catch_up_job(jobid, now)
 
     def _prepare(self, jobid):
@@ -365,7 +369,7 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
         removal that the runner has not removed yet) cannot go. PVE names whichever job its hash
         yields first; the simulator names the lowest job number."""
         self.catch_up()
-        for jobid in sorted(self.jobs, key=lambda key: parse_job_id(key)[:2]):
+        for jobid in self._job_ids():
             if self.jobs[jobid]["guest"] == int(vmid):
                 raise die("There is a replication job '%s' for guest '%d' - Please remove that first.\n" % (jobid, int(vmid)))
 
@@ -509,6 +513,13 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
         return bool(self.state["replicas"].get(str(int(vmid)), {}).get(node))
 
     # -- /cluster/replication (ReplicationConfig.pm) ------------------------------------------------
+    def _checked_job_id(self, request):
+        """(guest, jobnum, id) of the request's job id, after the permission check; the runner caught up."""
+        guest, jobnum, jobid = parse_job_id(request.params["id"])
+        self._check_replicate(request, guest)
+        self.catch_up()
+        return guest, jobnum, jobid
+
     def _check_replicate(self, request, guest):
         """9.x: VM.Replicate on the guest (pve-manager c81fe5cc, "close #2809"); 8.4 checks
         Datastore.Allocate on /storage in the method's schema, which the dispatcher does."""
@@ -526,7 +537,7 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
         """ReplicationConfig.pm index: the jobs of guests the caller may audit."""
         self.catch_up()
         control = self.sim.permissions.control
-        return [self._describe(jobid) for jobid in sorted(self.jobs, key=lambda key: parse_job_id(key)[:2])
+        return [self._describe(jobid) for jobid in self._job_ids()
                 if control.has(request.userid, "/vms/%d" % self.jobs[jobid]["guest"], ["VM.Audit"])]
 
     @route("GET", "/cluster/replication/{id}")
@@ -542,9 +553,7 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
     def create_job(self, request):
         """ReplicationConfig.pm create: the checks in PVE's order, then the section writer's."""
         params = request.params
-        guest, jobnum, jobid = parse_job_id(params["id"])
-        self._check_replicate(request, guest)
-        self.catch_up()
+        guest, jobnum, jobid = self._checked_job_id(request)
         record = self._guests().record(guest)
         if record is None:
             raise die("Guest '%d' does not exist.\n" % guest)
@@ -577,9 +586,7 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
     def update_job(self, request):
         """ReplicationConfig.pm update: digest, options, `delete` (not required, not fixed ones)."""
         params = request.params
-        guest, _jobnum, jobid = parse_job_id(params["id"])
-        self._check_replicate(request, guest)
-        self.catch_up()
+        jobid = self._checked_job_id(request)[2]
         digest = params.get("digest")
         if digest and digest != self.digest():
             raise die("detected modified configuration - file changed by other user? Try again.\n")
@@ -603,9 +610,7 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
     def delete_job(self, request):
         """ReplicationConfig.pm delete: mark for removal (`full`, `local` with keep); `force` drops the entry."""
         params = request.params
-        guest, _jobnum, jobid = parse_job_id(params["id"])
-        self._check_replicate(request, guest)
-        self.catch_up()
+        jobid = self._checked_job_id(request)[2]
         if params.get("force"):
             if params.get("keep"):
                 raise ParamError({"keep": "conflicts with parameter 'force'"})
@@ -621,7 +626,7 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
     def _node_jobs(self, node):
         """ReplicationState.pm job_status(1) on `node`: the jobs of guests on that node, with next_sync."""
         result = {}
-        for jobid in sorted(self.jobs, key=lambda key: parse_job_id(key)[:2]):
+        for jobid in self._job_ids():
             job = self.jobs[jobid]
             record = self._guests().record(job["guest"])
             if record is None or record["node"] != node:
