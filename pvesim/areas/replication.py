@@ -238,14 +238,17 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
     def guest_volumes(self, record):
         """Every volume id a guest's config references (drives, unusedN, rootfs, mpN), no CD-ROMs."""
         volumes = []
-        for key, value in sorted(record["config"].items()):
-            drive = self._drive(record, key, value)
-            if drive is None:
-                continue
-            volid = drive.get("file") or drive.get("volume")
+        for _drive, volid in self._drives(record):
             if volid and volid != "none" and ":" in volid and volid not in volumes:
                 volumes.append(volid)
         return volumes
+
+    def _drives(self, record):
+        """(drive, volume id or None) of every config key that holds a volume, in key order."""
+        for key, value in sorted(record["config"].items()):
+            drive = self._drive(record, key, value)
+            if drive is not None:
+                yield drive, drive.get("file") or drive.get("volume")
 
     def _drive(self, record, key, value):
         """The parsed drive of a config key that holds a volume, or None."""
@@ -267,11 +270,7 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
         """QemuConfig.pm get_replicatable_volumes: every volume unless `replicate=0`; each must be on a
         storage with the replicate feature (ZFSPoolPlugin.pm: zfspool), else the plain dies of PVE."""
         volumes = []
-        for key, value in sorted(record["config"].items()):
-            drive = self._drive(record, key, value)
-            if drive is None:
-                continue
-            volid = drive.get("file") or drive.get("volume")
+        for drive, volid in self._drives(record):
             if not volid or volid == "none" or str(drive.get("replicate", "1")) in ("0", "no", "off", "false"):
                 continue
             if ":" not in volid:
