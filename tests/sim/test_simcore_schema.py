@@ -72,4 +72,3 @@ def test_single_root_entry_is_the_root():
     assert wrapped.match("/nodes/n1/files/local:iso/x.iso") == ("/nodes/{node}/files/{volume}", {"node": "n1", "volume": "local:iso/x.iso"})
     assert wrapped.children("/") == ["nodes", "version"]
     assert wrapped.method("/", "GET") == {"description": "root"}
-
