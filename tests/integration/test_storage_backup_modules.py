@@ -110,10 +110,10 @@ def test_storages_converge_and_secrets_appear_nowhere(sim, api_session, tmp_path
 def test_changes_fixed_options_and_bad_values(sim, api_session, tmp_path):
     pbs_remote(api_session, sim)
     # the entry the first test's task creates, made directly (one ansible run less)
-    api_session(sim).data("POST", "/storage", data=dict(
-        storage="pbs-main", type="pbs", server="pbs.example.org", datastore="tenants", namespace="homecloud", username=PBS_USER,
-        password=PASSWORD, fingerprint=SERVER_FINGERPRINT, **{"encryption-key": ENCRYPTION_KEY, "prune-backups": "keep-daily=7,keep-weekly=4",
-                                                                "content": "backup"}))
+    api_session(sim).data("POST", "/storage", data={
+        "storage": "pbs-main", "type": "pbs", "server": "pbs.example.org", "datastore": "tenants", "namespace": "homecloud",
+        "username": PBS_USER, "password": PASSWORD, "fingerprint": SERVER_FINGERPRINT, "encryption-key": ENCRYPTION_KEY,
+        "prune-backups": "keep-daily=7,keep-weekly=4", "content": "backup"})
     earlier = len(writes(sim, "/storage"))
     process, results = run_tasks(sim, tmp_path, [
         ("storage", dict(PBS_TASK, server="pbs2.example.org")),
