@@ -114,8 +114,11 @@ def test_vzdump_to_a_directory_storage_notes_and_pruning(api):
     _vm(api, 100)
     params = {"vmid": "100", "storage": "local", "notes-template": "{{guestname}} on {{node}} ({{vmid}}, {{cluster}})",
               "prune-backups": "keep-last=2"}
-    upids = [ok(api, "POST", "/nodes/pve1/vzdump", **params) for _run in range(3)]
-    assert all(_wait(api, upid) == "OK" for upid in upids)
+    upids = []
+    for _run in range(3):
+        # each run locks the VM `backup` until its task ends, so the next run waits for it
+        upids.append(ok(api, "POST", "/nodes/pve1/vzdump", **params))
+        assert _wait(api, upids[-1]) == "OK"
     assert upids[0].split(":")[5:7] == ["vzdump", "100"]
     backups = _content(api, "local")
     assert len(backups) == 2
