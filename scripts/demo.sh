@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# make demo: a simulated Proxmox VE cluster (pvesim, 3 nodes) and the demo playbooks run
-# against it, twice: the second run must change nothing.
+# make demo: a simulated Proxmox VE cluster (pvesim, 3 nodes) and a simulated Proxmox Backup
+# Server (pbssim), and the demo playbooks run against them, twice: the second run must change nothing.
 #
 # Environment knobs:
 #   PVE_VERSION      simulated release, 9.1 (default) or 8.4
 #   DEMO_NODES       node names, default pve1,pve2,pve3
 #   DEMO_PLAYBOOKS   playbooks to run, in order (default: access.yml, cluster_info.yml,
 #                    tenant_network.yml, tenant_access.yml, firewall.yml, guest_templates.yml,
-#                    tenant_guests.yml)
+#                    tenant_guests.yml, data_protection.yml)
 #   DEMO_AUTOMATION  1 (default): access.yml runs as root@pam's token and creates the
 #                    HomecloudAutomation token; every other playbook runs with that token.
 #                    0: everything runs as root@pam's token.
@@ -21,7 +21,7 @@ export PATH="$VENV/bin:$PATH"
 
 PVE_VERSION=${PVE_VERSION:-9.1}
 DEMO_NODES=${DEMO_NODES:-pve1,pve2,pve3}
-read -r -a PLAYBOOKS <<< "${DEMO_PLAYBOOKS:-playbooks/access.yml playbooks/cluster_info.yml playbooks/tenant_network.yml playbooks/tenant_access.yml playbooks/firewall.yml playbooks/guest_templates.yml playbooks/tenant_guests.yml}"
+read -r -a PLAYBOOKS <<< "${DEMO_PLAYBOOKS:-playbooks/access.yml playbooks/cluster_info.yml playbooks/tenant_network.yml playbooks/tenant_access.yml playbooks/firewall.yml playbooks/guest_templates.yml playbooks/tenant_guests.yml playbooks/data_protection.yml}"
 DEMO_AUTOMATION=${DEMO_AUTOMATION:-1}
 INVENTORY=inventories/demo
 START_TIMEOUT=30        # seconds the simulator gets to write its port file
@@ -37,18 +37,32 @@ PORT_FILE=$RUN/port
 CERT=$RUN/pve-ssl.pem
 SIM_LOG=$RUN/pvesim.log
 SIM_PID=
+PBS_PORT_FILE=$RUN/pbs-port
+PBS_CERT=$RUN/pbs-ssl.pem
+PBS_FINGERPRINT_FILE=$RUN/pbs-fingerprint
+PBS_LOG=$RUN/pbssim.log
+PBS_PID=
+
+stop_pid() {  # TERM, up to 5 s, then KILL; by PID only
+    local pid=$1
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null || true
+    fi
+}
 
 stop_simulator() {
     local rc=$?
-    if [ -n "$SIM_PID" ] && kill -0 "$SIM_PID" 2>/dev/null; then
-        kill -TERM "$SIM_PID" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$SIM_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -0 "$SIM_PID" 2>/dev/null && kill -KILL "$SIM_PID" 2>/dev/null
-        wait "$SIM_PID" 2>/dev/null || true
-    fi
-    if [ "$rc" -ne 0 ] && [ -s "$SIM_LOG" ]; then
-        echo "demo: last lines of the simulator log ($SIM_LOG):" >&2
-        tail -n 20 "$SIM_LOG" >&2
+    stop_pid "$SIM_PID"
+    stop_pid "$PBS_PID"
+    if [ "$rc" -ne 0 ]; then
+        for log in "$SIM_LOG" "$PBS_LOG"; do
+            [ -s "$log" ] || continue
+            echo "demo: last lines of the simulator log ($log):" >&2
+            tail -n 20 "$log" >&2
+        done
     fi
     if [ "${DEMO_KEEP:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
         echo "demo: run directory kept: $RUN" >&2
@@ -69,18 +83,36 @@ echo "demo: starting the Proxmox VE $PVE_VERSION simulator with nodes $DEMO_NODE
     --port 0 --port-file "$PORT_FILE" --cert-file "$CERT" >"$SIM_LOG" 2>&1 </dev/null &
 SIM_PID=$!
 
-deadline=$((SECONDS + START_TIMEOUT))
-until [ -s "$PORT_FILE" ] && [ -s "$CERT" ]; do
-    if ! kill -0 "$SIM_PID" 2>/dev/null; then
-        echo "demo: the simulator exited before it was ready" >&2; exit 1
-    fi
-    if [ "$SECONDS" -ge "$deadline" ]; then
-        echo "demo: the simulator did not write $PORT_FILE within ${START_TIMEOUT}s" >&2; exit 1
-    fi
-    sleep 0.1
-done
+# The backup server's default admin token, with the secret it documents (python -m pbssim --help).
+PBS_ADMIN=$("$PY" -c 'from pbssim.simulator import DEFAULT_TOKEN, DEMO_TOKEN_SECRET; print(DEFAULT_TOKEN + "=" + DEMO_TOKEN_SECRET)')
+echo "demo: starting the Proxmox Backup Server simulator"
+"$PY" -m pbssim --bind 127.0.0.1 --port 0 --port-file "$PBS_PORT_FILE" --cert-file "$PBS_CERT" \
+    --fingerprint-file "$PBS_FINGERPRINT_FILE" >"$PBS_LOG" 2>&1 </dev/null &
+PBS_PID=$!
+
+wait_ready() {  # pid, name, files the simulator writes once it listens
+    local pid=$1 name=$2; shift 2
+    local deadline=$((SECONDS + START_TIMEOUT)) file
+    for file in "$@"; do
+        until [ -s "$file" ]; do
+            if ! kill -0 "$pid" 2>/dev/null; then
+                echo "demo: the $name simulator exited before it was ready" >&2; exit 1
+            fi
+            if [ "$SECONDS" -ge "$deadline" ]; then
+                echo "demo: the $name simulator did not write $file within ${START_TIMEOUT}s" >&2; exit 1
+            fi
+            sleep 0.1
+        done
+    done
+}
+wait_ready "$SIM_PID" "Proxmox VE" "$PORT_FILE" "$CERT"
+wait_ready "$PBS_PID" "Proxmox Backup Server" "$PBS_PORT_FILE" "$PBS_FINGERPRINT_FILE"
 PORT=$(tr -d '[:space:]' < "$PORT_FILE")
 echo "demo: simulator (pid $SIM_PID) listening on https://127.0.0.1:$PORT/api2/json"
+export PBS_HOST=127.0.0.1 PBS_PORT PBS_FINGERPRINT PBS_TOKEN_ID=${PBS_ADMIN%%=*} PBS_TOKEN_SECRET=${PBS_ADMIN#*=}
+PBS_PORT=$(tr -d '[:space:]' < "$PBS_PORT_FILE")
+PBS_FINGERPRINT=$(tr -d '[:space:]' < "$PBS_FINGERPRINT_FILE")
+echo "demo: backup server simulator (pid $PBS_PID) listening on https://127.0.0.1:$PBS_PORT/api2/json (fingerprint $PBS_FINGERPRINT)"
 
 export PROXMOX_HOST=127.0.0.1 PROXMOX_PORT="$PORT" PROXMOX_CA_PATH="$CERT"
 AUTOMATION_TOKEN_FILE=$RUN/automation-token   # written (0600) by access.yml when it creates the token

@@ -87,3 +87,13 @@ notes:
   - None of the environment variables starts with C(ANSIBLE_); E(PBS_PASSWORD) and E(PBS_FINGERPRINT) are the ones
     C(proxmox-backup-client) reads too.
 """
+
+    # The modules of the pbs action group (meta/runtime.yml).
+    ACTIONGROUP = r"""
+attributes:
+  action_group:
+    description: Use C(group/homecloud.proxmox.pbs) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - homecloud.proxmox.pbs
+"""

@@ -110,12 +110,18 @@ class ConvergeModule(ProxmoxModule):
         self.result["writes"] = [str(write) for write in writes]
         self.result["changed"] = bool(writes)
         if self.module._diff:  # pylint: disable=protected-access
-            self.result["diff"] = dict(before=self.shown(before), after=self.shown(after))
+            self.result["diff"] = dict(before=self.diff_side(before), after=self.diff_side(after))
         if self.result_key:
             self.result[self.result_key] = self.shown(after)
         if writes and not self.module.check_mode:
             self.send(writes)
         self.finish(writes)
+
+    def diff_side(self, value):
+        """One side of the diff. Ansible's callbacks print a dict (as JSON) or a text; a list is shown under the
+        module's result key."""
+        shown = self.shown(value)
+        return {self.result_key or "items": shown} if isinstance(shown, list) else shown
 
     def send(self, writes):
         """Send the writes in order; a failure names the calls already made (``written``)."""

@@ -45,6 +45,7 @@ options:
     default: present
 extends_documentation_fragment:
   - homecloud.proxmox.pbs
+  - homecloud.proxmox.pbs.ACTIONGROUP
   - homecloud.proxmox.attributes
 author:
   - homecloud.proxmox contributors (!UNKNOWN)

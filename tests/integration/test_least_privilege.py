@@ -22,6 +22,7 @@ import pytest
 import requests
 import yaml
 
+from pbssim.simulator import PbsSimulator
 from pvesim import Simulator
 
 from .playbook import REPO, run_repo_playbook, serve_demo_image
@@ -30,13 +31,17 @@ from .playbook import REPO, run_repo_playbook, serve_demo_image
 NETWORK_DEMO = ("playbooks/cluster_info.yml", "playbooks/tenant_network.yml", "playbooks/tenant_access.yml",
                 "playbooks/firewall.yml")
 GUEST_DEMO = ("playbooks/guest_templates.yml", "playbooks/tenant_guests.yml")
-DEMO = NETWORK_DEMO + GUEST_DEMO
+PROTECTION_DEMO = ("playbooks/data_protection.yml",)
+DEMO = NETWORK_DEMO + GUEST_DEMO + PROTECTION_DEMO
 with open(os.path.join(REPO, "playbooks", "vars", "automation_role.yml")) as _handle:
     ROLE = yaml.safe_load(_handle)
 PRIVILEGES = ROLE["homecloud_automation_privileges"]
 BY_MAJOR = ROLE["homecloud_automation_privileges_by_major"]
-# The privileges only the guest playbooks use: each is shown needed from the state the network part leaves.
-GUEST_PRIVILEGES = PRIVILEGES[PRIVILEGES.index("Datastore.AllocateTemplate"):] + BY_MAJOR["9"]
+# The privileges only the guest playbooks use: each is shown needed from the state the network part leaves;
+# those only data protection uses, from the state the guest part leaves.
+GUEST_PRIVILEGES = PRIVILEGES[PRIVILEGES.index("Datastore.AllocateTemplate"):PRIVILEGES.index("Datastore.Allocate")] + [
+    "VM.GuestAgent.Audit"]
+PROTECTION_PRIVILEGES = PRIVILEGES[PRIVILEGES.index("Datastore.Allocate"):] + ["VM.Replicate"]
 with open(os.path.join(REPO, "inventories", "demo", "group_vars", "all", "proxmox_api.yml")) as _handle:
     ROLE_OWNER = yaml.safe_load(_handle)["homecloud_automation"]
 
@@ -77,6 +82,31 @@ def network_done():
         simulator.stop()
 
 
+@pytest.fixture(scope="module")
+def guests_done(network_done):  # pylint: disable=redefined-outer-name
+    """The simulator state after the guest part of the demo too (run as root), to start data protection from."""
+    simulator = Simulator(pve_version="9.1")
+    simulator.start()
+    try:
+        simulator.state.load(network_done)
+        serve_demo_image(simulator)
+        for playbook in GUEST_DEMO:
+            process = run_repo_playbook(simulator, playbook)
+            assert process.returncode == 0, (playbook, process.stdout[-4000:])
+        yield simulator.dump_state()
+    finally:
+        simulator.stop()
+
+
+@pytest.fixture
+def pbs():
+    """A backup server for data_protection.yml (scripts/demo.sh starts one too)."""
+    server = PbsSimulator()
+    server.start()
+    yield server
+    server.stop()
+
+
 def failed_step(process):
     """(task name, message) of the task that failed in an ansible-playbook run."""
     task = None
@@ -106,12 +136,12 @@ def test_make_demo_passes_as_the_automation_token_and_shows_its_secret_once():
 
 
 @pytest.mark.timeout(300)
-def test_the_demo_runs_as_the_automation_token_on_pve_8_4(sim_factory, tmp_path):
+def test_the_demo_runs_as_the_automation_token_on_pve_8_4(sim_factory, tmp_path, pbs):  # pylint: disable=redefined-outer-name
     sim = sim_factory(version="8.4")
     serve_demo_image(sim)
     _process, identity = bootstrap(sim, tmp_path)
     for playbook in DEMO:
-        process = run_repo_playbook(sim, playbook, identity=identity)
+        process = run_repo_playbook(sim, playbook, identity=identity, pbs=pbs)
         assert process.returncode == 0, (playbook, process.stdout[-4000:])
     denied = [entry for entry in sim.requests() if entry["status"] == 403]
     assert denied == [], denied
@@ -134,16 +164,19 @@ def test_on_pve_8_4_the_guest_agent_needs_vm_monitor(sim_factory, tmp_path):
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("privilege", PRIVILEGES + BY_MAJOR["9"])
-def test_without_any_one_privilege_the_demo_stops_with_a_403_naming_it(sim, tmp_path, privilege, request):
+def test_without_any_one_privilege_the_demo_stops_with_a_403_naming_it(sim, tmp_path, privilege, request, pbs):  # pylint: disable=redefined-outer-name
     playbooks = DEMO
-    if privilege in GUEST_PRIVILEGES:  # the network part needs none of them: start after it
+    if privilege in PROTECTION_PRIVILEGES:  # the network and guest parts need none of them: start after them
+        sim.state.load(request.getfixturevalue("guests_done"))
+        playbooks = PROTECTION_DEMO
+    elif privilege in GUEST_PRIVILEGES:  # the network part needs none of them: start after it
         sim.state.load(request.getfixturevalue("network_done"))
         playbooks = GUEST_DEMO
     else:
         serve_demo_image(sim)
     _process, identity = bootstrap(sim, tmp_path, privileges=[item for item in PRIVILEGES + BY_MAJOR["9"] if item != privilege])
     for playbook in playbooks:
-        process = run_repo_playbook(sim, playbook, identity=identity)
+        process = run_repo_playbook(sim, playbook, identity=identity, pbs=pbs)
         if process.returncode != 0:
             task, message = failed_step(process)
             # a 403 naming the path and the privilege; or, for an ACL grant, PVE's own refusal
