@@ -271,6 +271,28 @@ class BackupArea(Area):
         self.verify_parameters(updated, check_missing=True)
         self.state["jobs"][job_id] = updated
 
+    def remove_vmid(self, vmid):
+        """pve-guest-common src/PVE/VZDump/Plugin.pm (at 4a8f6cbf) remove_vmid_from_backup_jobs, called by
+        qemu-server src/PVE/API2/Qemu.pm (at e6352be6) destroy_vm with `purge`: a job listing guests loses the vmid and is deleted when
+        none is left; else a job's `exclude` loses it and is dropped when empty; pool jobs stay as they
+        are. The ids are compared as text, as remove_vmid_from_list does."""
+        def without_vmid(text):
+            return ",".join(item for item in split_list(str(text)) if item != str(vmid))
+
+        for job_id in list(self.state["order"]):
+            job = self.state["jobs"].get(job_id)
+            if job is None:
+                continue
+            if job.get("vmid") is not None:
+                job["vmid"] = without_vmid(job["vmid"])
+                if not job["vmid"]:
+                    del self.state["jobs"][job_id]
+                    self.state["order"].remove(job_id)
+            elif job.get("exclude") is not None:
+                job["exclude"] = without_vmid(job["exclude"])
+                if not job["exclude"]:
+                    del job["exclude"]
+
     # -- which guests a job backs up ---------------------------------------------------------------
     def included_guests(self, job):
         """VZDump.pm get_included_guests: {node: [vmid]} of pool members, the listed ids, or all guests but

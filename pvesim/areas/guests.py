@@ -988,8 +988,8 @@ class GuestsArea(Area):
         without `purge` for one in HA resources or with replication jobs (ReplicationConfig.pm
         check_for_existing_jobs), and for a running one; frees the volumes of the config (and, with
         `destroy-unreferenced-disks`, every volume of the vmid); remove_vm_access drops its ACLs and
-        pool membership; the firewall file goes. `purge` removes the guest's replication jobs and HA
-        resource."""
+        pool membership; the firewall file goes. `purge` removes the guest's replication jobs, its ids
+        in backup jobs and its HA resource."""
         params = request.params
         self.check_skiplock(request)
         record = self.load(params["node"], params["vmid"])
@@ -1024,6 +1024,7 @@ class GuestsArea(Area):
         if params.get("purge"):
             log.append("purging VM %d from related configurations.." % vmid)
             replication.remove_vmid_jobs(vmid)
+            self.sim.areas["BackupArea"].remove_vmid(vmid)
             if ha_managed:
                 ha_area.remove_resource("vm:%d" % vmid, purge=True)
                 log.append("NOTE: removed VM %d from HA resource configuration." % vmid)

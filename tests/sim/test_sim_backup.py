@@ -108,6 +108,34 @@ def test_job_update_replaces_the_selection_and_delete(api):
     assert ok(api, "GET", "/cluster/backup") == []
 
 
+def test_destroy_with_purge_takes_the_vmid_out_of_backup_jobs(api):
+    """qemu-server Qemu.pm destroy_vm with `purge` calls pve-guest-common VZDump/Plugin.pm
+    remove_vmid_from_backup_jobs: a listed vmid leaves `vmid` (the job goes with the last one), else
+    `exclude` (dropped when empty); a pool job stays; a destroy without `purge` changes no job."""
+    path = "/cluster/backup"
+    ok(api, "POST", "/pools", poolid="tenant-a")
+    ok(api, "POST", path, id="only", schedule="daily", vmid="100")
+    ok(api, "POST", path, id="pair", schedule="daily", vmid="100,102")
+    ok(api, "POST", path, id="all-but", schedule="daily", all=1, exclude="100")
+    ok(api, "POST", path, id="all-but-two", schedule="daily", all=1, exclude="100,103")
+    ok(api, "POST", path, id="pool", schedule="daily", pool="tenant-a")
+    ok(api, "POST", path, id="other", schedule="daily", vmid="101")
+    for vmid in (100, 101):
+        _vm(api, vmid)
+    before = ok(api, "GET", path)
+    assert _wait(api, ok(api, "DELETE", "/nodes/pve1/qemu/101")) == "OK"
+    assert ok(api, "GET", path) == before
+    upid = ok(api, "DELETE", "/nodes/pve1/qemu/100", purge=1)
+    assert _wait(api, upid) == "OK"
+    assert "purging VM 100 from related configurations.." in [line["t"] for line in ok(api, "GET", "/nodes/pve1/tasks/%s/log" % upid)]
+    jobs = {job["id"]: job for job in ok(api, "GET", path)}
+    assert sorted(jobs) == ["all-but", "all-but-two", "other", "pair", "pool"]
+    assert jobs["pair"]["vmid"] == "102"
+    assert jobs["all-but"]["all"] == 1 and "exclude" not in jobs["all-but"]
+    assert jobs["all-but-two"]["exclude"] == "103"
+    assert jobs["pool"]["pool"] == "tenant-a" and jobs["other"]["vmid"] == "101"
+
+
 def test_vzdump_to_a_directory_storage_notes_and_pruning(api):
     """VZDump.pm: vzdump-qemu-<vmid>-<time>.vma.zst in `local`, notes from the template, protected; the
     retention keeps the newest `keep-last`; the task id is the one guest's vmid."""
