@@ -12,12 +12,12 @@ same bytes.
 """
 
 import argparse
-import gzip
 import hashlib
-import io
 import json
 import os
 import sys
+
+from simcore.schema import gzip_compact_json
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 SCHEMA_FILE = "apidoc-pbs-subset.json.gz"
@@ -85,15 +85,6 @@ def missing_routes(tree, served=SERVED_ROUTES):
     walk(tree)
     return sorted((method, path) for path, methods in served.items() for method in methods
                   if (method, path) not in defined)
-
-
-def gzip_compact_json(tree):
-    """Compact JSON, gzipped reproducibly (mtime 0, no file name in the header)."""
-    raw = json.dumps(tree, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    buffer = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=9) as out:
-        out.write(raw)
-    return buffer.getvalue()
 
 
 def vendor(source_file, data_dir=DATA_DIR):

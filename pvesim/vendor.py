@@ -10,12 +10,12 @@ is byte-for-byte reproducible.
 """
 
 import argparse
-import gzip
 import hashlib
-import io
 import json
 import os
 import sys
+
+from simcore.schema import gzip_compact_json
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 SCHEMA_VERSIONS = ("8.4.0", "9.1.3")
@@ -25,15 +25,6 @@ def js_to_json(text):
     """Return the API tree decoded from the text of an apidata.js file."""
     tree, _end = json.JSONDecoder().raw_decode(text[text.index("["):])
     return tree
-
-
-def gzip_compact_json(tree):
-    """Compact JSON, gzipped reproducibly (mtime 0, no file name in the header)."""
-    raw = json.dumps(tree, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    buffer = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=9) as out:
-        out.write(raw)
-    return buffer.getvalue()
 
 
 def vendor(source_dir, data_dir=DATA_DIR):

@@ -17,6 +17,7 @@ tree that is one entry with path "/" is read as that root, so both kinds match t
 """
 
 import gzip
+import io
 import json
 import re
 
@@ -29,6 +30,16 @@ def load_tree(path):
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8") as handle:
         return json.load(handle)
+
+
+def gzip_compact_json(tree):
+    """Compact JSON, gzipped reproducibly (mtime 0, no file name in the header): what the vendoring
+    scripts write and load_tree reads."""
+    raw = json.dumps(tree, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    buffer = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=9) as out:
+        out.write(raw)
+    return buffer.getvalue()
 
 
 class _PathNode:  # pylint: disable=too-few-public-methods

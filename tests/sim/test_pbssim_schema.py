@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives import hashes
 
 from pbssim import PbsSimulator
 from pbssim.validate import compile_pattern
-from pbssim.vendor import DATA_DIR, SCHEMA_FILE, SERVED_ROUTES, gzip_compact_json, missing_routes, subset
+from pbssim.vendor import DATA_DIR, SCHEMA_FILE, SERVED_ROUTES, missing_routes, subset
+from simcore.schema import gzip_compact_json
 
 pytestmark = pytest.mark.timeout(30)
 VENDORED = os.path.join(DATA_DIR, SCHEMA_FILE)

@@ -2,10 +2,13 @@
 
 import gzip
 import json
+import os
 
 import pytest
 
-from simcore.schema import SchemaTree, load_tree
+from pvesim.vendor import DATA_DIR as PVESIM_DATA_DIR
+from pvesim.vendor import SCHEMA_VERSIONS as PVESIM_SCHEMA_VERSIONS
+from simcore.schema import SchemaTree, gzip_compact_json, load_tree
 
 TREE = [
     {"path": "/nodes", "text": "nodes", "info": {"GET": {"description": "nodes"}}, "children": [
@@ -62,6 +65,26 @@ def test_load_tree_plain_and_gzip(tmp_path):
     with gzip.open(str(packed), "wt", encoding="utf-8") as handle:
         json.dump(TREE, handle)
     assert load_tree(str(plain)) == TREE == load_tree(str(packed))
+
+
+def test_gzip_compact_json_is_reproducible_and_loads_back(tmp_path):
+    """No spaces, no file name (FLG 0), mtime 0 in the gzip header: the same tree gives the same bytes."""
+    packed = gzip_compact_json(TREE)
+    assert packed == gzip_compact_json(json.loads(json.dumps(TREE)))
+    assert packed[:8] == b"\x1f\x8b\x08\x00\x00\x00\x00\x00"
+    assert gzip.decompress(packed) == json.dumps(TREE, separators=(",", ":")).encode("utf-8")
+    target = tmp_path / "api.json.gz"
+    target.write_bytes(packed)
+    assert load_tree(str(target)) == TREE
+
+
+@pytest.mark.parametrize("version", PVESIM_SCHEMA_VERSIONS)
+def test_regenerating_pvesims_vendored_schema_changes_nothing(version):
+    """pvesim.vendor writes gzip_compact_json of the api-viewer tree: rewriting a vendored file from its
+    own tree gives the same bytes."""
+    path = os.path.join(PVESIM_DATA_DIR, "apidata-pve-%s.json.gz" % version)
+    with open(path, "rb") as handle:
+        assert gzip_compact_json(load_tree(path)) == handle.read()
 
 
 def test_single_root_entry_is_the_root():
