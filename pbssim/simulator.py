@@ -167,24 +167,15 @@ class PbsSimulator(SimulatorBase):  # pylint: disable=too-many-instance-attribut
         permission = (info or {}).get("permissions") or {}
         if permission.get("user") != "world":
             trace["auth_id"] = self.directory.authenticate(method, headers)
-        fault = self.observer.take_fault(method, rel_uri)
-        if fault is not None:
-            return self._fault_response(fault, rel_uri, trace)
-        try:
-            response = self._call(method, full_path, rel_uri, found, info, query, headers, body, trace)
-        except ApiError as error:
-            response = self._error_response(error)
-        fault = self.observer.take_fault(method, rel_uri, phase="after")
-        if fault is not None:
-            trace["handled_status"] = response.status
-            return self._fault_response(fault, rel_uri, trace)
-        return response
 
-    def _fault_response(self, fault, rel_uri, trace):
-        trace["fault"] = fault.fault_id
-        if fault.action == "reset":
-            return Response.connection_reset()
-        return self._error_response(ApiError(fault.status, self.observer.fault_message(fault, rel_uri)))
+        def call():
+            try:
+                return self._call(method, full_path, rel_uri, found, info, query, headers, body, trace)
+            except ApiError as error:
+                return self._error_response(error)
+
+        return self.observer.answer_with_faults(method, rel_uri, trace, call,
+                                                lambda status, message: self._error_response(ApiError(status, message)))
 
     def _call(self, method, full_path, rel_uri, found, info, query, headers, body, trace):  # pylint: disable=too-many-arguments
         if info is None:

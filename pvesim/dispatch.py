@@ -142,27 +142,15 @@ class Dispatcher:
         self.sim.observer.log_request(method, rel_uri, response, started, route=trace["route"], params=trace["params"],
                                       userid=trace["auth"]["userid"],
                                       is_write=method in WRITE_METHODS and rel_uri != "/access/ticket",
-                                      fault=trace.get("fault"), handled_status=trace.get("fault_handled_status"))
+                                      fault=trace.get("fault"), handled_status=trace.get("handled_status"))
         return response
 
     def _handle_api(self, method, fmt, rel_uri, query, headers, body, trace):
         auth = self.sim.directory.authenticate(method, rel_uri, headers)
         trace["auth"] = auth
-        fault = self.sim.observer.take_fault(method, rel_uri)
-        if fault is not None:
-            return self._fault_response(fault, rel_uri, trace)
-        response = self._handle_api_call(method, fmt, rel_uri, query, headers, body, auth, trace)
-        fault = self.sim.observer.take_fault(method, rel_uri, phase="after")
-        if fault is not None:
-            trace["fault_handled_status"] = response.status
-            return self._fault_response(fault, rel_uri, trace)
-        return response
-
-    def _fault_response(self, fault, rel_uri, trace):
-        trace["fault"] = fault.fault_id
-        if fault.action == "reset":
-            return Response.connection_reset()
-        return Response.api_error(ApiError(fault.status, self.sim.observer.fault_message(fault, rel_uri), plain=True))
+        return self.sim.observer.answer_with_faults(
+            method, rel_uri, trace, lambda: self._handle_api_call(method, fmt, rel_uri, query, headers, body, auth, trace),
+            lambda status, message: Response.api_error(ApiError(status, message, plain=True)))
 
     def _handle_api_call(self, method, fmt, rel_uri, query, headers, body, auth, trace):
         """Steps 3-10 of the pipeline for an authenticated request."""

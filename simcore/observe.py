@@ -15,6 +15,8 @@ import re
 import threading
 import time
 
+from simcore.server import Response
+
 REQUEST_LOG_SIZE = 10000
 REDACTED = "***"
 # keys whose values a request log never shows (PBS storage keys: pve-storage PBSPlugin.pm sensitive-properties)
@@ -155,6 +157,24 @@ class Observer:  # pylint: disable=too-many-instance-attributes
         if fault.action in self.fault_messages:
             return self.fault_messages[fault.action](fault, path)
         return fault.message if fault.message is not None else DEFAULT_FAULT_MESSAGE % self.name
+
+    def answer_with_faults(self, method, path, trace, answer, error_response):  # pylint: disable=too-many-arguments
+        """The request's answer between the two fault phases: a `before` fault answers instead of
+        `answer()` (never called then), an `after` fault replaces the answer it returned. A fault that
+        fires sets trace["fault"] (its id), an `after` one also trace["handled_status"] (the status
+        that was lost); `reset` drops the connection, every other action answers through the
+        simulator's own error shape, error_response(status, message)."""
+        fault = self.take_fault(method, path)
+        if fault is None:
+            response = answer()
+            fault = self.take_fault(method, path, phase="after")
+            if fault is None:
+                return response
+            trace["handled_status"] = response.status
+        trace["fault"] = fault.fault_id
+        if fault.action == "reset":
+            return Response.connection_reset()
+        return error_response(fault.status, self.fault_message(fault, path))
 
     # -- the request log ---------------------------------------------------------------------
     def record(self, entry, route, is_write):

@@ -91,32 +91,24 @@ class ToySim(SimulatorBase):
         self.observer.sleep_latency()
         path = raw_path.split("?", 1)[0][len("/api"):]
         params = json.loads(body) if body else {}
-        route_path, fault_id, handled_status = None, None, None
-        fault = self.observer.take_fault(method, path)
-        if fault is not None:
-            fault_id = fault.fault_id
-            response = Response.connection_reset() if fault.action == "reset" \
-                else self._error(fault.status, self.observer.fault_message(fault, path))
-        else:
+        trace = {"route": None, "fault": None, "handled_status": None}
+
+        def answer():
             found = self.schema.match(path)
             handler = self.routes.get((method, found[0])) if found else None
             if handler is None:
-                response = self._error(404, "no such route")
-            else:
-                route_path = found[0]
-                with self.state.lock:
-                    data = handler(dict(found[1], **params))
-                    if method != "GET":
-                        self.persist()
-                response = Response(200, "OK", json.dumps({"data": data}).encode(), "application/json")
-            fault = self.observer.take_fault(method, path, phase="after")
-            if fault is not None:
-                fault_id, handled_status = fault.fault_id, response.status
-                response = Response.connection_reset() if fault.action == "reset" \
-                    else self._error(fault.status, self.observer.fault_message(fault, path))
-        self.observer.log_request(method, path, response, started, route=route_path, params=params,
-                                  userid="alice@toy!ci", is_write=method != "GET", fault=fault_id,
-                                  handled_status=handled_status)
+                return self._error(404, "no such route")
+            trace["route"] = found[0]
+            with self.state.lock:
+                data = handler(dict(found[1], **params))
+                if method != "GET":
+                    self.persist()
+            return Response(200, "OK", json.dumps({"data": data}).encode(), "application/json")
+
+        response = self.observer.answer_with_faults(method, path, trace, answer, self._error)
+        self.observer.log_request(method, path, response, started, route=trace["route"], params=params,
+                                  userid="alice@toy!ci", is_write=method != "GET", fault=trace["fault"],
+                                  handled_status=trace["handled_status"])
         return response
 
 
@@ -249,11 +241,17 @@ def test_rate_zero_never_fires(toy, client):
 
 
 def test_after_fault_lets_the_handler_work_then_replaces_the_answer(toy, client):
-    toy.inject_fault(method="POST", path="^/things$", status=504, message="gateway timeout", phase="after")
+    fault_id = toy.inject_fault(method="POST", path="^/things$", status=504, message="gateway timeout", phase="after")
     assert client.api("POST", "/things", json={"id": "late"}).status_code == 504
     assert client.data("GET", "/things") == ["late"]  # the work was done
     entry = toy.requests()[0]
-    assert (entry["status"], entry["handled_status"]) == (504, 200)
+    assert (entry["status"], entry["handled_status"], entry["fault"]) == (504, 200, fault_id)
+    toy.inject_fault(action="reset", method="POST", path="^/things$", phase="after")
+    with pytest.raises(requests.ConnectionError):
+        client.api("POST", "/things", json={"id": "lost"})
+    assert client.data("GET", "/things") == ["late", "lost"]
+    entry = toy.requests()[2]
+    assert (entry["status"], entry["handled_status"]) == (None, 200)
 
 
 def test_before_fault_leaves_the_state_alone(toy, client):
