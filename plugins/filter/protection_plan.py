@@ -37,9 +37,9 @@ options:
     required: true
   defaults:
     description:
-      - C(homecloud_protection) - C(rpo_minutes) (1 to 60, default 15), C(ha_max_rpo_minutes) (default 5: HA only for
-        guests replicated at least this often), C(backup_schedule) (a PVE calendar event, default C(21:30)),
-        C(retention) (default C({keep-daily: 7})).
+      - C(homecloud_protection) - C(rpo_minutes) (1 to 60, default 15), C(ha_max_rpo_minutes) (default 5; HA only for
+        guests replicated at least this often), C(backup_schedule) (a PVE calendar event, default V(21:30)),
+        C(retention) (default one daily backup kept for 7 days).
     type: dict
     required: true
   nodes:
@@ -67,13 +67,25 @@ _value:
   type: list
   elements: dict
   contains:
-    tenant: {description: The tenant's name (also its pool and PBS namespace)., type: str}
-    storage: {description: The PVE storage id of its PBS namespace., type: str}
-    user: {description: The PBS user that owns the token., type: str}
-    tokenid: {description: The PBS token the PVE storage logs in with., type: str}
-    backup: {description: "The backup job: C(id), C(schedule), C(retention).", type: dict}
+    tenant:
+      description: The tenant's name (also its pool and its PBS namespace).
+      type: str
+    storage:
+      description: The PVE storage id of its PBS namespace.
+      type: str
+    user:
+      description: The PBS user that owns the token.
+      type: str
+    tokenid:
+      description: The PBS token the PVE storage logs in with.
+      type: str
+    backup:
+      description: The backup job, as C(id), C(schedule) and C(retention).
+      type: dict
     guests:
-      description: "Per guest: C(name), C(vmid), C(node), C(target), C(rpo_minutes), C(schedule), C(ha), C(replication) (the job id)."
+      description: >-
+        Per guest C(name), C(vmid), C(node), C(target), C(rpo_minutes), C(schedule), C(ha) and C(replication) (the
+        replication job's id).
       type: list
       elements: dict
 """

@@ -172,8 +172,8 @@ options:
         no longer has (C(DELETE)), and all of them when the guest is removed. NICs on a plain bridge, or on a VNet
         whose zone has no IPAM, have nothing to register.
       - An address is registered before the guest is created (a second guest cannot be given it by PVE) and is
-        released after the guest is gone. Declare O(nics[].macaddr) for the NICs to register: PVE generates another
-        MAC at the clone otherwise, and the task fails before any write.
+        released after the guest is gone. Declare O(nics[].macaddr) for the NICs to register, since PVE generates
+        another MAC at the clone otherwise; without it the task fails before any write.
       - PVE lists registrations only for zones with DHCP (C(GET /cluster/sdn/ipams/pve/status)); tenant zones
         (EVPN) have none, so the module cannot read them back. It registers when the guest's addresses change (or
         the guest is created or removed), never on a run that changes nothing, and counts PVE's answers
