@@ -52,12 +52,14 @@ def js_to_tree(text):
     return tree
 
 
-def _on_the_way(path, served=SERVED_ROUTES):
+def _on_the_way(path, served=None):
+    served = SERVED_ROUTES if served is None else served
     return any(route == path or route.startswith(path.rstrip("/") + "/") for route in served)
 
 
-def subset(entries, served=SERVED_ROUTES):
+def subset(entries, served=None):
     """The entries that lead to a served route; `info` keeps only the served methods, in tree order."""
+    served = SERVED_ROUTES if served is None else served
     kept = []
     for entry in entries:
         if not _on_the_way(entry["path"], served):
@@ -74,8 +76,9 @@ def subset(entries, served=SERVED_ROUTES):
     return kept
 
 
-def missing_routes(tree, served=SERVED_ROUTES):
+def missing_routes(tree, served=None):
     """(method, path) of SERVED_ROUTES that the tree does not define."""
+    served = SERVED_ROUTES if served is None else served
     defined = set()
 
     def walk(entries):

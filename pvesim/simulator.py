@@ -118,8 +118,8 @@ class Simulator(SimulatorBase):  # pylint: disable=too-many-instance-attributes
         return None
 
     # -- the side channel, as Python -----------------------------------------------------------
-    def inject_fault(self, action="status", method=None, path=None, status=500, message=None, count=1, rate=1.0, lockid=None,
-                     phase="before"):  # pylint: disable=arguments-differ
+    def inject_fault(self, action="status", method=None, path=None, status=500, message=None, count=1, rate=1.0,
+                     phase="before", lockid=None):  # pylint: disable=arguments-differ
         """See POST /_sim/faults; returns the fault id. `lockid` is the lock-timeout fault's lock."""
         return super().inject_fault(action=action, method=method, path=path, status=status, message=message, count=count,
                                     rate=rate, phase=phase, lockid=lockid)

@@ -121,4 +121,3 @@ def plan_protection(tenant_plans, tenants, defaults, nodes, guest_defaults=None)
     if errors:
         raise PlanError(errors)
     return planned
-

@@ -195,7 +195,7 @@ class PbsToken(PbsObjectModule):
     def create_writes(self, desired):
         writes = []
         if self.user_missing and self.module.params["create_user"]:
-            writes.append(Write("POST", "/access/users", {"userid": self.user}, confirm=lambda: self.user_exists(),
+            writes.append(Write("POST", "/access/users", {"userid": self.user}, confirm=self.user_exists,
                                 what="create user " + self.user))
         # the answer carries the secret (`value`), read in after_write; no confirm: a lost answer loses
         # the secret, so it is reported uncertain rather than resent

@@ -37,8 +37,8 @@ def add_guest(sim, vmid, node, name):
     with sim.state.lock:
         disk = storage.alloc(node, "local-zfs", vmid, 4 * GIB)
         guests.add(vmid, node, name=name, status="running")
-        guests.record(vmid)["config"].update({"scsi0": "{0},size=4G".format(disk), "memory": "1024",
-                                               "net0": "virtio=02:00:00:27:7E:00,bridge=vmbr0,firewall=1"})
+        guests.record(vmid)["config"].update({
+            "scsi0": "{0},size=4G".format(disk), "memory": "1024", "net0": "virtio=02:00:00:27:7E:00,bridge=vmbr0,firewall=1"})
 
 
 def side(api, method, path, **body):

@@ -152,8 +152,8 @@ def test_vzdump_to_a_directory_storage_notes_and_pruning(api):
     assert len(backups) == 2
     for backup in backups:
         assert re.match(r"^local:backup/vzdump-qemu-100-\d{4}_\d\d_\d\d-\d\d_\d\d_\d\d\.vma\.zst$", backup["volid"])
-        assert (backup["format"], backup["subtype"], backup["vmid"], backup["notes"]) == ("vma.zst", "qemu", 100,
-                                                                                           "web100 on pve1 (100, homecloud)")
+        assert (backup["format"], backup["subtype"], backup["vmid"], backup["notes"]) == (
+            "vma.zst", "qemu", 100, "web100 on pve1 (100, homecloud)")
     log = [line["t"] for line in ok(api, "GET", "/nodes/pve1/tasks/%s/log" % upids[2])]
     assert "INFO: prune older backups with retention: keep-last=2" in log
     assert "INFO: pruned 1 backup(s) not covered by keep-retention policy" in log

@@ -422,9 +422,11 @@ def test_pbs_activation_against_a_registered_server(sim, api_session):
     plain_error(api.api("POST", "/storage", data=dict(base, password="bad", username="backup@pbs!pve")),
                 "create storage failed: pbs1: error fetching datastores - Unauthorized\n")
     assert ok(api, "GET", "/storage", type="pbs") == [] and "pbs1" not in sim.state.namespace("storage")["priv"]
-    ok(api, "POST", "/storage", **dict(base, password="token-secret", username="backup@pbs!pve"))
+    created = api.api("POST", "/storage", data=dict(base, password="token-secret", username="backup@pbs!pve"))
+    assert created.status_code == 200, created.text
     # a disabled storage is not activated
-    ok(api, "POST", "/storage", **dict(base, storage="pbs2", password="wrong", disable=1))
+    disabled = api.api("POST", "/storage", data=dict(base, storage="pbs2", password="wrong", disable=1))
+    assert disabled.status_code == 200, disabled.text
 
 
 def test_zfspool_per_node(sim, api_session):
