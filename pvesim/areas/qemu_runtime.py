@@ -694,12 +694,28 @@ class QemuRuntimeArea(Area):
             record["lock_until"] = self.sim.tasks.end_time(task)
         return upid
 
-    def _migrate(self, record, target, online, mapping, params):
-        """QemuMigrate.pm phase1 (+ phase2 for a running VM): scan the local volumes, copy them to the
-        target node, free them on the source, move the config. Returns (task log, None or the task's error)."""
+    def _migrate(self, record, target, online, mapping, params):  # pylint: disable=too-many-locals,too-many-return-statements,too-many-branches
+        """QemuMigrate.pm prepare, phase1 (+ phase2 for a running VM) and phase3_cleanup: scan the local
+        volumes, replicate the ones the job to the target replicates, copy the others to the target
+        node, free those on the source, move the config, hand the replication over. Returns (task
+        log, None or the task's error)."""
         vmid, source = record["vmid"], record["node"]
-        log = [log_line("starting migration of VM %d to node '%s' (%s)" % (vmid, target, self.sim.node_ip(target)))]
+        log = []
+        replication = self.sim.areas.get("ReplicationArea")
+        jobid = replication.migration_job(vmid, target) if replication else None
+        is_replicated = bool(replication) and replication.is_replicated(vmid)
+        # prepare: its errors end the task without the phase's own error line
+        if jobid is not None and replication.job_marked_for_removal(jobid):
+            return self._aborted(log, "refusing to migrate replicated VM whose replication job is marked for removal\n", phase=False)
+        if online and is_replicated and jobid is None:
+            if not params.get("force"):
+                return self._aborted(log, "Cannot live-migrate replicated VM to node '%s' - not a replication target. "
+                                     "Use 'force' to override.\n" % target, phase=False)
+            log.append(log_line("WARNING: Node '%s' is not a replication target. Existing replication jobs will fail "
+                                "after migration!" % target, "warn"))
+        log.append(log_line("starting migration of VM %d to node '%s' (%s)" % (vmid, target, self.sim.node_ip(target))))
         local, problems = self._scan_volumes(record, target, online, mapping, params)
+        replicated = set(replication.replicatable_volumes(record, noerr=True)) & set(local) if jobid is not None else set()
         for volid in sorted(local):
             attributes = local[volid]
             if attributes.get("is_cloudinit") or attributes.get("is_tpmstate"):
@@ -707,7 +723,8 @@ class QemuRuntimeArea(Area):
             else:
                 reference = ("attached" if attributes["is_attached"] else "unused" if attributes["is_unused"]
                              else "pending change" if attributes.get("referenced_in_pending") else None)
-                log.append(log_line("found local disk '%s'%s" % (volid, " (%s)" % reference if reference else "")))
+                kind = "local, replicated" if volid in replicated else "local"
+                log.append(log_line("found %s disk '%s'%s" % (kind, volid, " (%s)" % reference if reference else "")))
         for volid, message in sorted(problems.items()):
             log.append(log_line("can't migrate local disk '%s': %s" % (volid, message.rstrip("\n")), "warn"))
         if problems:
@@ -717,10 +734,17 @@ class QemuRuntimeArea(Area):
                 # a die without newline: Perl names the place (QemuMigrate.pm at e6352be6)
                 return self._aborted(log, "Problem found while scanning volumes - can't migrate '%s' as it's a clone of '%s'"
                                      " at /usr/share/perl5/PVE/QemuMigrate.pm line 586.\n" % (volid, local[volid]["clone_of"]))
+        # online: the attached volumes go over NBD, the replicated ones as the delta since the sync
+        live = sorted(volid for volid in replicated if online and local[volid]["is_attached"])
+        if jobid is not None:
+            error = self._replicate(record, jobid, sorted(replicated), live, local, log)
+            if error:
+                return self._aborted(log, error)
         volume_map = {}
-        if local:
+        copies = sorted(volid for volid in local if volid not in replicated)
+        if copies:
             log.append(log_line("copying local disk images"))
-        for volid in sorted(local):
+        for volid in copies:
             targetsid = local[volid]["targetsid"]
             try:
                 volume_map[volid] = self._copy_volume(volid, local[volid], vmid, source, target, targetsid)
@@ -732,17 +756,39 @@ class QemuRuntimeArea(Area):
             log.append(log_line("volume '%s' is '%s' on the target" % (volid, volume_map[volid])))
         if online:
             log.append(log_line("starting VM %d on remote node '%s'" % (vmid, target)))
+            for volid in live:  # the target re-uses the replica (QemuMigrate.pm phase2_start_local_cluster)
+                log.append(log_line("volume '%s' is '%s' on the target" % (volid, volid)))
             log.append(log_line("start migrate command to unix:/run/qemu-server/%d.migrate" % vmid))
             log.append(log_line("migration completed"))
         for volid in sorted(volume_map):
-            self._storage().free(source, volid)
+            self._storage().free(source, volid)  # the replicated ones stay: the job's replica from now on
         for section in (record["config"], record.get("pending") or {}):
             for key, drive in list(drives(section)):
                 if drive.get("file") in volume_map:
                     section[key] = volume_map[drive["file"]] + section[key][len(drive["file"]):]
+        if is_replicated:
+            log.append(log_line(replication.transfer_state_command(vmid, source, target)))
         self._guests().move(vmid, target)
+        if is_replicated:
+            replication.guest_migrated(vmid, source, target)
         log.append(log_line("migration finished successfully (duration 00:00:01)"))
         return log, None
+
+    def _replicate(self, record, jobid, replicated, live, local, log):  # pylint: disable=too-many-arguments
+        """QemuMigrate.pm handle_replication: dirty bitmaps for the live drives, then the job runs once
+        more; None, or the error that aborts the migration."""
+        for volid in live:
+            drive = local[volid]["drivename"]
+            log.append(log_line("%s: start tracking writes using block-dirty-bitmap 'repl_%s'" % (drive, drive)))
+        log.append(log_line("replicating disk images"))
+        try:
+            actual = self.sim.areas["ReplicationArea"].replicate_for_migration(jobid, record, lambda text: log.append(log_line(text)))
+        except ApiError as error:
+            return error.message
+        for volid in replicated:
+            if volid not in actual:
+                return "expected volume '%s' to get replicated, but it wasn't\n" % volid
+        return None
 
     def _copy_volume(self, volid, attributes, vmid, source, target, targetsid):  # pylint: disable=too-many-arguments
         """Storage.pm storage_migrate: a cloud-init or TPM state volume keeps its name, a disk takes the
@@ -755,9 +801,11 @@ class QemuRuntimeArea(Area):
         return self._storage().copy(source, volid, targetsid, vmid, target_node=target)
 
     @staticmethod
-    def _aborted(log, error):
-        """AbstractMigrate.pm migrate: the phase's error, then `migration aborted`."""
-        log.append(log_line(error, "err"))
+    def _aborted(log, error, phase=True):
+        """AbstractMigrate.pm migrate: the phase's error (a phase1 error; prepare's is not logged on its
+        own), then `migration aborted`."""
+        if phase:
+            log.append(log_line(error, "err"))
         log.append(log_line("migration aborted (duration 00:00:00): %s" % error, "err"))
         return log, "migration aborted"
 

@@ -36,6 +36,7 @@ Replication state:
 
 import datetime
 import hashlib
+import json
 import re
 import time
 
@@ -80,6 +81,18 @@ def verify_replication_job_id(value):
 def _log_time(timestamp):
     """Replication.pm get_log_time: strftime("%F %H:%M:%S") (the simulated nodes run in UTC)."""
     return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def shell_quote(text):
+    """String::ShellQuote shell_quote (behind PVE::Tools shellquote) for one word: a word with other
+    than the safe characters goes in single quotes, ' as '\\'', without an empty '' at either end."""
+    if not text:
+        return "''"
+    if not re.search(r"[^\w!%+,\-./:=@^]", text):
+        return text
+    quoted = "'%s'" % text.replace("'", "'\\''")
+    quoted = quoted[2:] if quoted.startswith("''") else quoted
+    return quoted[:-2] if quoted.endswith("''") else quoted
 
 
 def snapshot_name(jobid, last_sync):
@@ -266,18 +279,23 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
             return drive
         return None
 
-    def replicatable_volumes(self, record):
+    def replicatable_volumes(self, record, noerr=False):
         """QemuConfig.pm get_replicatable_volumes: every volume unless `replicate=0`; each must be on a
-        storage with the replicate feature (ZFSPoolPlugin.pm: zfspool), else the plain dies of PVE."""
+        storage with the replicate feature (ZFSPoolPlugin.pm: zfspool), else the plain dies of PVE
+        (with `noerr`, as QemuMigrate.pm scan_local_volumes asks, such a volume is left out instead)."""
         volumes = []
         for drive, volid in self._drives(record):
             if not volid or volid == "none" or str(drive.get("replicate", "1")) in ("0", "no", "off", "false"):
                 continue
             if ":" not in volid:
+                if noerr:
+                    continue
                 raise die("unable to replicate local file '%s'\n" % volid)
             storage = volid.split(":", 1)[0]
             scfg = self._storage().state["config"].get(storage)
             if scfg is None or scfg["type"] != "zfspool":
+                if noerr:
+                    continue
                 raise die("missing replicate feature on volume '%s'\n" % volid)
             if volid not in volumes:
                 volumes.append(volid)
@@ -395,8 +413,65 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
                 job["target"] = new_target
             job["source"] = old_target
 
-    def _run(self, jobid, record, start):  # pylint: disable=too-many-locals
-        """Replication.pm run_replication: one run at `start`; returns True on success."""
+    # -- migration (qemu-server src/PVE/QemuMigrate.pm, pve-guest-common src/PVE/AbstractMigrate.pm) ----------
+    def migration_job(self, vmid, target):
+        """ReplicationConfig.pm find_local_replication_job: the id of the guest's job to `target`, or None."""
+        self.catch_up()
+        for jobid in self._job_ids():
+            if self.jobs[jobid]["guest"] == int(vmid) and self.jobs[jobid]["target"] == target:
+                return jobid
+        return None
+
+    def is_replicated(self, vmid):
+        """ReplicationConfig.pm check_for_existing_jobs($vmid, 1): the guest has any job."""
+        return any(job["guest"] == int(vmid) for job in self.jobs.values())
+
+    def job_marked_for_removal(self, jobid):
+        """True when the job has `remove_job` set (QemuMigrate.pm prepare refuses to migrate then)."""
+        return bool(self.jobs[jobid].get("remove_job"))
+
+    def replicate_for_migration(self, jobid, record, echo):
+        """QemuMigrate.pm handle_replication: Replication.pm run_replication of the job once more, now
+        (a disabled job too), its messages echoed into the migration's task log; the job's own log and
+        state are those of a runner pass. Returns the replicated volume ids; raises the run's error.
+
+        The simulated runner syncs a new job in the second it is created (PVE's runner needs up to a
+        minute); a migration in that same second syncs one second later instead of failing with
+        "start time before last sync"."""
+        start = max(int(self.now()), self._job_state(jobid)["last_sync"] + 1)
+        if not self._run(jobid, record, start, echo=echo):
+            raise die(self._job_state(jobid)["error"] + "\n")
+        return self.replicatable_volumes(record)
+
+    def transfer_state_command(self, vmid, source, target):
+        """AbstractMigrate.pm transfer_replication_state: the `pvesr set-state` call on the target as
+        AbstractMigrate.pm cmd logs it (`# ` + PVE::Tools cmd2string). The state is the guest's job
+        states by target id, the one for `target` renamed to `source` (ReplicationState.pm
+        extract_vmid_tranfer_state); the keys are sorted here (Perl's hash order is random)."""
+        states = {}
+        for jobid in self._job_ids():
+            job = self.jobs[jobid]
+            if job["guest"] != int(vmid):
+                continue
+            state = {key: value for key, value in self._job_state(jobid).items() if key != "since"}
+            states["local/%s" % (source if job["target"] == target else job["target"])] = state
+        encoded = json.dumps(states, sort_keys=True, separators=(",", ":"))
+        # quoted by the worker (PVE::Tools shellquote), then once more by cmd2string
+        return "# %s pvesr set-state %d %s" % (self._ssh_command(target), int(vmid), shell_quote(shell_quote(encoded)))
+
+    def guest_migrated(self, vmid, source, target):
+        """After the config moved to `target` (QemuMigrate.pm phase3_cleanup): the sync records kept for
+        `target` now stand for `source`, whose volumes are the replica (transfer_replication_state), and
+        ReplicationConfig.pm switch_replication_job_target: the job to `target` now targets `source`,
+        every job of the guest has source `target`. The runner's next pass syncs incrementally."""
+        replicas = self.state["replicas"].get(str(int(vmid)), {})
+        if target in replicas:
+            replicas[source] = replicas.pop(target)
+        self.switch_targets(vmid, target, source)
+
+    def _run(self, jobid, record, start, echo=None):  # pylint: disable=too-many-locals
+        """Replication.pm run_replication: one run at `start`; returns True on success. `echo` is the
+        caller's logfunc: it gets each message too, without time and job id (not verbose)."""
         job = self.jobs[jobid]
         job_state = self._job_state(jobid)
         job_state["last_try"] = start
@@ -406,6 +481,8 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
 
         def say(message):
             log.append("%s %s: %s" % (_log_time(start), jobid, message))
+            if echo is not None:
+                echo(message)
 
         say("start replication job")
         error = None
@@ -441,13 +518,16 @@ class ReplicationArea(Area):  # pylint: disable=too-many-public-methods
         self.state["logs"][jobid] = log
         return error is None
 
+    def _ssh_command(self, node):
+        """pve-cluster PVE::SSHInfo ssh_info_to_command, as PVE's messages print it."""
+        return ("/usr/bin/ssh -e none -o 'BatchMode=yes' -o 'HostKeyAlias=%s' -o "
+                "'UserKnownHostsFile=/etc/pve/nodes/%s/ssh_known_hosts' -o 'GlobalKnownHostsFile=none' root@%s") % (
+            node, node, self.sim.node_ip(node))
+
     def _ssh_failure(self, jobid, job, volumes, last_sync):
         """Replication.pm remote_prepare_local_job through PVE::SSHInfo: ssh cannot reach a dead target."""
-        target = job["target"]
-        command = ("/usr/bin/ssh -e none -o 'BatchMode=yes' -o 'HostKeyAlias=%s' -o "
-                   "'UserKnownHostsFile=/etc/pve/nodes/%s/ssh_known_hosts' -o 'GlobalKnownHostsFile=none' root@%s -- "
-                   "pvesr prepare-local-job %s %s --last_sync %d") % (
-            target, target, self.sim.node_ip(target), jobid, " ".join(volumes), last_sync)
+        command = "%s -- pvesr prepare-local-job %s %s --last_sync %d" % (
+            self._ssh_command(job["target"]), jobid, " ".join(volumes), last_sync)
         return "command '%s' failed: exit code 255\n" % re.sub(r"\s+", " ", command)
 
     def _sync(self, jobid, job, record, volumes, start, say):  # pylint: disable=too-many-arguments

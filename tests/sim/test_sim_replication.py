@@ -371,3 +371,161 @@ def test_destroy_after_the_runner_removed_the_job(sim, api):
     _side(api, "POST", "nodes/recover", node="pve2")
     ok(api, "DELETE", "/nodes/pve1/qemu/100")
     assert sim.areas["GuestsArea"].guest(100) is None
+
+
+# -- migration of a replicated guest (qemu-server src/PVE/QemuMigrate.pm, pve-guest-common AbstractMigrate.pm) --
+
+def _migrate(api, vmid, target, node="pve1", **params):
+    """POST migrate, wait for the qmigrate task: (exitstatus, the task log's texts without the time)."""
+    upid = ok(api, "POST", "/nodes/%s/qemu/%d/migrate" % (node, vmid), target=target, **params)
+    deadline = time.time() + 10
+    while ok(api, "GET", "/nodes/%s/tasks/%s/status" % (node, upid))["status"] != "stopped":
+        assert time.time() < deadline, "migration task still running"
+        time.sleep(0.05)
+    status = ok(api, "GET", "/nodes/%s/tasks/%s/status" % (node, upid))
+    log = [line["t"] for line in ok(api, "GET", "/nodes/%s/tasks/%s/log" % (node, upid), limit=0)]
+    return status["exitstatus"], [line.split(" ", 2)[2] for line in log if line[:4].isdigit()]
+
+
+def test_migration_to_the_replication_target_uses_the_replica(sim, api):
+    """QemuMigrate.pm handle_replication: the job runs once more, the replicated volume keeps its id on the
+    target (no copy), the source's volume stays as the replica, the state goes over (`pvesr set-state`)
+    and the job turns round at once (switch_replication_job_target); the next run is incremental."""
+    volid = _vm(sim, 100, status="stopped")
+    ok(api, "POST", "/cluster/replication", id="100-0", type="local", target="pve2")
+    before = _advance(api, 600)
+    previous = ok(api, "GET", "/nodes/pve1/replication/100-0/status")["last_sync"]  # maybe a slot within the advance
+    exitstatus, log = _migrate(api, 100, "pve2")
+    after = _side(api, "GET", "clock")["now"]
+    assert exitstatus == "OK"
+    storage = sim.areas["StorageArea"]
+    record = sim.areas["GuestsArea"].record(100)
+    assert record["node"] == "pve2" and record["config"]["scsi0"] == "%s,size=4G" % volid
+    assert storage.volume("pve2", volid) is not None and storage.volume("pve1", volid) is not None
+    assert storage.volume("pve2", "local-zfs:vm-100-disk-1") is None
+    job = ok(api, "GET", "/cluster/replication/100-0")
+    assert (job["source"], job["target"]) == ("pve2", "pve1")
+    status = ok(api, "GET", "/nodes/pve2/replication/100-0/status")
+    assert before <= status["last_sync"] <= after and status["fail_count"] == 0
+    sync = status["last_sync"]
+    state = ('{"local/pve1":{"duration":%s,"fail_count":0,"last_iteration":%d,"last_node":"pve1","last_sync":%d,'
+             '"last_try":%d,"storeid_list":["local-zfs"]}}') % (status["duration"], sync, sync, sync)
+    assert log == [
+        "starting migration of VM 100 to node 'pve2' (10.10.10.12)",
+        "found local, replicated disk '%s' (attached)" % volid,
+        "replicating disk images",
+        "start replication job",
+        "guest => VM 100, running => 0",
+        "volumes => %s" % volid,
+        "create snapshot '__replicate_100-0_%d__' on %s" % (sync, volid),
+        "using secure transmission, rate limit: none",
+        "incremental sync '%s' (__replicate_100-0_%d__ => __replicate_100-0_%d__)" % (volid, previous, sync),
+        "delete previous replication snapshot '__replicate_100-0_%d__' on %s" % (previous, volid),
+        "end replication job",
+        "# /usr/bin/ssh -e none -o 'BatchMode=yes' -o 'HostKeyAlias=pve2' -o 'UserKnownHostsFile=/etc/pve/nodes/pve2/ssh_known_hosts'"
+        " -o 'GlobalKnownHostsFile=none' root@10.10.10.12 pvesr set-state 100 \\''%s'\\'" % state,
+        "migration finished successfully (duration 00:00:01)"]
+    # the job's own log is that run's (Replication.pm writes it for the migration's run too)
+    assert [line["t"].split(" ", 2)[2] for line in ok(api, "GET", "/nodes/pve2/replication/100-0/log")][1] == \
+        "100-0: guest => VM 100, running => 0"
+    assert [entry["id"] for entry in ok(api, "GET", "/nodes/pve2/replication")] == ["100-0"]
+    assert ok(api, "GET", "/nodes/pve1/replication") == []
+    # the runner on pve2 replicates back to pve1, on top of the migration's sync
+    _advance(api, QUARTER_HOUR)
+    status = ok(api, "GET", "/nodes/pve2/replication/100-0/status")
+    assert status["fail_count"] == 0 and status["last_sync"] > sync
+    texts = [line["t"].split(" ", 2)[2] for line in ok(api, "GET", "/nodes/pve2/replication/100-0/log")]
+    assert "100-0: incremental sync '%s' (__replicate_100-0_%d__ => __replicate_100-0_%d__)" % (
+        volid, sync, status["last_sync"]) in texts
+    assert sim.areas["ReplicationArea"].replica_age(100, "pve1") <= QUARTER_HOUR
+    assert not sim.areas["ReplicationArea"].has_replica(100, "pve2")
+
+
+def test_migration_back_in_the_second_of_the_first_sync(sim, api):
+    """The simulated runner syncs a new job at once; a migration in that second still replicates (one
+    second on) and leaves a job whose last sync is that run."""
+    volid = _vm(sim, 100, status="stopped")
+    ok(api, "POST", "/cluster/replication", id="100-0", type="local", target="pve2")
+    exitstatus, log = _migrate(api, 100, "pve2")
+    assert exitstatus == "OK" and "end replication job" in log and "copying local disk images" not in log
+    assert sim.areas["GuestsArea"].record(100)["config"]["scsi0"] == "%s,size=4G" % volid
+    exitstatus, log = _migrate(api, 100, "pve1", node="pve2")
+    assert exitstatus == "OK" and "found local, replicated disk '%s' (attached)" % volid in log
+    job = ok(api, "GET", "/cluster/replication/100-0")
+    assert (job["source"], job["target"]) == ("pve1", "pve2")
+    assert sim.areas["StorageArea"].volume("pve2", volid) is not None
+
+
+def test_live_migration_to_the_target_tracks_writes_and_reuses_the_replica(sim, api):
+    """A running VM: a dirty bitmap per replicated drive before the run, the target re-uses the replica."""
+    volid = _vm(sim, 100, status="running")
+    ok(api, "POST", "/cluster/replication", id="100-0", type="local", target="pve2")
+    _advance(api, 60)
+    exitstatus, log = _migrate(api, 100, "pve2", online=1, **{"with-local-disks": 1})
+    assert exitstatus == "OK"
+    assert log[2:5] == ["scsi0: start tracking writes using block-dirty-bitmap 'repl_scsi0'", "replicating disk images",
+                        "start replication job"]
+    assert "guest => VM 100, running => 1" in log
+    assert log[log.index("starting VM 100 on remote node 'pve2'") + 1] == "volume '%s' is '%s' on the target" % (volid, volid)
+    record = sim.areas["GuestsArea"].record(100)
+    assert record["node"] == "pve2" and record["status"] == "running"
+    assert sim.areas["StorageArea"].volume("pve1", volid) is not None
+
+
+def test_migration_to_another_node_copies_and_a_live_one_needs_force(sim, api):
+    """QemuMigrate.pm prepare: a running replicated VM goes live only to a replication target unless
+    `force` (root@pam) says otherwise; offline it goes anywhere. Off the target the disks are copied,
+    and every job of the guest gets the new node as its source (its target stays)."""
+    volid = _vm(sim, 100, status="running")
+    ok(api, "POST", "/cluster/replication", id="100-0", type="local", target="pve2")
+    refusal = "Cannot live-migrate replicated VM to node 'pve3' - not a replication target. Use 'force' to override."
+    exitstatus, log = _migrate(api, 100, "pve3", online=1, **{"with-local-disks": 1})
+    assert exitstatus == "migration aborted"
+    assert log == ["ERROR: migration aborted (duration 00:00:00): " + refusal]
+    assert sim.areas["GuestsArea"].record(100)["node"] == "pve1"
+    root = ApiSession(sim, auth="ticket")
+    exitstatus, log = _migrate(root, 100, "pve3", online=1, force=1, **{"with-local-disks": 1})
+    assert exitstatus == "OK"
+    assert log[:3] == ["WARNING: Node 'pve3' is not a replication target. Existing replication jobs will fail after migration!",
+                       "starting migration of VM 100 to node 'pve3' (10.10.10.13)", "found local disk '%s' (attached)" % volid]
+    assert "copying local disk images" in log and "replicating disk images" not in log
+    assert sim.areas["StorageArea"].volume("pve3", volid) is not None and sim.areas["StorageArea"].volume("pve1", volid) is None
+    job = ok(api, "GET", "/cluster/replication/100-0")
+    assert (job["source"], job["target"]) == ("pve3", "pve2")
+    ok(api, "POST", "/nodes/pve3/qemu/100/status/stop")
+    _vm(sim, 101, status="stopped")
+    ok(api, "POST", "/cluster/replication", id="101-0", type="local", target="pve2")
+    exitstatus, log = _migrate(api, 101, "pve3")
+    assert exitstatus == "OK" and "copying local disk images" in log
+    job = ok(api, "GET", "/cluster/replication/101-0")
+    assert (job["source"], job["target"]) == ("pve3", "pve2")
+
+
+def test_migration_refused_while_the_job_is_marked_for_removal(sim, api):
+    """QemuMigrate.pm prepare: a job to the target that is marked for removal (the removal fails while the
+    target is down) stops the migration before phase 1."""
+    volid = _vm(sim, 100, status="stopped")
+    ok(api, "POST", "/cluster/replication", id="100-0", type="local", target="pve2")
+    _side(api, "POST", "nodes/fail", node="pve2")
+    ok(api, "DELETE", "/cluster/replication/100-0")
+    exitstatus, log = _migrate(api, 100, "pve2")
+    assert exitstatus == "migration aborted"
+    assert log == ["ERROR: migration aborted (duration 00:00:00): refusing to migrate replicated VM whose replication job is marked for removal"]
+    assert sim.areas["GuestsArea"].record(100)["node"] == "pve1" and sim.areas["StorageArea"].volume("pve1", volid) is not None
+
+
+def test_a_failed_replication_run_aborts_the_migration(sim, api):
+    """QemuMigrate.pm handle_replication: run_replication's error is phase 1's error; the guest stays."""
+    volid = _vm(sim, 100, status="stopped")
+    ok(api, "POST", "/cluster/replication", id="100-0", type="local", target="pve2")
+    _side(api, "POST", "nodes/fail", node="pve2")
+    exitstatus, log = _migrate(api, 100, "pve2")
+    assert exitstatus == "migration aborted"
+    error = ok(api, "GET", "/nodes/pve1/replication/100-0/status")["error"]
+    assert error.startswith("command '/usr/bin/ssh ") and error.endswith(" failed: exit code 255")
+    assert log[-3:] == ["end replication job with error: " + error, "ERROR: " + error,
+                        "ERROR: migration aborted (duration 00:00:00): " + error]
+    record = sim.areas["GuestsArea"].record(100)
+    assert record["node"] == "pve1" and record["config"]["scsi0"] == "%s,size=4G" % volid
+    job = ok(api, "GET", "/cluster/replication/100-0")
+    assert (job["source"], job["target"]) == ("pve1", "pve2")
