@@ -27,7 +27,10 @@ description:
     cannot do (see C(docs/failover.md)), then a second run starts it; on O(target) already - V(start) when stopped,
     V(none) when running; managed by HA with its node down - V(ha): HA recovers it, the module waits (O(timeout))
     for the HA status to show it started on another node."
-  - With O(state=checked), or in check mode, only the checks and the plan; nothing is written.
+  - With O(state=checked) only the checks and the plan; nothing is written.
+  - In check mode the same checks and plan, and RV(writes) lists the API writes the run would make (for V(move)
+    the start on O(target) that follows the config move); nothing is written and nothing is waited for. With
+    C(--diff) the guest's node and status before and after.
 options:
   vmid:
     description: The guest.
@@ -121,12 +124,20 @@ ha:
   description: The guest's HA resource (C(sid), C(state)), or V(null).
   returned: always
   type: dict
+writes:
+  description:
+    - The API writes made (in check mode, planned) - the migration or the start; none for V(none) and V(ha).
+  returned: with O(state=started)
+  type: list
+  elements: str
+  sample: ["POST /nodes/pve1/qemu/10110/migrate online=1 target=pve2 with-local-disks=1"]
 """
 
 import time
 
 from ansible_collections.homecloud.proxmox.plugins.module_utils.base import ProxmoxModule, create_module
 from ansible_collections.homecloud.proxmox.plugins.module_utils.client import ProxmoxError
+from ansible_collections.homecloud.proxmox.plugins.module_utils.objects import Write
 
 HA_NOT_ACTING = ("ignored", "disabled")  # pve-ha-manager: HA leaves such resources alone
 POLL_SECONDS = 1.0
@@ -172,6 +183,24 @@ def data_loss_refusal(age, rpo, accept, target, last_sync):
                 " and the accepted {0} s".format(accept) if accept else "")
 
 
+def planned_writes(plan):
+    """The API writes of the plan's action: the migration (online when the guest runs, with its local disks), or
+    the start on the target - where a config move (action move) puts the guest; none when it runs there already
+    or HA recovers it."""
+    vmid, action = plan["vmid"], plan["action"]
+    if action == "migrate":
+        return [Write("POST", "/nodes/{0}/qemu/{1}/migrate".format(plan["source"], vmid),
+                      {"target": plan["target"], "online": bool(plan["running"]), "with-local-disks": True})]
+    if action in ("start", "move"):
+        return [Write("POST", "/nodes/{0}/qemu/{1}/status/start".format(plan["target"], vmid))]
+    return []
+
+
+def guest_status(running):
+    """The guest's status for a diff: None while its node is down (PVE says `unknown`)."""
+    return "unknown" if running is None else "running" if running else "stopped"
+
+
 class GuestFailover(ProxmoxModule):
 
     def run(self):
@@ -179,16 +208,25 @@ class GuestFailover(ProxmoxModule):
         self.vmid = params["vmid"]
         plan = self.plan()
         self.result.update(plan)
-        if params["state"] == "checked" or self.module.check_mode:
+        if params["state"] == "checked":
             return
         action = plan["action"]
+        writes = planned_writes(plan)
+        if self.module._diff and writes:  # pylint: disable=protected-access
+            self.result["diff"] = dict(before=dict(node=plan["source"], status=guest_status(plan["running"])),
+                                       after=dict(node=plan["target"], status="running"))
+        if self.module.check_mode:
+            # the run would write these; an HA recovery or a config move is not the module's write
+            self.result.update(writes=[str(write) for write in writes], changed=bool(writes))
+            return
+        self.result["writes"] = []
         if action == "move":
             raise ProxmoxError("the config of guest {0} is still on node {1}, which is down: move it to {2} first "
                                "(failover.yml does; docs/failover.md)".format(self.vmid, plan["source"], plan["target"]))
         if action == "migrate":
-            self.migrate(plan)
+            self.migrate(plan, writes[0])
         elif action == "start":
-            self.start(plan["target"])
+            self.start(plan["target"], writes[0])
         elif action == "ha":
             self.wait_for_ha(plan)
             return
@@ -277,20 +315,23 @@ class GuestFailover(ProxmoxModule):
         return dict(node=guest["node"], running=self.running(guest, quorate_nodes))
 
     # -- the actions -----------------------------------------------------------------------------
-    def migrate(self, plan):
+    def send(self, write):
+        upid = write.send(self.client)
+        self.result["changed"] = True
+        self.result["writes"].append(str(write))
+        return upid
+
+    def migrate(self, plan, write):
         """Qemu.pm migrate_vm (qemu-server src/PVE/API2/Qemu.pm): QemuMigrate.pm runs the replication job to the
         target first, keeps the replicated volumes and switches the job back to the old node
         (AbstractMigrate.pm switch_replication_job_target); an HA-managed guest's migration is handed to the CRM."""
-        upid = self.client.post("/nodes/{0}/qemu/{1}/migrate".format(plan["source"], self.vmid), target=plan["target"],
-                                online=bool(plan["running"]), **{"with-local-disks": True})
-        self.result["changed"] = True
+        upid = self.send(write)
         self.client.wait_task(upid, timeout=self.module.params["timeout"], what="migration of guest {0}".format(self.vmid))
         self.wait_until(lambda: self.find_guest()["node"] == plan["target"],
                         "guest {0} to be on {1} after its migration".format(self.vmid, plan["target"]))
 
-    def start(self, node):
-        upid = self.client.post("/nodes/{0}/qemu/{1}/status/start".format(node, self.vmid))
-        self.result["changed"] = True
+    def start(self, node, write):
+        upid = self.send(write)
         self.client.wait_task(upid, timeout=self.module.params["timeout"], what="start of guest {0}".format(self.vmid))
         self.wait_until(lambda: self.client.get("/nodes/{0}/qemu/{1}/status/current".format(node, self.vmid)).get("status") == "running",
                         "guest {0} to run on {1}".format(self.vmid, node))

@@ -19,7 +19,8 @@ description:
     O(pool). The restored guest is left stopped - its cloud-init address is the original's.
   - Never over an existing guest - PVE would only do that with C(force), which this module never sends - so
     a VMID that is taken (C(GET /cluster/resources)) is refused before any write.
-  - In check mode the backup is chosen and the restore planned, nothing is written.
+  - In check mode the same refusals, the backup is chosen and the restore planned (RV(vmid), RV(archive), RV(writes)),
+    nothing is written. With C(--diff) the new guest (none before).
 options:
   vmid:
     description: The VMID of the restored guest; must be free.
@@ -125,6 +126,9 @@ class GuestRestore(ProxmoxModule):
         restore = Write("POST", "/nodes/{0}/qemu".format(params["node"]),
                         dict(vmid=vmid, archive=archive, unique=params["unique"], pool=params["pool"], storage=params["storage"]))
         self.result.update(vmid=vmid, archive=archive, writes=[str(restore)], changed=True)
+        if self.module._diff:  # pylint: disable=protected-access
+            self.result["diff"] = dict(before={}, after=dict(vmid=vmid, node=params["node"], archive=archive, pool=params["pool"],
+                                                             status="stopped"))
         if self.module.check_mode:
             return
         self.working_on = "the restore of {0} to guest {1}".format(archive, vmid)
