@@ -4,7 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """guest_failover's plan from PVE's answers: the action follows from where the guest is and whether its node is up;
 each refusal names its check (and the replica's age); the replica's time comes from the source's replication status
-while it answers, else from replica_synced_at. guest_restore's choice of the newest backup."""
+while it answers, else from replica_synced_at. Check mode: the same refusals, the planned writes and diff, no write.
+guest_restore's choice of the newest backup."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -12,7 +13,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.homecloud.proxmox.plugins.modules.guest_failover import GuestFailover, Refusal
+from ansible_collections.homecloud.proxmox.plugins.modules.guest_failover import GuestFailover, Refusal, planned_writes
 from ansible_collections.homecloud.proxmox.plugins.modules.guest_restore import newest_backup
 
 NOW = 1700000000
@@ -26,7 +27,17 @@ class FakeClient:
         self.online, self.quorate, self.guest_node, self.status = online, quorate, guest_node, status
         self.jobs = [dict(id="100-0", guest=100, target="pve2", type="local")] if jobs is None else jobs
         self.ha, self.last_sync = list(ha), last_sync
-        self.calls = []
+        self.calls, self.writes = [], []
+
+    def call(self, method, path, params, **_options):
+        """A write (Write.send): recorded; a start leaves the guest running once its task is waited for."""
+        self.writes.append((method, path, params))
+        return dict(data="UPID:{0}".format(path))
+
+    def wait_task(self, upid, **_options):
+        self.calls.append(upid)
+        if upid.endswith("/status/start"):
+            self.status = "running"
 
     def get(self, path, **_params):
         self.calls.append(path)
@@ -40,28 +51,42 @@ class FakeClient:
             return self.jobs
         if path == "/cluster/ha/resources":
             return self.ha
+        if path == "/nodes/{0}/qemu/100/status/current".format(self.guest_node):
+            return dict(status=self.status)
         assert path == "/nodes/{0}/replication/100-0/status".format(self.guest_node), path
         assert self.guest_node in self.online, "a dead node's replication state was read"
         return dict(id="100-0", last_sync=self.last_sync)
 
 
 class FakeModule:
-    def __init__(self, params):
+    def __init__(self, params, check_mode):
         self.params = params
-        self.check_mode = True
+        self.check_mode = check_mode
+        self._diff = True
 
 
-def plan(client, **params):
+def failover_module(client, check_mode=True, **params):
     module_params = dict(vmid=100, target="pve2", home_node="pve1", rpo=900, accept_data_loss=0, replica_synced_at=None,
                          now=NOW, state="checked", timeout=300)
     module_params.update(params)
-    failover = GuestFailover.__new__(GuestFailover)  # no AnsibleModule: only the plan is under test
-    failover.module = FakeModule(module_params)
+    failover = GuestFailover.__new__(GuestFailover)  # no AnsibleModule: the plan and run() without exit_json
+    failover.module = FakeModule(module_params, check_mode)
     failover.client = client
     failover.result = {"changed": False}
     failover.working_on = None
     failover.vmid = module_params["vmid"]
-    return failover.plan()
+    return failover
+
+
+def plan(client, **params):
+    return failover_module(client, **params).plan()
+
+
+def checked_run(client, **params):
+    """run() in check mode with state=started: the result."""
+    failover = failover_module(client, state="started", **params)
+    failover.run()
+    return failover.result
 
 
 def refusal(client, **params):
@@ -112,6 +137,43 @@ def test_an_old_replica_is_refused_naming_its_age_unless_that_loss_is_accepted()
 ])
 def test_each_refusal_names_its_check(client, params, check, text):
     assert refusal(client, **params) == (check, text)
+    # the run refuses the same, in check mode and not, before any write
+    for check_mode in (True, False):
+        with pytest.raises(Refusal) as caught:
+            failover_module(client, check_mode=check_mode, state="started", **params).run()
+        assert (caught.value.check, str(caught.value)) == (check, text)
+    assert client.writes == []
+
+
+def test_check_mode_reports_the_writes_and_the_diff_of_each_action_and_sends_none():
+    client = FakeClient()
+    result = checked_run(client)
+    assert (result["action"], result["changed"]) == ("migrate", True)
+    assert result["writes"] == ["POST /nodes/pve1/qemu/100/migrate online=1 target=pve2 with-local-disks=1"]
+    assert result["diff"] == dict(before=dict(node="pve1", status="running"), after=dict(node="pve2", status="running"))
+    assert checked_run(FakeClient(status="stopped"))["writes"] == ["POST /nodes/pve1/qemu/100/migrate online=0 target=pve2 with-local-disks=1"]
+    # a dead node's guest: the play moves its config, then the module starts it on the target
+    result = checked_run(FakeClient(online=("pve2", "pve3")), replica_synced_at=NOW - 60)
+    assert (result["action"], result["writes"], result["changed"]) == ("move", ["POST /nodes/pve2/qemu/100/status/start"], True)
+    assert result["diff"]["before"] == dict(node="pve1", status="unknown")
+    assert checked_run(FakeClient(guest_node="pve2", status="stopped"))["writes"] == ["POST /nodes/pve2/qemu/100/status/start"]
+    # nothing to write: HA recovers the guest (and check mode does not wait for it), or it runs on the target
+    for nothing_to_do in (FakeClient(online=("pve2", "pve3"), ha=[dict(sid="vm:100", state="started")]), FakeClient(guest_node="pve2")):
+        result = checked_run(nothing_to_do)
+        assert (result["writes"], result["changed"], "diff" in result) == ([], False, False)
+        assert "/cluster/ha/status/current" not in nothing_to_do.calls
+        assert nothing_to_do.writes == []
+    assert client.writes == []
+
+
+def test_the_real_run_sends_the_write_check_mode_planned():
+    planned = checked_run(FakeClient(guest_node="pve2", status="stopped"))["writes"]
+    client = FakeClient(guest_node="pve2", status="stopped")
+    failover = failover_module(client, check_mode=False, state="started")
+    failover.run()
+    assert failover.result["writes"] == planned == [str(write) for write in planned_writes(failover.result)]
+    assert client.writes == [("POST", "/nodes/pve2/qemu/100/status/start", {})]
+    assert (failover.result["changed"], failover.result["node"], failover.result["running"]) == (True, "pve2", True)
 
 
 def test_a_guest_on_the_target_is_started_or_left_alone():
