@@ -176,7 +176,7 @@ def test_tenants_converge_stay_apart_refuse_early_and_go(pbs, tmp_path):
                                     "role=DatastoreBackup"]
     assert results[3]["writes"] == ["DELETE /admin/datastore/tenants/namespace delete-groups=1 ns=acme"]
     assert results[4]["writes"] == ["DELETE /admin/datastore/tenants/namespace ns=globex"]
-    assert results[4]["diff"] == {"before": ["globex", "globex/prod"], "after": []}
+    assert results[4]["diff"] == {"before": {"namespaces": ["globex", "globex/prod"]}, "after": {"namespaces": []}}
     assert results[5]["writes"] == ["PUT /access/acl auth-id=homecloud-globex@pbs!backup delete=1 path=/datastore/tenants/globex "
                                     "role=DatastoreBackup"]
     assert results[6]["writes"] == ["DELETE /access/users/homecloud-globex@pbs/token/backup"]

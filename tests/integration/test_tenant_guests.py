@@ -59,15 +59,23 @@ def play(sim, playbook, inventory_path, *options):
     return process
 
 
+PREPARED = {}  # release -> the simulator state after prepare(), made once per test module and worker
+
+
 def prepare(simulator, tmp_path):
-    """Roles, networks, pools and templates in place (as root); the image served as scripts/demo.sh serves it."""
+    """Roles, networks, pools and templates in place (as root); the image served as scripts/demo.sh serves it.
+    The playbooks run once per release; later tests load the state they left."""
     serve_demo_image(simulator)
     simulator.areas["QemuRuntimeArea"].agent_delay = 0.5
     path = inventory(tmp_path, ACME_GUESTS)
+    if simulator.pve_version in PREPARED:
+        simulator.state.load(PREPARED[simulator.pve_version])
+        return simulator, path
     for playbook in ("playbooks/access.yml", "playbooks/tenant_network.yml", "playbooks/tenant_access.yml",
                      "playbooks/guest_templates.yml"):
         process = play(simulator, playbook, path)
         assert process.returncode == 0, (playbook, process.stdout[-3000:])
+    PREPARED[simulator.pve_version] = simulator.dump_state()
     return simulator, path
 
 
