@@ -19,11 +19,11 @@ import stat
 import subprocess
 
 import pytest
-import requests
 import yaml
 
 from pbssim.simulator import PbsSimulator
 from pvesim import Simulator
+from pvesim.testing import ApiSession
 
 from .playbook import REPO, run_repo_playbook, serve_demo_image
 
@@ -62,40 +62,43 @@ def bootstrap(sim, tmp_path, privileges=None):
 
 
 @pytest.fixture(scope="module")
-def network_done():
-    """The simulator state after the network part of the demo (run as root), to start the guest part from."""
+def bootstrapped(tmp_path_factory):
+    """The simulator state right after playbooks/access.yml (run as root, every privilege of the role), and the
+    automation identity it made. Each case loads a state and only takes one privilege out of the role."""
     simulator = Simulator(pve_version="9.1")
     simulator.start()
     try:
-        for playbook in ("playbooks/access.yml",) + NETWORK_DEMO:
+        _process, identity = bootstrap(simulator, tmp_path_factory.mktemp("bootstrap"))
+        yield simulator.dump_state(), identity
+    finally:
+        simulator.stop()
+
+
+def run_stages(state, playbooks):
+    """The state after running `playbooks` as root from `state` (with the demo's image served)."""
+    simulator = Simulator(pve_version="9.1")
+    simulator.start()
+    try:
+        simulator.state.load(state)
+        serve_demo_image(simulator)
+        for playbook in playbooks:
             process = run_repo_playbook(simulator, playbook)
             assert process.returncode == 0, (playbook, process.stdout[-4000:])
-        # each test's bootstrap creates the token again (its secret is shown only then) and sets the role
-        token = "/access/users/%s/token/%s" % (ROLE_OWNER["user"], ROLE_OWNER["token"])
-        root_token = list(simulator.tokens.items())[0]
-        answer = requests.delete("https://127.0.0.1:%d/api2/json%s" % (simulator.port, token), verify=simulator.cert_path,
-                                 headers={"Authorization": "PVEAPIToken=%s=%s" % root_token}, timeout=10)
-        answer.raise_for_status()
-        serve_demo_image(simulator)
-        yield simulator.dump_state()
+        return simulator.dump_state()
     finally:
         simulator.stop()
 
 
 @pytest.fixture(scope="module")
+def network_done(bootstrapped):  # pylint: disable=redefined-outer-name
+    """The state after the network part of the demo (run as root), to start the guest part from."""
+    return run_stages(bootstrapped[0], NETWORK_DEMO)
+
+
+@pytest.fixture(scope="module")
 def guests_done(network_done):  # pylint: disable=redefined-outer-name
-    """The simulator state after the guest part of the demo too (run as root), to start data protection from."""
-    simulator = Simulator(pve_version="9.1")
-    simulator.start()
-    try:
-        simulator.state.load(network_done)
-        serve_demo_image(simulator)
-        for playbook in GUEST_DEMO:
-            process = run_repo_playbook(simulator, playbook)
-            assert process.returncode == 0, (playbook, process.stdout[-4000:])
-        yield simulator.dump_state()
-    finally:
-        simulator.stop()
+    """The state after the guest part of the demo too (run as root), to start data protection from."""
+    return run_stages(network_done, GUEST_DEMO)
 
 
 @pytest.fixture
@@ -164,17 +167,20 @@ def test_on_pve_8_4_the_guest_agent_needs_vm_monitor(sim_factory, tmp_path):
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("privilege", PRIVILEGES + BY_MAJOR["9"])
-def test_without_any_one_privilege_the_demo_stops_with_a_403_naming_it(sim, tmp_path, privilege, request, pbs):  # pylint: disable=redefined-outer-name
+def test_without_any_one_privilege_the_demo_stops_with_a_403_naming_it(sim, privilege, request, pbs, bootstrapped):  # pylint: disable=redefined-outer-name
+    state, identity = bootstrapped
     playbooks = DEMO
     if privilege in PROTECTION_PRIVILEGES:  # the network and guest parts need none of them: start after them
-        sim.state.load(request.getfixturevalue("guests_done"))
-        playbooks = PROTECTION_DEMO
+        state, playbooks = request.getfixturevalue("guests_done"), PROTECTION_DEMO
     elif privilege in GUEST_PRIVILEGES:  # the network part needs none of them: start after it
-        sim.state.load(request.getfixturevalue("network_done"))
-        playbooks = GUEST_DEMO
-    else:
-        serve_demo_image(sim)
-    _process, identity = bootstrap(sim, tmp_path, privileges=[item for item in PRIVILEGES + BY_MAJOR["9"] if item != privilege])
+        state, playbooks = request.getfixturevalue("network_done"), GUEST_DEMO
+    sim.state.load(state)
+    serve_demo_image(sim)
+    # the role access.yml made, without this one privilege (as access.yml would make it from that list)
+    session = ApiSession(sim)
+    answer = session.api("PUT", "/access/roles/" + ROLE["homecloud_automation_role"],
+                         data={"privs": ",".join(item for item in PRIVILEGES + BY_MAJOR["9"] if item != privilege)})
+    assert answer.status_code == 200, answer.text
     for playbook in playbooks:
         process = run_repo_playbook(sim, playbook, identity=identity, pbs=pbs)
         if process.returncode != 0:
