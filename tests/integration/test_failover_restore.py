@@ -74,9 +74,10 @@ def log_mark(sim):
 
 def api_writes(sim, mark):
     """The /api2 writes logged after `mark`, written as the modules report them (RETURN writes)."""
-    return ["{0} {1}{2}".format(entry["method"], entry["path"], "".join(
-        " {0}={1}".format(key, entry["params"][key]) for key in sorted(entry["params"])))
-            for entry in sim.requests() if entry["seq"] > mark and entry["method"] in WRITES]
+    def shown(entry):
+        return "{0} {1}{2}".format(entry["method"], entry["path"], "".join(
+            " {0}={1}".format(key, entry["params"][key]) for key in sorted(entry["params"])))
+    return [shown(entry) for entry in sim.requests() if entry["seq"] > mark and entry["method"] in WRITES]
 
 
 def watch_config_moves(monkeypatch, sim):
