@@ -117,6 +117,11 @@ _value:
       description: Per hostname C(hostname), C(guest), C(service) (the origin URL), C(policies), C(session_duration).
       type: list
       elements: dict
+    role:
+      description: >-
+        The variables of the P(homecloud.proxmox.tenant_gateway#role) role in its shape - C(vnets), C(external) and
+        C(wireguard) (empty without VPN).
+      type: dict
 """
 
 from ansible.errors import AnsibleFilterError

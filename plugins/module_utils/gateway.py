@@ -339,6 +339,10 @@ def plan_gateways(tenant_plans, tenants, settings=None, cloudflare=None, nodes=N
             other = hostnames.setdefault(entry["hostname"], name)
             if other != name:
                 errors.append("{0}: publish: {1} is also published by tenant {2}".format(label, entry["hostname"], other))
+        role = {"vnets": [dict((key, vnet[key]) for key in ("name", "mac", "address", "allow")) for vnet in vnets],
+                "external": {"mac": nics[0]["macaddr"], "address": str(ext_address) if ext_address else None,
+                             "gateway": str(ext_gateway) if ext_gateway else None},
+                "wireguard": dict((key, vpn[key]) for key in ("interface", "port", "address", "peers")) if vpn else {}}
         planned.append({"tenant": name, "vmid": vmid, "name": "{0}{1}".format(name, settings["name_suffix"]),
                         "node": node, "size": gateway.get("size"),
                         "external": {"bridge": bridge, "vlan": vlan, "mac": nics[0]["macaddr"],
@@ -347,7 +351,8 @@ def plan_gateways(tenant_plans, tenants, settings=None, cloudflare=None, nodes=N
                                      "gateway": str(ext_gateway) if ext_gateway else None},
                         "vnets": vnets, "nics": nics, "ipconfig": ipconfig, "guest_gateways": guest_gateways,
                         "network": tenant_plan["network"], "vpn": vpn,
-                        "access_policies": [policies[key] for key in sorted(policies)], "publish": publish})
+                        "access_policies": [policies[key] for key in sorted(policies)], "publish": publish,
+                        "role": role})
     if errors:
         raise PlanError(errors)
     return planned

@@ -58,6 +58,12 @@ def test_the_gateway_vm_holds_each_vnets_first_reserved_address_with_planned_mac
                                 {"ip": "10.128.18.2/24"}]
     assert acme["guest_gateways"] == {"acme01": "10.128.17.2", "acme02": "10.128.18.2"}
     assert acme["vnets"][0]["allow"] == [{"to": "db", "proto": "tcp", "dport": "5432"}] and acme["vnets"][1]["allow"] == []
+    # what the tenant_gateway role takes, in its shape
+    assert acme["role"]["vnets"][0] == {"name": "web", "mac": "02:00:00:27:74:01", "address": "10.128.17.2/24",
+                                        "allow": [{"to": "db", "proto": "tcp", "dport": "5432"}]}
+    assert acme["role"]["external"] == {"mac": "02:00:00:27:74:00", "address": "198.51.100.21/24", "gateway": "198.51.100.1"}
+    assert acme["role"]["wireguard"] == {"interface": "wg-acme", "port": 51820, "address": "10.250.1.1/24",
+                                         "peers": acme["vpn"]["peers"]}
 
 
 def test_vpn_pool_is_the_tenants_slot_and_peers_get_one_host_address():
