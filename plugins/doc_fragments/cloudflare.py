@@ -15,10 +15,10 @@ class ModuleDocFragment:
 options:
   api_token:
     description:
-      - Cloudflare API token, sent as C(Authorization: Bearer <token>).
+      - Cloudflare API token, sent in the C(Authorization) header as C(Bearer <token>).
       - The token needs the permissions of the module it is used with, for example C(Cloudflare Tunnel Write) for
         M(homecloud.proxmox.cloudflare_tunnel), C(Zone DNS Edit) for M(homecloud.proxmox.cloudflare_tunnel_route), and
-        C(Access: Apps and Policies Edit) for the Access modules; C(Access: Organizations Read) lets
+        C(Access Apps and Policies Edit) for the Access modules; C(Access Organizations Read) lets
         M(homecloud.proxmox.cloudflare_access_app) return the team name.
       - If not set, the environment variable E(CLOUDFLARE_API_TOKEN) is used.
     type: str

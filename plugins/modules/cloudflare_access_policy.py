@@ -20,7 +20,7 @@ description:
     type; the simple forms and O(include) are added together.
   - Rules are compared as sets in Cloudflare's wire shape, so their order does not matter.
   - An C(allow) policy needs at least one include rule. A rule that matches everyone (C(everyone)) is refused in an
-    C(allow) or C(bypass) policy unless O(allow_everyone=true): a tunnel is a path, not an authorization.
+    C(allow) or C(bypass) policy unless O(allow_everyone=true), because a tunnel is a path, not an authorization.
   - Options left unset are left alone when the policy exists.
   - Check mode and diff mode show the planned API calls and the policy before and after.
 options:
@@ -81,7 +81,8 @@ options:
         description: SAML attribute value to match.
         type: str
   include:
-    description: Further include rules, as Cloudflare rule objects, for example V({"ip": {"ip": "192.0.2.0/24"}}).
+    description:
+      - 'Further include rules, as Cloudflare rule objects, for example C({"ip": {"ip": "192.0.2.0/24"}}).'
     type: list
     elements: dict
   exclude:
