@@ -1,0 +1,1 @@
+"""The areas of the Cloudflare API that cfsim serves (one module each)."""
