@@ -131,7 +131,7 @@ class Validator:
             branch_errors = self.errors(branch, value, field, mode)
             if not branch_errors:
                 return []
-            score = (any(error.discriminator for error in branch_errors), len(branch_errors))
+            score = (any(error.discriminator and _at_level(error.field, field) for error in branch_errors), len(branch_errors))
             if best is None or score < best[0]:
                 best = (score, branch_errors)
         return best[1] if best else []
@@ -179,6 +179,11 @@ class Validator:
             if name in value:
                 found.extend(self.errors(prop, value[name], _join(field, name), mode))
         return found
+
+
+def _at_level(error_field, field):
+    """True for an error on `field` itself or on one of its direct keys."""
+    return error_field == field or error_field.rpartition(".")[0] == field
 
 
 def _join(field, key):
