@@ -67,11 +67,13 @@ def run_playbook(plays, tmp_path, extra_vars=None, check=False, timeout=300):
     return ansible_playbook(str(playbook), options, cwd=str(tmp_path), timeout=timeout)
 
 
-def run_repo_playbook(sim, playbook, inventory="inventories/demo", options=(), timeout=300, identity=None, pbs=None):
+def run_repo_playbook(sim, playbook, inventory="inventories/demo", options=(), timeout=300, identity=None, pbs=None,
+                      cloudflare=None):
     """Run one of the repository's playbooks with one of its inventories, pointed at the simulator
     through the PROXMOX_* variables, as `make demo` does; as the simulator's root token, or as
     `identity` = (user, token name, secret); with `pbs` (a running pbssim), at that backup server
-    through the PBS_* variables, as its admin token."""
+    through the PBS_* variables, as its admin token; with `cloudflare` (a running cfsim), at that
+    Cloudflare API through the CLOUDFLARE_* variables, as its first token."""
     user, token_id, token_secret = identity or sim_token(sim)
     env = dict(PROXMOX_HOST="127.0.0.1", PROXMOX_PORT=str(sim.port), PROXMOX_USER=user, PROXMOX_TOKEN_ID=token_id,
                PROXMOX_TOKEN_SECRET=token_secret, PROXMOX_CA_PATH=sim.cert_path)
@@ -79,13 +81,17 @@ def run_repo_playbook(sim, playbook, inventory="inventories/demo", options=(), t
         pbs_token_id, pbs_secret = next(iter(pbs.tokens.items()))
         env.update(PBS_HOST="127.0.0.1", PBS_PORT=str(pbs.port), PBS_TOKEN_ID=pbs_token_id, PBS_TOKEN_SECRET=pbs_secret,
                    PBS_FINGERPRINT=pbs.cert_fingerprint)
+    if cloudflare is not None:
+        env.update(CLOUDFLARE_API_TOKEN=next(iter(cloudflare.tokens)), CLOUDFLARE_ACCOUNT_ID=cloudflare.account_id,
+                   CLOUDFLARE_API_URL=cloudflare.url + "/client/v4", CLOUDFLARE_CA_PATH=cloudflare.cert_path)
     return ansible_playbook(os.path.join(REPO, playbook), ["-i", os.path.join(REPO, inventory)] + list(options),
                             cwd=REPO, timeout=timeout, env=env)
 
 
 def ansible_playbook(playbook, options, cwd, timeout, env=None):
-    """ansible-playbook from this Python's environment, with no PROXMOX_/PBS_/ANSIBLE_ settings of the caller."""
-    clean = dict((key, value) for key, value in os.environ.items() if not key.startswith(("PROXMOX_", "PBS_", "ANSIBLE_")))
+    """ansible-playbook from this Python's environment, with no PROXMOX_/PBS_/CLOUDFLARE_/ANSIBLE_ settings of the caller."""
+    clean = dict((key, value) for key, value in os.environ.items()
+                 if not key.startswith(("PROXMOX_", "PBS_", "CLOUDFLARE_", "ANSIBLE_")))
     clean.update(
         ANSIBLE_COLLECTIONS_PATH=COLLECTIONS,
         ANSIBLE_ROLES_PATH=TARGETS,
