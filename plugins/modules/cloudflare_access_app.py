@@ -16,7 +16,8 @@ description:
   - Creates, updates or removes one Access application of an account (C(/accounts/{account_id}/access/apps)), found by
     its O(name) and O(domain), that puts a hostname behind Cloudflare Access.
   - O(policies) names reusable Access policies (M(homecloud.proxmox.cloudflare_access_policy)) in precedence order;
-    a name that does not exist fails the task before any write, naming it. An empty list is refused, and a new
+    a name that does not exist fails the task before any write, naming it (in check mode it is a warning, as an
+    earlier task may create the policy). An empty list is refused, and a new
     application needs at least one policy, because every published hostname sits behind an Access policy.
   - A domain belongs to one application; when another application holds O(domain), the task fails before any write,
     naming it.
@@ -198,7 +199,11 @@ class CloudflareAccessApp(CloudflareObjectModule):
         self.policy_names = dict((policy.get("id"), policy.get("name")) for policy in listed)
         self.policy_ids = dict((policy.get("name"), policy.get("id")) for policy in listed)
         missing = [name for name in self.module.params["policies"] or [] if name not in self.policy_ids]
-        if missing:
+        if missing and self.module.check_mode:
+            # an earlier task of the play (cloudflare_access_policy) may create them; check mode only planned that
+            self.module.warn("no reusable Access policy named {0} (unless an earlier task creates it)".format(
+                ", ".join(repr(name) for name in missing)))
+        elif missing:
             raise CloudflareInputError("policies: no reusable Access policy named {0} (create it with cloudflare_access_policy "
                                        "first); nothing was changed".format(", ".join(repr(name) for name in missing)))
 
@@ -241,7 +246,7 @@ class CloudflareAccessApp(CloudflareObjectModule):
         """The request body of a state: policy names become {id, precedence} in the order given."""
         body = dict((key, value) for key, value in state.items() if key not in ("id", "aud") and value is not None)
         if "policies" in body:
-            body["policies"] = [dict(id=self.policy_ids.get(name, name), precedence=position + 1)
+            body["policies"] = [dict(id=self.policy_ids.get(name, "<id of {0}>".format(name)), precedence=position + 1)
                                 for position, name in enumerate(body["policies"])]
         return body
 

@@ -412,6 +412,9 @@ def test_app_refusals_come_before_any_write(api):
             (dict(policies=["acme-staff"], session_duration="forever"), "session_duration 'forever'")]:
         result = run(api, cloudflare_access_app, name="acme app", domain="app.example.com", **options)
         assert result["failed"] and message in result["msg"], result
+    planned = run(api, cloudflare_access_app, check_mode=True, name="acme app", domain="app.example.com", policies=["later"])
+    assert not planned["failed"] and "no reusable Access policy named 'later'" in planned["warnings"][0]
+    assert '"id":"<id of later>"' in planned["writes"][0]
     assert api.writes() == writes
     run(api, cloudflare_access_app, name="acme app", domain="app.example.com", policies=["acme-staff"])
     taken = run(api, cloudflare_access_app, name="other app", domain="app.example.com", policies=["acme-staff"])
