@@ -151,8 +151,8 @@ def test_lists_follow_the_pages():
 
 
 def test_a_write_shows_nested_values_as_json_and_masks_secrets():
-    write = CloudflareWrite("POST", "/p", dict(name="x", include=[{"email": {"email": "a@b.c"}}], proxied=True, secret="s3",
-                                              comment=None), secret_keys=("secret",))
+    params = dict(name="x", include=[{"email": {"email": "a@b.c"}}], proxied=True, secret="s3", comment=None)
+    write = CloudflareWrite("POST", "/p", params, secret_keys=("secret",))
     assert str(write) == 'POST /p include=[{"email":{"email":"a@b.c"}}] name=x proxied=true secret=********'
 
 
@@ -177,5 +177,5 @@ def test_input_rules():
     with pytest.raises(CloudflareInputError, match="CLOUDFLARE_ACCOUNT_ID"):
         check_account_id(None)
     assert team_name_of("homecloud.cloudflareaccess.com") == "homecloud"
-    assert rule_set([{"email": {"email": "a"}}, {"group": {"id": "g", "x": None}}]) == rule_set([{"group": {"id": "g"}},
-                                                                                               {"email": {"email": "a"}}])
+    in_one_order = [{"email": {"email": "a"}}, {"group": {"id": "g", "x": None}}]
+    assert rule_set(in_one_order) == rule_set([{"group": {"id": "g"}}, {"email": {"email": "a"}}])

@@ -113,8 +113,8 @@ class FakeCloudflare:
         page, per_page = int(query.get("page", 1)), 2
         chunk = items[(page - 1) * per_page:page * per_page]
         total_pages = max(1, -(-len(items) // per_page))
-        return self.ok([dict(item) for item in chunk], dict(page=page, per_page=per_page, count=len(chunk),
-                                                          total_count=len(items), total_pages=total_pages))
+        info = dict(page=page, per_page=per_page, count=len(chunk), total_count=len(items), total_pages=total_pages)
+        return self.ok([dict(item) for item in chunk], info)
 
     def create(self, items, body, **extra):
         item = dict(body, id=uuid.uuid4().hex, **extra)
