@@ -199,10 +199,10 @@ class CloudflareTunnel(CloudflareConvergeModule):
             tunnel_id = self.tunnel["id"]
             writes.append(CloudflareWrite("DELETE", self.account_path("cfd_tunnel", path_segment(tunnel_id)),
                                           confirm=lambda: self.find(self.tunnel["name"]) is None))
-        if held is not None and self.stale_credentials(held):
+        removes_file = held is not None and self.stale_credentials(held)
+        if removes_file:
             writes.append(FileChange("remove {0}".format(path), lambda: os.remove(path)))
-        return writes, before, dict(tunnel=None, credentials_file=None if any(isinstance(w, FileChange) for w in writes)
-                                    else before["credentials_file"])
+        return writes, before, dict(tunnel=None, credentials_file=None if removes_file else before["credentials_file"])
 
     def find(self, name):
         """The account's tunnel of this name that is not deleted (the list filters by name and is_deleted)."""

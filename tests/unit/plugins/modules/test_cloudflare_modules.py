@@ -60,8 +60,17 @@ class FakeCloudflare:
         self.policies = []
         self.apps = []
         self.requests = []
+        self.lose_answers = []  # (method, path suffix): the change is made, then the answer is lost (HTTP 502)
 
     def __call__(self, url, data=None, headers=None, method=None, **_options):
+        answer = self.answer(url, data, headers, method)
+        lost = [entry for entry in self.lose_answers if entry[0] == method and self.requests[-1][1].endswith(entry[1])]
+        if lost:
+            self.lose_answers.remove(lost[0])
+            self.error(502, 0, "Bad Gateway")
+        return answer
+
+    def answer(self, url, data, headers, method):
         parts = urlsplit(url)
         path = parts.path[len(urlsplit(API).path):]
         query = dict(parse_qsl(parts.query))
@@ -269,6 +278,16 @@ def test_a_missing_or_foreign_credentials_file_is_recovered_from_the_token(api, 
     fixed = run(api, cloudflare_tunnel, name="acme", credentials_file=str(credentials))
     assert fixed["writes"] == ["chmod 0600 {0} (was 0644)".format(credentials)]
     assert stat.S_IMODE(os.stat(str(credentials)).st_mode) == 0o600
+
+
+def test_a_lost_create_answer_is_confirmed_by_a_reread_and_the_file_written_from_the_token(api, tmp_path):
+    credentials = tmp_path / "acme.json"
+    api.lose_answers.append(("POST", "/cfd_tunnel"))
+    done = run(api, cloudflare_tunnel, name="acme", credentials_file=str(credentials))
+    assert not done["failed"] and api.writes() == [("POST", "/accounts/{0}/cfd_tunnel".format(ACCOUNT))], "the POST was resent"
+    tunnel_id = api.tunnels[0]["id"]
+    assert done["tunnel"]["id"] == tunnel_id and any(path.endswith("/token") for _method, path, _query, _body in api.requests)
+    assert json.loads(credentials.read_text()) == {"AccountTag": ACCOUNT, "TunnelSecret": api.secrets[tunnel_id], "TunnelID": tunnel_id}
 
 
 def test_absent_deletes_the_tunnel_and_its_credentials_file_only(api, tmp_path):
