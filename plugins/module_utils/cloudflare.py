@@ -312,8 +312,6 @@ class CloudflareModuleMixin:  # pylint: disable=too-few-public-methods
     """Makes one of the objects.py engines talk to Cloudflare: the same result, failure, check mode
     and diff handling (ProxmoxModule.execute), with a CloudflareClient from the connection options."""
 
-    needs_account = True
-
     def __init__(self, module, client=None):  # pylint: disable=super-init-not-called
         # ProxmoxModule.__init__ builds a PVE client from the api_* options, which these modules lack
         self.module = module

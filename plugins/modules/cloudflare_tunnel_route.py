@@ -105,7 +105,6 @@ RECORD_KEYS = ("id", "name", "type", "content", "proxied", "ttl", "comment")
 
 class CloudflareTunnelRoute(CloudflareObjectModule):
     result_key = "record"
-    needs_account = False
 
     def __init__(self, module, client=None):
         super(CloudflareTunnelRoute, self).__init__(module, client)
