@@ -63,7 +63,7 @@ ACCOUNT_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # Go's time.ParseDuration, as Access's session_duration takes it ("Must be in the format 300ms or 2h45m.
 # Valid time units are: ns, us (or µs), ms, s, m, h."): one or more <number><unit>.
-GO_DURATION_RE = re.compile(u"^(?:[0-9]+(?:\\.[0-9]+)?(?:ns|us|\u00b5s|ms|s|m|h))+$")
+GO_DURATION_RE = re.compile("^(?:[0-9]+(?:\\.[0-9]+)?(?:ns|us|\u00b5s|ms|s|m|h))+$")
 HOSTNAME_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
@@ -83,7 +83,8 @@ class CloudflareError(ProxmoxError):
 class CloudflareApiError(CloudflareError):
     """Cloudflare answered with an error: HTTP status plus the envelope's errors [{code, message}]."""
 
-    def __init__(self, method, path, status, api_errors):
+    def __init__(self, method, path, status, api_errors, retry_after=None):
+        self.retry_after = retry_after  # the Retry-After header of a 429 or 503, in seconds
         entries = [entry for entry in api_errors or [] if isinstance(entry, dict)]
         errors = dict((str(entry.get("code")), str(entry.get("message"))) for entry in entries)
         reason = "; ".join("{0}: {1}".format(entry.get("code"), entry.get("message")) for entry in entries) or "no error details"
@@ -214,9 +215,7 @@ class CloudflareClient:
             if document is None and 200 <= status < 300:
                 raise CloudflareError("{0} {1} answered HTTP {2} with a body that is not Cloudflare's JSON envelope".format(
                     method, path, status), method, path, status)
-            error = CloudflareApiError(method, path, status, (document or {}).get("errors"))
-            error.retry_after = retry_after
-            raise error
+            raise CloudflareApiError(method, path, status, (document or {}).get("errors"), retry_after)
         return document
 
     def _with_retries(self, method, path, params, confirm):
@@ -234,7 +233,7 @@ class CloudflareClient:
                         return {"result": None}
                 elif attempt >= self.retries:
                     raise
-                self._sleep(self._pause(attempt, getattr(error, "retry_after", None), method, path))
+                self._sleep(self._pause(attempt, error.retry_after, method, path))
             except (URLError, socket.timeout, ConnectionError) as error:
                 reached = not _never_reached(error)
                 if attempt >= self.retries and (not write or not reached):

@@ -156,7 +156,7 @@ def test_a_write_shows_nested_values_as_json_and_masks_secrets():
     assert str(write) == 'POST /p include=[{"email":{"email":"a@b.c"}}] name=x proxied=true secret=********'
 
 
-@pytest.mark.parametrize("duration", ["24h", "30m", "2h45m", "300ms", "1.5h", "10s"])
+@pytest.mark.parametrize("duration", ["24h", "30m", "2h45m", "300ms", "1.5h", "10s", "5\u00b5s", "5us"])
 def test_go_durations(duration):
     assert check_go_duration(duration, "session_duration") == duration
 
