@@ -63,7 +63,7 @@ rig: venv collection ## container test rig: Debian packages, podman settings, co
 	@bash scripts/test-rig.sh
 
 # The Molecule scenarios under molecule/, each a full `molecule test` (podman containers).
-MOLECULE_SCENARIOS ?= pve_host pve_host_evpn
+MOLECULE_SCENARIOS ?= pve_host pve_host_evpn tenant_gateway
 molecule: rig ## Molecule scenarios in podman containers (MOLECULE_SCENARIOS="pve_host ..." picks some)
 	@for scenario in $(MOLECULE_SCENARIOS); do \
 	    echo "=== molecule test -s $$scenario"; t0=$$(date +%s); \
