@@ -11,11 +11,14 @@
 #   frr             only for `vtysh -C -f`, which checks the frr.conf pvesim renders with FRR's
 #                   own grammar (tests/sim/test_sim_sdn_render.py); no FRR daemon may run on
 #                   the host, so services are blocked while installing (see below)
+#   nftables        only for `nft -c -f`, which checks the tenant gateway's rendered ruleset
+#                   (tests/unit/test_tenant_gateway_templates.py) inside a network namespace of the
+#                   test; nothing is loaded into the host's ruleset and its service stays off
 set -euo pipefail
 
 PACKAGES=(make git tar ca-certificates python3-venv shellcheck
     podman runc netavark aardvark-dns catatonit uidmap slirp4netns fuse-overlayfs iptables
-    debootstrap iproute2 frr)
+    debootstrap iproute2 frr nftables)
 # FRR's daemons as `ps -o comm` shows them: none of them may be left running by the install
 FRR_DAEMONS=(watchfrr zebra bgpd bfdd staticd mgmtd ospfd ospf6d isisd fabricd ripd ripngd ldpd pimd)
 
