@@ -82,14 +82,19 @@ def _address(value, where, errors):
         return None
 
 
-def _public_key(value, where, errors):
-    """A WireGuard public key: base64 of 32 bytes (44 characters, as `wg pubkey` prints it)."""
+def wireguard_public_key_ok(text):
+    """Whether text is a WireGuard public key: base64 of 32 bytes (44 characters, as `wg pubkey` prints it)."""
+    if not isinstance(text, str) or len(text) != 44:
+        return False
     try:
-        if not isinstance(value, str) or len(value) != 44:
-            raise ValueError(value)
-        if len(base64.b64decode(value.encode("ascii"), validate=True)) != 32:
-            raise ValueError(value)
+        return len(base64.b64decode(text.encode("ascii"), validate=True)) == 32
     except (ValueError, binascii.Error, UnicodeEncodeError):
+        return False
+
+
+def _public_key(value, where, errors):
+    """value when it is a WireGuard public key, else None (reported)."""
+    if not wireguard_public_key_ok(value):
         errors.append("{0}: {1!r} is not a WireGuard public key (44 characters of base64, as `wg pubkey` prints "
                       "it)".format(where, value))
         return None

@@ -11,7 +11,6 @@ __metaclass__ = type
 
 import base64
 import copy
-import importlib.util
 import json
 import os
 import shutil
@@ -22,10 +21,9 @@ import jinja2
 import pytest
 import yaml
 
+from ansible_collections.homecloud.proxmox.plugins.module_utils.gateway_role import tenant_gateway_role_plan
+
 ROLE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "roles", "tenant_gateway")
-SPEC = importlib.util.spec_from_file_location("gateway_plan", os.path.join(ROLE, "files", "gateway_plan.py"))
-gateway_plan = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(gateway_plan)
 
 ALICE = base64.b64encode(b"a" * 32).decode()
 BOB = base64.b64encode(b"b" * 32).decode()
@@ -63,7 +61,7 @@ def variables(**changes):
 
 
 def render(name, values):
-    result = gateway_plan.make_plan(values, LINKS)
+    result = tenant_gateway_role_plan(values, LINKS)
     assert result["errors"] == []
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.join(ROLE, "templates")), trim_blocks=True,
                              undefined=jinja2.StrictUndefined)
@@ -74,11 +72,11 @@ def render(name, values):
 
 
 def errors(**changes):
-    return " | ".join(gateway_plan.make_plan(variables(**changes), LINKS)["errors"])
+    return " | ".join(tenant_gateway_role_plan(variables(**changes), LINKS)["errors"])
 
 
 def test_interfaces_are_found_by_mac():
-    result = gateway_plan.make_plan(variables(), LINKS)
+    result = tenant_gateway_role_plan(variables(), LINKS)
     assert result["errors"] == []
     assert result["interfaces"] == {"external": "ens18", "web": "ens19", "db": "ens20"}
 
