@@ -235,7 +235,9 @@ def test_wireguard_peer_reaches_the_vnet(host):
     assert [line.split()[0] for line in logged if '"GET / ' in line] == ['10.250.1.10'], logged
     after = counters()
     print(after)
-    assert after['in_wireguard'] > before['in_wireguard']
+    # in_wireguard sits after `ct state established,related accept`: it counts the peer's new
+    # flows (its first handshake), not every packet
+    assert after['in_wireguard'] > 0
     assert after['fwd_wireguard'] > before['fwd_wireguard']
 
 
