@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# make demo: a simulated Proxmox VE cluster (pvesim, 3 nodes) and a simulated Proxmox Backup
-# Server (pbssim), and the demo playbooks run against them, twice: the second run must change nothing.
+# make demo: a simulated Proxmox VE cluster (pvesim, 3 nodes), a simulated Proxmox Backup Server
+# (pbssim) and a simulated Cloudflare API (cfsim), and the demo playbooks run against them, twice:
+# the second run must change nothing.
 #
 # Environment knobs:
 #   PVE_VERSION      simulated release, 9.1 (default) or 8.4
 #   DEMO_NODES       node names, default pve1,pve2,pve3
 #   DEMO_PLAYBOOKS   playbooks to run, in order (default: access.yml, cluster_info.yml,
 #                    tenant_network.yml, tenant_access.yml, firewall.yml, guest_templates.yml,
-#                    tenant_guests.yml, data_protection.yml)
+#                    tenant_guests.yml, data_protection.yml, tenant_gateway.yml)
 #   DEMO_AUTOMATION  1 (default): access.yml runs as root@pam's token and creates the
 #                    HomecloudAutomation token; every other playbook runs with that token.
 #                    0: everything runs as root@pam's token.
@@ -21,7 +22,7 @@ export PATH="$VENV/bin:$PATH"
 
 PVE_VERSION=${PVE_VERSION:-9.1}
 DEMO_NODES=${DEMO_NODES:-pve1,pve2,pve3}
-read -r -a PLAYBOOKS <<< "${DEMO_PLAYBOOKS:-playbooks/access.yml playbooks/cluster_info.yml playbooks/tenant_network.yml playbooks/tenant_access.yml playbooks/firewall.yml playbooks/guest_templates.yml playbooks/tenant_guests.yml playbooks/data_protection.yml}"
+read -r -a PLAYBOOKS <<< "${DEMO_PLAYBOOKS:-playbooks/access.yml playbooks/cluster_info.yml playbooks/tenant_network.yml playbooks/tenant_access.yml playbooks/firewall.yml playbooks/guest_templates.yml playbooks/tenant_guests.yml playbooks/data_protection.yml playbooks/tenant_gateway.yml}"
 DEMO_AUTOMATION=${DEMO_AUTOMATION:-1}
 INVENTORY=inventories/demo
 START_TIMEOUT=30        # seconds the simulator gets to write its port file
@@ -42,6 +43,10 @@ PBS_CERT=$RUN/pbs-ssl.pem
 PBS_FINGERPRINT_FILE=$RUN/pbs-fingerprint
 PBS_LOG=$RUN/pbssim.log
 PBS_PID=
+CF_PORT_FILE=$RUN/cf-port
+CF_CERT=$RUN/cf-ssl.pem
+CF_LOG=$RUN/cfsim.log
+CF_PID=
 
 stop_pid() {  # TERM, up to 5 s, then KILL; by PID only
     local pid=$1
@@ -57,8 +62,9 @@ stop_simulator() {
     local rc=$?
     stop_pid "$SIM_PID"
     stop_pid "$PBS_PID"
+    stop_pid "$CF_PID"
     if [ "$rc" -ne 0 ]; then
-        for log in "$SIM_LOG" "$PBS_LOG"; do
+        for log in "$SIM_LOG" "$PBS_LOG" "$CF_LOG"; do
             [ -s "$log" ] || continue
             echo "demo: last lines of the simulator log ($log):" >&2
             tail -n 20 "$log" >&2
@@ -90,6 +96,11 @@ echo "demo: starting the Proxmox Backup Server simulator"
     --fingerprint-file "$PBS_FINGERPRINT_FILE" >"$PBS_LOG" 2>&1 </dev/null &
 PBS_PID=$!
 
+echo "demo: starting the Cloudflare API simulator"
+"$PY" -m cfsim --bind 127.0.0.1 --port 0 --port-file "$CF_PORT_FILE" --cert-file "$CF_CERT" \
+    >"$CF_LOG" 2>&1 </dev/null &
+CF_PID=$!
+
 wait_ready() {  # pid, name, files the simulator writes once it listens
     local pid=$1 name=$2; shift 2
     local deadline=$((SECONDS + START_TIMEOUT)) file
@@ -107,12 +118,21 @@ wait_ready() {  # pid, name, files the simulator writes once it listens
 }
 wait_ready "$SIM_PID" "Proxmox VE" "$PORT_FILE" "$CERT"
 wait_ready "$PBS_PID" "Proxmox Backup Server" "$PBS_PORT_FILE" "$PBS_FINGERPRINT_FILE"
+wait_ready "$CF_PID" "Cloudflare API" "$CF_PORT_FILE" "$CF_CERT"
 PORT=$(tr -d '[:space:]' < "$PORT_FILE")
 echo "demo: simulator (pid $SIM_PID) listening on https://127.0.0.1:$PORT/api2/json"
 export PBS_HOST=127.0.0.1 PBS_PORT PBS_FINGERPRINT PBS_TOKEN_ID=${PBS_ADMIN%%=*} PBS_TOKEN_SECRET=${PBS_ADMIN#*=}
 PBS_PORT=$(tr -d '[:space:]' < "$PBS_PORT_FILE")
 PBS_FINGERPRINT=$(tr -d '[:space:]' < "$PBS_FINGERPRINT_FILE")
 echo "demo: backup server simulator (pid $PBS_PID) listening on https://127.0.0.1:$PBS_PORT/api2/json (fingerprint $PBS_FINGERPRINT)"
+
+# The Cloudflare simulator's demo token and account (python -m cfsim --help).
+CF_PORT=$(tr -d '[:space:]' < "$CF_PORT_FILE")
+export CLOUDFLARE_API_URL="https://127.0.0.1:$CF_PORT/client/v4" CLOUDFLARE_CA_PATH="$CF_CERT"
+CLOUDFLARE_API_TOKEN=$("$PY" -c 'from cfsim.simulator import DEMO_TOKEN; print(DEMO_TOKEN)')
+CLOUDFLARE_ACCOUNT_ID=$("$PY" -c 'from cfsim.simulator import DEFAULT_ACCOUNT_ID; print(DEFAULT_ACCOUNT_ID)')
+export CLOUDFLARE_API_TOKEN CLOUDFLARE_ACCOUNT_ID
+echo "demo: Cloudflare API simulator (pid $CF_PID) listening on $CLOUDFLARE_API_URL"
 
 export PROXMOX_HOST=127.0.0.1 PROXMOX_PORT="$PORT" PROXMOX_CA_PATH="$CERT"
 AUTOMATION_TOKEN_FILE=$RUN/automation-token   # written (0600) by access.yml when it creates the token
@@ -161,6 +181,16 @@ with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=s
     print("demo: the simulator serves a stand-in image for %s" % image["url"])
 PYEOF
 
+# The gateway VMs of the demo are simulated: there is no operating system to configure (the
+# tenant_gateway role is proven in molecule/tenant_gateway). This machine plays the gateway for the
+# tunnels' credentials, written 0600 under the run directory.
+playbook_options() {
+    if [ "$(basename "$1")" = tenant_gateway.yml ]; then
+        echo "-e homecloud_gateway_connection=local -e ansible_python_interpreter=$PY" \
+             "-e homecloud_cloudflared_dir=$RUN/cloudflared --skip-tags gateway_os"
+    fi
+}
+
 for pass in 1 2; do
     for playbook in "${PLAYBOOKS[@]}"; do
         use_identity "$(basename "$playbook")"
@@ -168,7 +198,7 @@ for pass in 1 2; do
         out=$RUN/run$pass-$(basename "$playbook" .yml).log
         before=$(sim_counters)
         timeout "$PLAY_TIMEOUT" ansible-playbook -i "$INVENTORY" "$playbook" \
-            -e homecloud_automation_token_file="$AUTOMATION_TOKEN_FILE" | tee "$out"
+            -e homecloud_automation_token_file="$AUTOMATION_TOKEN_FILE" $(playbook_options "$playbook") | tee "$out"
         echo "demo: simulator counters before: $before; after: $(sim_counters)"
         if [ "$pass" = 2 ] && grep -Eq '^[^ ].*: ok=[0-9]+ +changed=[1-9]' "$out"; then
             echo "demo: the second run of $playbook changed something: not idempotent" >&2; exit 1
