@@ -281,11 +281,12 @@ def read_credentials(path):
     A file that is not cloudflared's JSON is reported as holding no tunnel (it gets rewritten)."""
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)
-        with open(path) as handle:
-            content = json.load(handle)
     except (IOError, OSError):
         return None
-    except ValueError:
+    try:
+        with open(path) as handle:
+            content = json.load(handle)
+    except (IOError, OSError, ValueError):
         return dict(mode=mode, has_secret=False)
     if not isinstance(content, dict):
         return dict(mode=mode, has_secret=False)
