@@ -302,8 +302,8 @@ class CfSimulator(SimulatorBase):  # pylint: disable=too-many-instance-attribute
 
     def _authorize(self, area, method, token, path_params):
         if area.permission is not None:
-            wanted = {"%s:edit" % area.permission} if method in WRITE_METHODS else {"%s:read" % area.permission,
-                                                                                  "%s:edit" % area.permission}
+            edit = "%s:edit" % area.permission
+            wanted = {edit} if method in WRITE_METHODS else {"%s:read" % area.permission, edit}
             if not wanted & set(token["permissions"]):
                 raise CfError(HTTP_FORBIDDEN, area.forbidden)
         if "account_id" in path_params and path_params["account_id"] != self.account_id:

@@ -44,7 +44,8 @@ class Tunnels(CfArea):
         return base64.b64encode(raw).decode("ascii")
 
     def _new_secret(self):
-        raw = bytes(self.sim.observer.rng.getrandbits(8) for _ in range(MIN_SECRET_BYTES))
+        rng = self.sim.observer.rng
+        raw = bytes(rng.getrandbits(8) for dummy in range(MIN_SECRET_BYTES))
         return base64.b64encode(raw).decode("ascii")
 
     def _name(self, name, except_id=None):

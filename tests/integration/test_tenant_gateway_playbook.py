@@ -153,8 +153,8 @@ def test_a_hostname_without_access_policy_is_refused_before_any_write(refusal_se
     tenants_file = os.path.join(path, "group_vars", "all", "tenants.yml")
     with open(tenants_file) as handle:
         tenants = yaml.safe_load(handle)
-    tenants["homecloud_tenants"][0]["publish"].append({"hostname": "admin.acme.homecloud.example", "guest": "web1",
-                                                        "port": 9000, "access": []})
+    unprotected = {"hostname": "admin.acme.homecloud.example", "guest": "web1", "port": 9000, "access": []}
+    tenants["homecloud_tenants"][0]["publish"].append(unprotected)
     with open(tenants_file, "w") as handle:
         yaml.safe_dump(tenants, handle)
     pve_before, cf_before = len(sim.requests()), len(cloudflare.requests())
