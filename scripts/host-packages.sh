@@ -14,11 +14,14 @@
 #   nftables        only for `nft -c -f`, which checks the tenant gateway's rendered ruleset
 #                   (tests/unit/test_tenant_gateway_templates.py) inside a network namespace of the
 #                   test; nothing is loaded into the host's ruleset and its service stays off
+#   wireguard-go wireguard-tools tcpdump netcat-openbsd iputils-ping  the tenant gateway scenario
+#                   (molecule/tenant_gateway): a WireGuard peer, packet captures and probes, all
+#                   inside network namespaces of the run
 set -euo pipefail
 
 PACKAGES=(make git tar ca-certificates python3-venv shellcheck
     podman runc netavark aardvark-dns catatonit uidmap slirp4netns fuse-overlayfs iptables
-    debootstrap iproute2 frr nftables)
+    debootstrap iproute2 frr nftables wireguard-go wireguard-tools tcpdump netcat-openbsd iputils-ping)
 # FRR's daemons as `ps -o comm` shows them: none of them may be left running by the install
 FRR_DAEMONS=(watchfrr zebra bgpd bfdd staticd mgmtd ospfd ospf6d isisd fabricd ripd ripngd ldpd pimd)
 
