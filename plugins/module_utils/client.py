@@ -192,6 +192,23 @@ def upid_node(upid):
     return parts[1]
 
 
+def confirmed_write(method, path, confirm, cause, error, last_attempt):
+    """After a write with an unknown outcome (a lost connection, a 5xx): ``confirm()`` reads the object back.
+    True if the server holds the change, False if it does not and the write may be sent again; raises
+    ProxmoxUncertainError when nobody can tell, and ``error`` when it does not hold and no attempt is left.
+    The Proxmox VE, Backup Server and Cloudflare clients share it."""
+    try:
+        outcome = confirm() if confirm is not None else None
+    except ProxmoxError as reread_error:
+        cause = "{0}; reading it back failed too: {1}".format(cause, reread_error)
+        outcome = None
+    if outcome is None:
+        raise ProxmoxUncertainError(method, path, cause, error.status, error.reason)
+    if outcome is False and last_attempt:
+        raise error
+    return outcome
+
+
 class ProxmoxClient:
     """Talks to one PVE API endpoint with token or ticket (password) auth."""
 
@@ -366,18 +383,7 @@ class ProxmoxClient:
             attempt += 1
 
     def _confirmed(self, method, path, confirm, cause, error, attempt):
-        """After a write with an unknown outcome: True if PVE holds the change, False if it
-        does not and the write may be sent again; raises when nobody can tell or no attempt is left."""
-        try:
-            outcome = confirm() if confirm is not None else None
-        except ProxmoxError as reread_error:
-            cause = "{0}; reading it back failed too: {1}".format(cause, reread_error)
-            outcome = None
-        if outcome is None:
-            raise ProxmoxUncertainError(method, path, cause, error.status, error.reason)
-        if outcome is False and attempt >= self.retries:
-            raise error
-        return outcome
+        return confirmed_write(method, path, confirm, cause, error, attempt >= self.retries)
 
     def _connection_failed(self, method, path, attempt, error):
         hint = " (check validate_certs and ca_path)" if isinstance(error, requests.exceptions.SSLError) else ""

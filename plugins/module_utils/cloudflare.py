@@ -37,7 +37,7 @@ from ansible.module_utils.urls import open_url
 from ansible_collections.homecloud.proxmox.plugins.module_utils.client import (
     USER_AGENT,
     ProxmoxError,
-    ProxmoxUncertainError,
+    confirmed_write,
 )
 from ansible_collections.homecloud.proxmox.plugins.module_utils.objects import (
     MASK,
@@ -260,18 +260,7 @@ class CloudflareClient:
         return min(self.backoff * (2 ** attempt), 10)
 
     def _confirmed(self, method, path, confirm, cause, error, attempt):
-        """After a write with an unknown outcome: True if it is in place, False to send it again
-        (while attempts are left); raises when nobody can tell."""
-        try:
-            outcome = confirm() if confirm is not None else None
-        except ProxmoxError as reread_error:
-            cause = "{0}; reading it back failed too: {1}".format(cause, reread_error)
-            outcome = None
-        if outcome is None:
-            raise ProxmoxUncertainError(method, path, cause, error.status, error.reason)
-        if outcome is False and attempt >= self.retries:
-            raise error
-        return outcome
+        return confirmed_write(method, path, confirm, cause, error, attempt >= self.retries)
 
 
 def parse_document(text):
