@@ -47,12 +47,16 @@ def changed_tasks(lines, check):
     return tasks, handlers
 
 
-def run_playbook(playbook, extra_vars, limit=None):
-    """ansible-playbook against the scenario's inventory; returns (rc, output)."""
+def run_playbook(playbook, extra_vars, limit=None, extra_args=()):
+    """ansible-playbook against the scenario's inventory; returns (rc, output).
+
+    extra_args: more ansible-playbook arguments, e.g. ['--tags', 'x'] for a run of one part.
+    """
     command = ['ansible-playbook', '-i', os.environ['MOLECULE_INVENTORY_FILE'], playbook,
                '-e', json.dumps(extra_vars)]
     if limit:
         command += ['--limit', limit]
+    command += list(extra_args)
     env = dict(os.environ)
     env.pop('HOMECLOUD_CHANGES_LOG', None)
     done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,

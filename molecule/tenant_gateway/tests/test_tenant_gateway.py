@@ -51,6 +51,11 @@ VARS = yaml.safe_load(_read(os.path.join(EPHEMERAL, 'gateway_vars.yml')))
 WG = VARS['tenant_gateway_wireguard']
 WG_IF = WG['interface']
 NFT_FILE = '/etc/nftables.d/homecloud-gateway.nft'
+# The verify converges run only the parts of the role they test (the role's tags; validation
+# always runs): a full converge costs minutes on a busy machine.
+ONLY_NFTABLES = ['--tags', 'tenant_gateway_nftables']
+ONLY_SSH = ['--tags', 'tenant_gateway_ssh']
+ONLY_WIREGUARD_AND_SSH = ['--tags', 'tenant_gateway_wireguard,tenant_gateway_ssh']
 SSHD_DROPIN = '/etc/ssh/sshd_config.d/10-homecloud.conf'
 
 
@@ -244,7 +249,8 @@ def test_wireguard_peer_reaches_the_vnet(host):
 def test_broken_extra_rule_refused_by_nft_and_running_ruleset_unchanged(host):
     rules_before = ruleset()
     file_before = host.file(NFT_FILE).sha256sum
-    rc, out = rig.run_playbook(CONVERGE, {'tenant_gateway_nft_extra_forward_rules': ['this is not nft']})
+    rc, out = rig.run_playbook(CONVERGE, {'tenant_gateway_nft_extra_forward_rules': ['this is not nft']},
+                               extra_args=ONLY_NFTABLES)
     assert rc != 0
     assert 'syntax error' in out, out[-3000:]
     assert ruleset() == rules_before
@@ -271,7 +277,7 @@ def test_ssh_key_only_and_a_wrong_key_keeps_password_login(host, tmp_path):
     assert made.returncode == 0, made.stderr
     ssh_vars = copy.deepcopy(VARS['tenant_gateway_ssh'])
     ssh_vars['check_private_key_file'] = wrong_key
-    rc, out = rig.run_playbook(CONVERGE, {'tenant_gateway_ssh': ssh_vars})
+    rc, out = rig.run_playbook(CONVERGE, {'tenant_gateway_ssh': ssh_vars}, extra_args=ONLY_SSH)
     assert rc != 0
     assert 'key login as debian@198.51.100.21 failed: password login stays on' in out, out[-3000:]
     assert not host.file(SSHD_DROPIN).exists
@@ -306,15 +312,16 @@ def test_cloudflared_config_requires_access_on_every_hostname(host):
 
 
 def test_removed_peer_gone_and_private_key_never_leaves(host, monkeypatch):
-    """A converge at -vvv with bob's peer taken out of the inventory and the right check key:
-    bob is gone from the interface, alice's session goes on, sshd is hardened again; the
+    """A converge at -vvv of the WireGuard and SSH parts with bob's peer taken out of the
+    inventory and the right check key: bob is gone from the interface, alice's session goes on,
+    sshd is hardened again; the WireGuard tasks ran (key derivation, wg syncconf); the
     gateway's private key (0600 root) is in none of that output, the ephemeral directory
     (inventory, logs, vars) or the repository's .build directory."""
     alice, bob = WG['peers'][0], WG['peers'][1]
     wireguard = copy.deepcopy(WG)
     wireguard['peers'] = [alice]
     monkeypatch.setenv('ANSIBLE_VERBOSITY', '3')
-    rc, out = rig.run_playbook(CONVERGE, {'tenant_gateway_wireguard': wireguard})
+    rc, out = rig.run_playbook(CONVERGE, {'tenant_gateway_wireguard': wireguard}, extra_args=ONLY_WIREGUARD_AND_SSH)
     assert rc == 0, out[-3000:]
     assert _gateway_peers() == {alice['public_key']}
     assert bob['public_key'] not in _gateway_peers()
@@ -329,6 +336,7 @@ def test_removed_peer_gone_and_private_key_never_leaves(host, monkeypatch):
     assert len(private_key) == 44, 'not a WireGuard key'
     assert 'PrivateKey' not in host.file('/etc/wireguard/%s.conf' % WG_IF).content_string
     assert '<<' in out or 'ESTABLISH' in out, 'not a -vvv output'
+    assert 'Derive the public key on the gateway' in out and 'wg syncconf' in out, 'the WireGuard part did not run'
     assert private_key not in out
     for place in (EPHEMERAL, os.path.join(PROJECT, '.build')):
         # grep -r does not follow symlinks: .build/collections links back to the repository
