@@ -64,22 +64,29 @@ def bootstrap(sim, tmp_path, privileges=None):
     return process, (user, token_id, secret)
 
 
+# Seconds a simulated task runs in the simulators that make the stage states (as tests/conftest.py's fixtures)
+TASK_SECONDS = 0.05
+
+
 @pytest.fixture(scope="module")
-def bootstrapped(tmp_path_factory):
+def bootstrapped(tmp_path_factory, made_once):
     """The simulator state right after playbooks/access.yml (run as root, every privilege of the role), and the
-    automation identity it made. Each case loads a state and only takes one privilege out of the role."""
-    simulator = Simulator(pve_version="9.1")
-    simulator.start()
-    try:
-        _process, identity = bootstrap(simulator, tmp_path_factory.mktemp("bootstrap"))
-        yield simulator.dump_state(), identity
-    finally:
-        simulator.stop()
+    automation identity it made. Each case loads a state and only takes one privilege out of the role.
+    The stage states are made once per test run, whichever worker's cases need them first."""
+    def make():
+        simulator = Simulator(pve_version="9.1", task_duration=TASK_SECONDS)
+        simulator.start()
+        try:
+            _process, identity = bootstrap(simulator, tmp_path_factory.mktemp("bootstrap"))
+            return simulator.dump_state(), identity
+        finally:
+            simulator.stop()
+    return made_once("least-privilege-bootstrapped", make)
 
 
 def run_stages(state, playbooks):
     """The state after running `playbooks` as root from `state` (with the demo's image served)."""
-    simulator = Simulator(pve_version="9.1")
+    simulator = Simulator(pve_version="9.1", task_duration=TASK_SECONDS)
     simulator.start()
     try:
         simulator.state.load(state)
@@ -93,21 +100,21 @@ def run_stages(state, playbooks):
 
 
 @pytest.fixture(scope="module")
-def network_done(bootstrapped):  # pylint: disable=redefined-outer-name
+def network_done(bootstrapped, made_once):  # pylint: disable=redefined-outer-name
     """The state after the network part of the demo (run as root), to start the guest part from."""
-    return run_stages(bootstrapped[0], NETWORK_DEMO)
+    return made_once("least-privilege-network-done", lambda: run_stages(bootstrapped[0], NETWORK_DEMO))
 
 
 @pytest.fixture(scope="module")
-def guests_done(network_done):  # pylint: disable=redefined-outer-name
+def guests_done(network_done, made_once):  # pylint: disable=redefined-outer-name
     """The state after the guest part of the demo too (run as root), to start data protection from."""
-    return run_stages(network_done, GUEST_DEMO)
+    return made_once("least-privilege-guests-done", lambda: run_stages(network_done, GUEST_DEMO))
 
 
 @pytest.fixture
 def pbs():
     """A backup server for data_protection.yml (scripts/demo.sh starts one too)."""
-    server = PbsSimulator()
+    server = PbsSimulator(task_duration=TASK_SECONDS)
     server.start()
     yield server
     server.stop()
