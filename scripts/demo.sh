@@ -184,12 +184,8 @@ PYEOF
 # The gateway VMs of the demo are simulated: there is no operating system to configure (the
 # tenant_gateway role is proven in molecule/tenant_gateway). This machine plays the gateway for the
 # tunnels' credentials, written 0600 under the run directory.
-playbook_options() {
-    if [ "$(basename "$1")" = tenant_gateway.yml ]; then
-        echo "-e homecloud_gateway_connection=local -e ansible_python_interpreter=$PY" \
-             "-e homecloud_cloudflared_dir=$RUN/cloudflared --skip-tags gateway_os"
-    fi
-}
+GATEWAY_OPTIONS=(-e homecloud_gateway_connection=local -e "ansible_python_interpreter=$PY"
+                 -e "homecloud_cloudflared_dir=$RUN/cloudflared" --skip-tags gateway_os)
 
 for pass in 1 2; do
     for playbook in "${PLAYBOOKS[@]}"; do
@@ -197,8 +193,10 @@ for pass in 1 2; do
         echo "demo: run $pass: ansible-playbook -i $INVENTORY $playbook (as $PROXMOX_USER!$PROXMOX_TOKEN_ID)"
         out=$RUN/run$pass-$(basename "$playbook" .yml).log
         before=$(sim_counters)
+        options=()
+        [ "$(basename "$playbook")" = tenant_gateway.yml ] && options=("${GATEWAY_OPTIONS[@]}")
         timeout "$PLAY_TIMEOUT" ansible-playbook -i "$INVENTORY" "$playbook" \
-            -e homecloud_automation_token_file="$AUTOMATION_TOKEN_FILE" $(playbook_options "$playbook") | tee "$out"
+            -e homecloud_automation_token_file="$AUTOMATION_TOKEN_FILE" "${options[@]}" | tee "$out"
         echo "demo: simulator counters before: $before; after: $(sim_counters)"
         if [ "$pass" = 2 ] && grep -Eq '^[^ ].*: ok=[0-9]+ +changed=[1-9]' "$out"; then
             echo "demo: the second run of $playbook changed something: not idempotent" >&2; exit 1
