@@ -210,7 +210,8 @@ def main():
     if missing:
         sys.exit("sdn_option_docs: no description for " + ", ".join(missing))
     stale = []
-    for name in sorted(os.listdir(MODULES)):
+    # only the modules' sources (a test run may leave __pycache__ there)
+    for name in sorted(name for name in os.listdir(MODULES) if name.endswith(".py")):
         path = os.path.join(MODULES, name)
         with open(path) as handle:
             text = handle.read()
