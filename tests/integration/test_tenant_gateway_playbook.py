@@ -61,10 +61,10 @@ def gateway_inventory(tmp_path, path):
 
 
 @pytest.fixture
-def gateway_setup(sim, cloudflare, tmp_path):  # pylint: disable=redefined-outer-name
-    """The prepared PVE cluster (networks, pools, templates), the Cloudflare simulator, and a copy of the demo
-    inventory."""
-    sim, path = prepare(sim, tmp_path)
+def gateway_setup(sim, cloudflare, tmp_path, made_once):  # pylint: disable=redefined-outer-name
+    """The prepared PVE cluster (networks, pools, templates: test_tenant_guests' state, made once per test run),
+    the Cloudflare simulator, and a copy of the demo inventory."""
+    sim, path = prepare(sim, tmp_path, made_once)
     return sim, cloudflare, gateway_inventory(tmp_path, path), tmp_path
 
 

@@ -59,36 +59,41 @@ def play(sim, playbook, inventory_path, *options):
     return process
 
 
-PREPARED = {}  # release -> the simulator state after prepare(), made once per test module and worker
+PREPARED = {}  # release -> the simulator state after prepare(): made once per test run (made_once), kept per worker
 
 
-def prepare(simulator, tmp_path):
+def prepare(simulator, tmp_path, made_once):
     """Roles, networks, pools and templates in place (as root); the image served as scripts/demo.sh serves it.
-    The playbooks run once per release; later tests load the state they left."""
+    The playbooks run once per release and test run (conftest.made_once shares the state between the xdist
+    workers); every test loads the state they left. test_tenant_gateway_playbook starts from it too."""
     serve_demo_image(simulator)
     simulator.areas["QemuRuntimeArea"].agent_delay = 0.5
     path = inventory(tmp_path, ACME_GUESTS)
-    if simulator.pve_version in PREPARED:
-        simulator.state.load(PREPARED[simulator.pve_version])
-        return simulator, path
-    for playbook in ("playbooks/access.yml", "playbooks/tenant_network.yml", "playbooks/tenant_access.yml",
-                     "playbooks/guest_templates.yml"):
-        process = play(simulator, playbook, path)
-        assert process.returncode == 0, (playbook, process.stdout[-3000:])
-    PREPARED[simulator.pve_version] = simulator.dump_state()
+    version = simulator.pve_version
+
+    def make():
+        for playbook in ("playbooks/access.yml", "playbooks/tenant_network.yml", "playbooks/tenant_access.yml",
+                         "playbooks/guest_templates.yml"):
+            process = play(simulator, playbook, path)
+            assert process.returncode == 0, (playbook, process.stdout[-3000:])
+        return simulator.dump_state()
+
+    if version not in PREPARED:
+        PREPARED[version] = made_once("tenant-guests-prepared-" + version, make)
+    simulator.state.load(PREPARED[version])
     return simulator, path
 
 
 @pytest.fixture(params=["9.1", "8.4"])
-def prepared_both(request, sim, sim84, tmp_path):
+def prepared_both(request, sim, sim84, tmp_path, made_once):
     """The acceptance run on both releases."""
-    return prepare(sim if request.param == "9.1" else sim84, tmp_path)
+    return prepare(sim if request.param == "9.1" else sim84, tmp_path, made_once)
 
 
 @pytest.fixture
-def prepared(sim, tmp_path):
+def prepared(sim, tmp_path, made_once):
     """The other cases on 9.1 (the guest and vm_template modules' own tests cover 8.4's differences)."""
-    return prepare(sim, tmp_path)
+    return prepare(sim, tmp_path, made_once)
 
 
 def ipam_addresses(sim, zone):
