@@ -13,6 +13,8 @@
 #                    HomecloudAutomation token; every other playbook runs with that token.
 #                    0: everything runs as root@pam's token.
 #   DEMO_KEEP=1      keep the run directory (simulator log, certificate) after the run
+#   DEMO_TASK_SECONDS  seconds each simulated task (clone, start, backup...) runs, default the
+#                    simulators' own (0.5); the test suite runs the demo with 0.05
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -85,14 +87,16 @@ trap 'exit 130' INT TERM
 TOKEN_SECRET=$("$PY" -c 'from pvesim.auth import DEMO_TOKEN_SECRET; print(DEMO_TOKEN_SECRET)')
 
 echo "demo: starting the Proxmox VE $PVE_VERSION simulator with nodes $DEMO_NODES"
-"$PY" -m pvesim --pve-version "$PVE_VERSION" --nodes "$DEMO_NODES" --bind 127.0.0.1 \
+TASK_OPTIONS=()
+[ -n "${DEMO_TASK_SECONDS:-}" ] && TASK_OPTIONS=(--task-duration "$DEMO_TASK_SECONDS")
+"$PY" -m pvesim --pve-version "$PVE_VERSION" --nodes "$DEMO_NODES" --bind 127.0.0.1 "${TASK_OPTIONS[@]}" \
     --port 0 --port-file "$PORT_FILE" --cert-file "$CERT" >"$SIM_LOG" 2>&1 </dev/null &
 SIM_PID=$!
 
 # The backup server's default admin token, with the secret it documents (python -m pbssim --help).
 PBS_ADMIN=$("$PY" -c 'from pbssim.simulator import DEFAULT_TOKEN, DEMO_TOKEN_SECRET; print(DEFAULT_TOKEN + "=" + DEMO_TOKEN_SECRET)')
 echo "demo: starting the Proxmox Backup Server simulator"
-"$PY" -m pbssim --bind 127.0.0.1 --port 0 --port-file "$PBS_PORT_FILE" --cert-file "$PBS_CERT" \
+"$PY" -m pbssim --bind 127.0.0.1 "${TASK_OPTIONS[@]}" --port 0 --port-file "$PBS_PORT_FILE" --cert-file "$PBS_CERT" \
     --fingerprint-file "$PBS_FINGERPRINT_FILE" >"$PBS_LOG" 2>&1 </dev/null &
 PBS_PID=$!
 

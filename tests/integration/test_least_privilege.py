@@ -137,6 +137,7 @@ def failed_step(process):
 def test_make_demo_passes_as_the_automation_token_and_shows_its_secret_once():
     """scripts/demo.sh, as `make demo` runs it: PVE 9.1, every playbook twice, the second run changing nothing."""
     env = dict((key, value) for key, value in os.environ.items() if not key.startswith(("PROXMOX_", "ANSIBLE_", "DEMO_")))
+    env["DEMO_TASK_SECONDS"] = "0.05"  # what the fixtures' simulators use (tests/conftest.py)
     process = subprocess.run(["bash", os.path.join(REPO, "scripts", "demo.sh")], cwd=REPO, env=env, capture_output=True,
                              text=True, timeout=1200, check=False)
     assert process.returncode == 0, process.stdout[-6000:] + process.stderr[-3000:]
