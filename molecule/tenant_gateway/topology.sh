@@ -52,6 +52,15 @@ log() { echo "topology: $*"; }
 
 has_ns() { ip netns list | awk '{print $1}' | grep -qx "$1"; }
 
+# running PID: the process exists and has not ended. An ended daemon whose parent (here the
+# machine's PID 1, it was started by a shell that is gone) does not reap it stays a zombie,
+# which kill -0 still finds.
+running() {
+    local stat
+    stat=$(ps -o stat= -p "$1" 2> /dev/null) || return 1
+    [[ $stat != Z* ]]
+}
+
 # start NAME NS COMMAND...: a daemon in namespace NS, its PID in STATE_DIR/NAME.pid
 # (ip netns exec execs the command, so $! is the daemon itself), output in NAME.log
 start() {
@@ -74,10 +83,17 @@ wait_tcp() {
 }
 
 # http NAME NS IP PORT: python's http.server on IP:PORT serving an empty directory; it logs
-# one line per request starting with the client's address
+# one line per request starting with the client's address. Its server_bind looks up the
+# name of the address it binds (socket.getfqdn): in a namespace routed through the gateway
+# that DNS query waits for the resolver's timeout, so the name is taken as the address.
 http() {
     mkdir -p "$state/www"
-    start "$1" "$2" python3 -m http.server --bind "$3" --directory "$state/www" "$4"
+    start "$1" "$2" python3 -c '
+import runpy, socket, sys
+socket.getfqdn = lambda name="": name
+sys.argv[0] = "http.server"
+runpy.run_module("http.server", run_name="__main__", alter_sys=True)
+' --bind "$3" --directory "$state/www" "$4"
 }
 
 # veth NS_A IF_A NS_B IF_B [MAC_B]: a veth pair made inside NS_A, its peer moved into NS_B
@@ -94,10 +110,10 @@ down() {
         [ -e "$pidfile" ] || continue
         pid=$(cat "$pidfile")
         # only a process that is still the one started here (its namespace is this run's)
-        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        if [ -n "$pid" ] && running "$pid"; then
             kill -TERM "$pid" 2>/dev/null || true
-            for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-            kill -KILL "$pid" 2>/dev/null || true
+            for _ in $(seq 20); do running "$pid" || break; sleep 0.1; done
+            if running "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
         fi
         rm -f "$pidfile"
     done
