@@ -19,7 +19,7 @@ def change_log_runs():
     path = os.environ['HOMECLOUD_CHANGES_LOG']
     runs = {}
     order = []
-    with open(path) as log:
+    with open(path, encoding='utf-8') as log:
         for raw in log:
             line = json.loads(raw)
             if line['host'] == 'localhost':

@@ -38,7 +38,7 @@ ADMIN_KEY = os.path.join(EPHEMERAL, 'admin_ed25519')
 
 
 def _read(path):
-    with open(path) as handle:
+    with open(path, encoding='utf-8') as handle:
         return handle.read()
 
 
