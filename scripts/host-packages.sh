@@ -21,7 +21,8 @@ set -euo pipefail
 
 PACKAGES=(make git tar ca-certificates python3-venv shellcheck
     podman runc netavark aardvark-dns catatonit uidmap slirp4netns fuse-overlayfs iptables
-    debootstrap iproute2 frr nftables wireguard-go wireguard-tools tcpdump netcat-openbsd iputils-ping)
+    debootstrap iproute2 frr nftables wireguard-go wireguard-tools tcpdump netcat-openbsd iputils-ping
+    bind9 bind9-dnsutils postgresql)
 # FRR's daemons as `ps -o comm` shows them: none of them may be left running by the install
 FRR_DAEMONS=(watchfrr zebra bgpd bfdd staticd mgmtd ospfd ospf6d isisd fabricd ripd ripngd ldpd pimd)
 
