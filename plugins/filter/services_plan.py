@@ -70,7 +70,8 @@ _value:
       description: >-
         C(zones) - per zone C(name), C(tenant) (null for the shared zones), C(allow_query) (networks) and C(records)
         (C(name) as a fully qualified name, C(type), C(ttl), C(values)) in the shape of
-        M(homecloud.proxmox.dns_zone)'s C(records); C(allowed_networks) - every network of the cloud (who may query
+        M(homecloud.proxmox.dns_zone)'s C(records); C(server_zones) - the same zones with C(name) and C(allow_query)
+        only, the shape of the P(homecloud.proxmox.dns_server#role) role's C(dns_server_zones); C(allowed_networks) - every network of the cloud (who may query
         the server at all).
       type: dict
     s3:

@@ -348,5 +348,6 @@ def plan_services(tenant_plans, tenants, settings=None, services=None, gateways=
     if errors:
         raise PlanError(errors)
     zones = [dns.zones[name].render() for name in sorted(dns.zones, key=lambda name: (dns.zones[name].tenant or "", name))]
-    return {"domain": domain, "dns": {"zones": zones, "allowed_networks": every_network},
+    server_zones = [{"name": entry["name"], "allow_query": entry["allow_query"]} for entry in zones]
+    return {"domain": domain, "dns": {"zones": zones, "server_zones": server_zones, "allowed_networks": every_network},
             "s3": s3, "postgresql": postgresql, "services": addresses}

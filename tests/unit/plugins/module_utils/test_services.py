@@ -79,6 +79,7 @@ def test_the_domain_zone_names_the_shared_services_for_the_whole_cloud():
                        ("postgresql.lab.internal", "A"): ["10.128.1.12"]}
     assert apex["tenant"] is None and apex["allow_query"] == ["10.128.0.0/20", "10.128.16.0/20", "10.128.32.0/20"]
     assert result["dns"]["allowed_networks"] == apex["allow_query"]
+    assert result["dns"]["server_zones"][1] == {"name": "lab.internal", "allow_query": apex["allow_query"]}
     reverse, _ = zone(result, "1.128.10.in-addr.arpa")
     assert reverse[("11.1.128.10.in-addr.arpa", "PTR")] == ["s3.lab.internal."]
 
