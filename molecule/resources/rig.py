@@ -62,3 +62,28 @@ def run_playbook(playbook, extra_vars, limit=None, extra_args=()):
     done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
                           timeout=600, check=False, universal_newlines=True)
     return done.returncode, done.stdout
+
+
+def services_namespaces(state_dir=None):
+    """The namespaces of a shared services rig run (molecule/resources/services/topology.sh):
+    {role: namespace} for service, router, acme, globex, outside and admin.
+
+    state_dir: the run's topology directory; by default the scenario's own,
+    $MOLECULE_EPHEMERAL_DIRECTORY/topology.
+    """
+    if state_dir is None:
+        state_dir = os.path.join(os.environ['MOLECULE_EPHEMERAL_DIRECTORY'], 'topology')
+    namespaces = {}
+    with open(os.path.join(state_dir, 'namespaces'), encoding='utf-8') as listing:
+        for line in listing:
+            role, namespace = line.split()
+            namespaces[role] = namespace
+    return namespaces
+
+
+def run_in_namespace(namespace, argv, timeout=30, stdin=None):
+    """argv inside network namespace NAMESPACE (ip netns exec), bounded by timeout seconds;
+    returns the completed process (text stdout and stderr, never raises on a non-zero exit)."""
+    return subprocess.run(['ip', 'netns', 'exec', namespace] + list(argv), input=stdin,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+                          check=False, universal_newlines=True)
