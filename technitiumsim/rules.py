@@ -1,0 +1,162 @@
+"""The parameter rules technitiumsim validates: one table of data, each entry naming the section of
+`data/APIDOCS-subset.md` (TechnitiumSoftware/DnsServer APIDOCS.md, see data/PROVENANCE.md) it comes
+from. Where the documentation gives no default or range, the value is the server's and its source
+file is named (same commit as the documentation).
+
+A parameter rule is a dict:
+  kind       "domain" (a name, trailing dot dropped), "text", "bool", "int", "ttl", "ip", "enum"
+  required   the call fails with "Parameter '<name>' missing." when it is absent or empty
+             (DnsServerCore/Extensions.cs GetQueryOrForm)
+  alternate  a second parameter name read when the first is absent (GetQueryOrFormAlt: `value`)
+  values     the accepted values of an enum (compared ignoring case, as Enum.Parse(value, true))
+  default    the value when absent
+  min, max   the range of an int or ttl
+  section    the documentation section that names the parameter
+"""
+
+# Permission sections and flags as the documentation writes them ("PERMISSIONS: Zones: Modify");
+# a token holds "<section>:<flag>" strings. The server checks the flags one by one (PermissionFlag
+# View, Modify, Delete in DnsServerCore/Auth), so Modify does not imply View.
+PERMISSION_SECTION = "Zones"
+PERMISSION_FLAGS = ("View", "Modify", "Delete")
+ALL_PERMISSIONS = tuple("%s:%s" % (PERMISSION_SECTION, flag) for flag in PERMISSION_FLAGS)
+
+# "Create Zone": `type` valid values.
+ZONE_TYPES = ("Primary", "Secondary", "Stub", "Forwarder", "SecondaryForwarder", "Catalog", "SecondaryCatalog")
+# The zone types the simulator holds (the others answer an error naming the simulator).
+SIMULATED_ZONE_TYPES = ("Primary",)
+
+# "Add Record": `type` supported record types, proprietary types included.
+RECORD_TYPES = ("A", "AAAA", "NS", "CNAME", "PTR", "MX", "TXT", "SRV", "DNAME", "DS", "SSHFP", "TLSA", "SVCB", "HTTPS",
+                "URI", "CAA", "ANAME", "FWD", "APP")
+# Types the documentation's Get Records answer shows besides those (a zone's own SOA).
+ANSWERED_ONLY_TYPES = ("SOA",)
+
+# The record types the simulator stores and serves, with the parameter(s) that carry their data in
+# "Add Record" / "Delete Record" ("ipAddress ... required and used only for A and AAAA records",
+# "cname ... required for adding CNAME record", "ptrName ...", "text ...", "nameServer ...",
+# "exchange"/"preference" for MX). The rData keys of the answers are the same names (Get Records).
+RECORD_DATA = {
+    "A": (("ipAddress", "ip"),),
+    "AAAA": (("ipAddress", "ip"),),
+    "NS": (("nameServer", "domain"),),
+    "CNAME": (("cname", "domain"),),
+    "PTR": (("ptrName", "domain"),),
+    "MX": (("preference", "int16"), ("exchange", "domain")),
+    "TXT": (("text", "text"),),
+}
+
+# The new-value parameters of "Update Record" for each simulated type (absent: the current value).
+UPDATE_NEW_VALUE = {"A": "newIpAddress", "AAAA": "newIpAddress", "NS": "newNameServer", "PTR": "newPtrName",
+                     "TXT": "newText", "MX": "newExchange", "CNAME": None}
+
+# Default TTLs (DnsServerCore/Dns/ZoneManagers/AuthZoneManager.cs: _defaultRecordTtl 3600,
+# _defaultNsRecordTtl 14400, _defaultSoaRecordTtl 900) and the SOA of a new Primary zone
+# (DnsServerCore/Dns/Zones/PrimaryZone.cs: refresh 900, retry 300, expire 604800, minimum = SOA TTL).
+DEFAULT_RECORD_TTL = 3600
+DEFAULT_NS_TTL = 14400
+DEFAULT_SOA_TTL = 900
+SOA_TIMERS = {"refresh": 900, "retry": 300, "expire": 604800}
+# TTLs are unsigned 32-bit in the server (`uint ttl` in WebServiceZonesApi.cs AddRecord).
+TTL_MAX = 4294967295
+# "List Zones": "The default value is `10` when not specified."
+DEFAULT_ZONES_PER_PAGE = 10
+
+DOMAIN = {"kind": "domain", "required": True}
+OPTIONAL_ZONE = {"kind": "domain", "required": False}
+TTL = {"kind": "ttl", "required": False, "min": 0, "max": TTL_MAX}
+FLAG = {"kind": "bool", "required": False, "default": False}
+RECORD_TYPE = {"kind": "enum", "required": True, "values": RECORD_TYPES + ANSWERED_ONLY_TYPES}
+
+# The calls served: path, obsolete paths (answered the same), whether it writes, its parameters and
+# its permission: `permission` is the Zones section's, checked before any parameter is read; the
+# record calls have none there ("Zones: None") and check `zone_permission` on the zone once it is
+# found ("Zone: Modify"); the simulator gives a token its section flags on every zone.
+CALLS = {
+    "/api/zones/list": {
+        "section": "List Zones", "obsolete": ("/api/zone/list", "/api/listZones"), "permission": "Zones:View", "write": False,
+        "params": {
+            "pageNumber": {"kind": "int", "required": False, "min": 0, "max": 2147483647},
+            "zonesPerPage": {"kind": "int", "required": False, "min": 1, "max": 2147483647, "default": DEFAULT_ZONES_PER_PAGE},
+        },
+    },
+    "/api/zones/create": {
+        "section": "Create Zone", "obsolete": ("/api/zone/create", "/api/createZone"), "permission": "Zones:Modify", "write": True,
+        "params": {
+            "zone": {"kind": "text", "required": True, "alternate": "domain"},
+            # DnsServerCore/WebServiceZonesApi.cs CreateZoneAsync: GetQueryOrFormEnum("type", AuthZoneType.Primary)
+            "type": {"kind": "enum", "required": False, "values": ZONE_TYPES, "default": "Primary"},
+            "useSoaSerialDateScheme": FLAG,
+        },
+    },
+    "/api/zones/delete": {
+        "section": "Delete Zone", "obsolete": ("/api/zone/delete", "/api/deleteZone"), "permission": "Zones:Delete", "write": True,
+        "params": {"zone": {"kind": "domain", "required": True, "alternate": "domain"}},
+    },
+    "/api/zones/records/add": {
+        "section": "Add Record", "obsolete": ("/api/zone/addRecord", "/api/addRecord"), "zone_permission": "Zones:Modify", "write": True,
+        "params": {
+            "domain": DOMAIN, "zone": OPTIONAL_ZONE, "type": RECORD_TYPE, "ttl": TTL, "overwrite": FLAG,
+            "comments": {"kind": "text", "required": False},
+            "ipAddress": {"kind": "ip", "required": False, "alternate": "value"},
+            "ptr": FLAG, "createPtrZone": FLAG,
+            "nameServer": {"kind": "domain", "required": False, "alternate": "value"},
+            "cname": {"kind": "domain", "required": False, "alternate": "value"},
+            "ptrName": {"kind": "domain", "required": False, "alternate": "value"},
+            "exchange": {"kind": "domain", "required": False, "alternate": "value"},
+            "preference": {"kind": "int", "required": False, "min": 0, "max": 65535},
+            "text": {"kind": "text", "required": False, "alternate": "value"},
+        },
+    },
+    "/api/zones/records/get": {
+        "section": "Get Records", "obsolete": ("/api/zone/getRecords", "/api/getRecords"), "zone_permission": "Zones:View", "write": False,
+        "params": {"domain": DOMAIN, "zone": OPTIONAL_ZONE, "listZone": FLAG},
+    },
+    "/api/zones/records/update": {
+        "section": "Update Record", "obsolete": ("/api/zone/updateRecord", "/api/updateRecord"), "zone_permission": "Zones:Modify",
+        "write": True,
+        "params": {
+            "domain": DOMAIN, "zone": OPTIONAL_ZONE, "type": RECORD_TYPE,
+            "newDomain": {"kind": "domain", "required": False},
+            # "Default value of `3600` is used when parameter is missing." (NS: the NS default, WebServiceZonesApi.cs)
+            "ttl": TTL, "disable": FLAG, "comments": {"kind": "text", "required": False},
+            "ipAddress": {"kind": "ip", "required": False, "alternate": "value"},
+            "newIpAddress": {"kind": "ip", "required": False, "alternate": "newValue"},
+            "ptr": FLAG, "createPtrZone": FLAG,
+            "nameServer": {"kind": "domain", "required": False, "alternate": "value"},
+            "newNameServer": {"kind": "domain", "required": False, "alternate": "newValue"},
+            "cname": {"kind": "domain", "required": False, "alternate": "value"},
+            "ptrName": {"kind": "domain", "required": False, "alternate": "value"},
+            "newPtrName": {"kind": "domain", "required": False, "alternate": "newValue"},
+            "exchange": {"kind": "domain", "required": False, "alternate": "value"},
+            "newExchange": {"kind": "domain", "required": False, "alternate": "newValue"},
+            "preference": {"kind": "int", "required": False, "min": 0, "max": 65535},
+            "newPreference": {"kind": "int", "required": False, "min": 0, "max": 65535},
+            "text": {"kind": "text", "required": False, "alternate": "value"},
+            "newText": {"kind": "text", "required": False, "alternate": "newValue"},
+        },
+    },
+    "/api/zones/records/delete": {
+        "section": "Delete Record", "obsolete": ("/api/zone/deleteRecord", "/api/deleteRecord"), "zone_permission": "Zones:Delete",
+        "write": True,
+        "params": {
+            "domain": DOMAIN, "zone": OPTIONAL_ZONE, "type": RECORD_TYPE,
+            "ipAddress": {"kind": "ip", "required": False, "alternate": "value"},
+            "nameServer": {"kind": "domain", "required": False, "alternate": "value"},
+            "ptrName": {"kind": "domain", "required": False, "alternate": "value"},
+            "exchange": {"kind": "domain", "required": False, "alternate": "value"},
+            "preference": {"kind": "int", "required": False, "min": 0, "max": 65535},
+            "text": {"kind": "text", "required": False, "alternate": "value"},
+        },
+    },
+}
+
+
+def call_for_path(path):
+    """(canonical path, call rules) of a served path or one of its obsolete paths, else (None, None)."""
+    if path in CALLS:
+        return path, CALLS[path]
+    for canonical, call in CALLS.items():
+        if path in call["obsolete"]:
+            return canonical, call
+    return None, None
