@@ -40,6 +40,8 @@ QUERY_LOG_SIZE = 1000
 TCP_TIMEOUT = 10
 BIND_ATTEMPTS = 20
 STOP_TIMEOUT = 10
+# how often the listeners look for a stop request: stop() waits up to this long per listener
+POLL_SECONDS = 0.05
 
 
 def dns_name(name):
@@ -133,7 +135,7 @@ class DnsService:  # pylint: disable=too-many-instance-attributes
         self.port = udp.server_address[1]
         for server in (udp, tcp):
             server.dns_service = self
-            thread = threading.Thread(target=server.serve_forever, name="technitiumsim-dns-%d" % self.port, daemon=True)
+            thread = threading.Thread(target=server.serve_forever, args=(POLL_SECONDS,), name="technitiumsim-dns-%d" % self.port, daemon=True)
             thread.start()
             self._servers.append(server)
             self._threads.append(thread)
