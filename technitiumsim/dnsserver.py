@@ -61,6 +61,8 @@ def rdata_of(entry):
         text = data["ipAddress"]
     elif record_type == "MX":
         text = "%d %s." % (data["preference"], data["exchange"])
+    elif record_type == "SRV":
+        text = "%d %d %d %s." % (data["priority"], data["weight"], data["port"], data["target"])
     elif record_type == "SOA":
         text = "%s. %s. %d %d %d %d %d" % (data["primaryNameServer"], data["responsiblePerson"], data["serial"],
                                           data["refresh"], data["retry"], data["expire"], data["minimum"])

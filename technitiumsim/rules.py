@@ -35,20 +35,27 @@ ANSWERED_ONLY_TYPES = ("SOA",)
 # The record types the simulator stores and serves, with the parameter(s) that carry their data in
 # "Add Record" / "Delete Record" ("ipAddress ... required and used only for A and AAAA records",
 # "cname ... required for adding CNAME record", "ptrName ...", "text ...", "nameServer ...",
-# "exchange"/"preference" for MX). The rData keys of the answers are the same names (Get Records).
+# "exchange"/"preference" for MX, "priority"/"weight"/"port"/"target" for SRV). The rData keys of the
+# answers are the same names (Get Records).
 RECORD_DATA = {
     "A": (("ipAddress", "ip"),),
     "AAAA": (("ipAddress", "ip"),),
     "NS": (("nameServer", "domain"),),
     "CNAME": (("cname", "domain"),),
     "PTR": (("ptrName", "domain"),),
-    "MX": (("preference", "int16"), ("exchange", "domain")),
+    "MX": (("preference", "int"), ("exchange", "domain")),
     "TXT": (("text", "text"),),
+    "SRV": (("priority", "int"), ("weight", "int"), ("port", "int"), ("target", "domain")),
 }
 
-# The new-value parameters of "Update Record" for each simulated type (absent: the current value).
-UPDATE_NEW_VALUE = {"A": "newIpAddress", "AAAA": "newIpAddress", "NS": "newNameServer", "PTR": "newPtrName",
-                     "TXT": "newText", "MX": "newExchange", "CNAME": None}
+# The new-value parameters of "Update Record", {type: {rData key: parameter}} (absent: the current
+# value); a CNAME's `cname` is itself the new value ("The CNAME domain name to update").
+UPDATE_NEW_VALUE = {
+    "A": {"ipAddress": "newIpAddress"}, "AAAA": {"ipAddress": "newIpAddress"}, "NS": {"nameServer": "newNameServer"},
+    "PTR": {"ptrName": "newPtrName"}, "TXT": {"text": "newText"}, "CNAME": {},
+    "MX": {"preference": "newPreference", "exchange": "newExchange"},
+    "SRV": {"priority": "newPriority", "weight": "newWeight", "port": "newPort", "target": "newTarget"},
+}
 
 # Default TTLs (DnsServerCore/Dns/ZoneManagers/AuthZoneManager.cs: _defaultRecordTtl 3600,
 # _defaultNsRecordTtl 14400, _defaultSoaRecordTtl 900) and the SOA of a new Primary zone
@@ -63,6 +70,7 @@ TTL_MAX = 4294967295
 DEFAULT_ZONES_PER_PAGE = 10
 
 DOMAIN = {"kind": "domain", "required": True}
+UINT16 = {"kind": "int", "required": False, "min": 0, "max": 65535}
 OPTIONAL_ZONE = {"kind": "domain", "required": False}
 TTL = {"kind": "ttl", "required": False, "min": 0, "max": TTL_MAX}
 FLAG = {"kind": "bool", "required": False, "default": False}
@@ -104,8 +112,10 @@ CALLS = {
             "cname": {"kind": "domain", "required": False, "alternate": "value"},
             "ptrName": {"kind": "domain", "required": False, "alternate": "value"},
             "exchange": {"kind": "domain", "required": False, "alternate": "value"},
-            "preference": {"kind": "int", "required": False, "min": 0, "max": 65535},
+            "preference": UINT16,
             "text": {"kind": "text", "required": False, "alternate": "value"},
+            "priority": UINT16, "weight": UINT16, "port": UINT16,
+            "target": {"kind": "domain", "required": False, "alternate": "value"},
         },
     },
     "/api/zones/records/get": {
@@ -130,10 +140,12 @@ CALLS = {
             "newPtrName": {"kind": "domain", "required": False, "alternate": "newValue"},
             "exchange": {"kind": "domain", "required": False, "alternate": "value"},
             "newExchange": {"kind": "domain", "required": False, "alternate": "newValue"},
-            "preference": {"kind": "int", "required": False, "min": 0, "max": 65535},
-            "newPreference": {"kind": "int", "required": False, "min": 0, "max": 65535},
+            "preference": UINT16, "newPreference": UINT16,
             "text": {"kind": "text", "required": False, "alternate": "value"},
             "newText": {"kind": "text", "required": False, "alternate": "newValue"},
+            "priority": UINT16, "newPriority": UINT16, "weight": UINT16, "newWeight": UINT16, "port": UINT16, "newPort": UINT16,
+            "target": {"kind": "domain", "required": False, "alternate": "value"},
+            "newTarget": {"kind": "domain", "required": False},
         },
     },
     "/api/zones/records/delete": {
@@ -145,8 +157,10 @@ CALLS = {
             "nameServer": {"kind": "domain", "required": False, "alternate": "value"},
             "ptrName": {"kind": "domain", "required": False, "alternate": "value"},
             "exchange": {"kind": "domain", "required": False, "alternate": "value"},
-            "preference": {"kind": "int", "required": False, "min": 0, "max": 65535},
+            "preference": UINT16,
             "text": {"kind": "text", "required": False, "alternate": "value"},
+            "priority": UINT16, "weight": UINT16, "port": UINT16,
+            "target": {"kind": "domain", "required": False, "alternate": "value"},
         },
     },
 }

@@ -40,7 +40,8 @@ class TechnitiumSession(SimSession):
 
 
 def dns_query(sim, name, rdtype="A", tcp=False):
-    """Ask the simulator's DNS service (UDP, or TCP) one question; returns the dns.message answer."""
+    """Ask the DNS service of `sim` (anything with `bind` and `dns_port`) one question over UDP, or
+    TCP; returns the dns.message answer."""
     query = dns.message.make_query(name, rdtype)
     ask = dns.query.tcp if tcp else dns.query.udp
-    return ask(query, sim.dns.bind, port=sim.dns_port, timeout=DNS_TIMEOUT)
+    return ask(query, sim.bind, port=sim.dns_port, timeout=DNS_TIMEOUT)

@@ -98,7 +98,7 @@ def name_exists(zone, name):
     return any(entry["name"] == name or entry["name"].endswith("." + name) for entry in zone["records"])
 
 
-TYPE_ORDER = ("SOA", "NS", "A", "AAAA", "CNAME", "PTR", "MX", "TXT")
+TYPE_ORDER = ("SOA", "NS", "A", "AAAA", "CNAME", "PTR", "MX", "TXT", "SRV")
 
 
 def sorted_records(records):

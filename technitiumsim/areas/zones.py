@@ -149,23 +149,24 @@ class Zones(TechnitiumArea):
         return record_type
 
     @staticmethod
-    def record_data(params, record_type, prefix=""):
-        """The rData of a record from its type's parameters (each required), `prefix` "new" for the
-        new value of Update Record (absent: the current one)."""
-        data = {}
-        for key, _kind in RECORD_DATA[record_type]:
-            data[key] = params.get(key, required=True)
-        if prefix:
-            new_key = UPDATE_NEW_VALUE[record_type]
-            if new_key and params.has(new_key):
-                data[RECORD_DATA[record_type][-1][0]] = params.get(new_key)
-            if record_type == "MX" and params.has("newPreference"):
-                data["preference"] = params.get("newPreference")
+    def record_data(params, record_type):
+        """The rData of a record from its type's parameters, each required."""
+        return {key: params.get(key, required=True) for key, _kind in RECORD_DATA[record_type]}
+
+    @staticmethod
+    def new_record_data(params, record_type, old_data):
+        """The rData Update Record sets: each `new...` parameter given, else the current value."""
+        data = dict(old_data)
+        for key, parameter in UPDATE_NEW_VALUE[record_type].items():
+            if params.has(parameter):
+                data[key] = params.get(parameter)
         return data
 
     def add_to_zone(self, zone, entry, overwrite):
-        """Add (or with `overwrite` replace the set of its type at its name), with the CNAME rules of
-        AuthZone.cs: a CNAME stands alone at its name, and no other type joins a CNAME."""
+        """Add a record, or with `overwrite` replace the set of its type at its name (SetRecord), with
+        the rules of AuthZone.cs: a CNAME stands alone at its name and no other type joins one; an
+        added record gives its TTL to the whole set (AddRecord), and the same data with the same TTL
+        is refused."""
         self.check_within(entry["name"], zone)
         others = records_at(zone, entry["name"])
         if entry["type"] == "CNAME":
@@ -173,12 +174,22 @@ class Zones(TechnitiumArea):
                 raise TechnitiumError(errors.CNAME_CONFLICT)
         elif any(other["type"] == "CNAME" for other in others):
             raise TechnitiumError(errors.CNAME_CONFLICT)
+        same_type = [other for other in others if other["type"] == entry["type"]]
         if overwrite:
-            zone["records"] = [other for other in zone["records"] if not (other["name"] == entry["name"] and other["type"] == entry["type"])]
-        elif any(other["type"] == entry["type"] and same_data(other["rData"], entry["rData"]) for other in others):
-            raise TechnitiumError(errors.RECORD_EXISTS)
+            for other in same_type:
+                zone["records"].remove(other)
+        else:
+            same = [other for other in same_type if same_data(other["rData"], entry["rData"])]
+            if same and same[0]["ttl"] == entry["ttl"]:
+                raise TechnitiumError(errors.RECORD_EXISTS)
+            for other in same_type:
+                other["ttl"] = entry["ttl"]
+            if same:
+                touch(zone)
+                return same[0]
         zone["records"].append(entry)
         touch(zone)
+        return entry
 
     def reverse_zone_for(self, address, record_type, create):
         """The zone that holds the PTR of an address; with `create` a /24 (A) or /64 (AAAA) Primary
@@ -211,9 +222,8 @@ class Zones(TechnitiumArea):
         if record_type in ("A", "AAAA") and params.get("ptr"):
             ptr_name, reverse = self.reverse_zone_for(data["ipAddress"], record_type, params.get("createPtrZone"))
             self.add_to_zone(reverse, record(ptr_name, "PTR", ttl, {"ptrName": domain}), overwrite=True)
-        entry = record(domain, record_type, ttl, data, comments)
         # a CNAME is always set, never added (AddRecord forces overwrite for CNAME)
-        self.add_to_zone(zone, entry, overwrite or record_type == "CNAME")
+        entry = self.add_to_zone(zone, record(domain, record_type, ttl, data, comments), overwrite or record_type == "CNAME")
         return {"zone": zone_info(zone), "addedRecord": record_info(entry)}
 
     @route("GET", "/api/zones/records/get")
@@ -240,7 +250,7 @@ class Zones(TechnitiumArea):
         disable = params.get("disable")
         comments = params.get("comments")
         old_data = self.record_data(params, record_type)
-        new_data = self.record_data(params, record_type, prefix="new")
+        new_data = self.new_record_data(params, record_type, old_data)
         if record_type == "CNAME" and new_data["cname"] == new_domain:
             raise TechnitiumError(errors.CNAME_SAME_NAME)
         old = next((entry for entry in records_at(zone, domain, record_type)
@@ -255,11 +265,8 @@ class Zones(TechnitiumArea):
         zone["records"].remove(old)
         entry = record(new_domain, record_type, ttl, new_data, comments)
         entry["disabled"] = disable
-        try:
-            self.add_to_zone(zone, entry, overwrite=record_type == "CNAME")
-        except TechnitiumError:
-            zone["records"].append(old)
-            raise
+        # a refusal here leaves the zone as it was: the pipeline restores the state of a refused write
+        entry = self.add_to_zone(zone, entry, overwrite=record_type == "CNAME")
         return {"zone": zone_info(zone), "updatedRecord": record_info(entry)}
 
     def remove_ptr(self, domain, address, record_type):

@@ -171,16 +171,17 @@ def test_zone_list_pages_as_the_server_does(api):
 
 
 # -- records --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("record_type, data, value_key", [
-    ("A", {"ipAddress": "10.128.17.10"}, "ipAddress"),
-    ("AAAA", {"ipAddress": "2001:db8::10"}, "ipAddress"),
-    ("CNAME", {"cname": "web1." + ZONE}, "cname"),
-    ("TXT", {"text": "v=spf1 -all"}, "text"),
-    ("PTR", {"ptrName": "web1." + ZONE}, "ptrName"),
-    ("NS", {"nameServer": "ns2." + ZONE}, "nameServer"),
-    ("MX", {"preference": 10, "exchange": "mail." + ZONE}, "exchange"),
+@pytest.mark.parametrize("record_type, data", [
+    ("A", {"ipAddress": "10.128.17.10"}),
+    ("AAAA", {"ipAddress": "2001:db8::10"}),
+    ("CNAME", {"cname": "web1." + ZONE}),
+    ("TXT", {"text": "v=spf1 -all"}),
+    ("PTR", {"ptrName": "web1." + ZONE}),
+    ("NS", {"nameServer": "ns2." + ZONE}),
+    ("MX", {"preference": 10, "exchange": "mail." + ZONE}),
+    ("SRV", {"priority": 0, "weight": 5, "port": 5432, "target": "db1." + ZONE}),
 ])
-def test_records_add_get_delete_per_type(api, record_type, data, value_key):
+def test_records_add_get_delete_per_type(api, record_type, data):
     api.ok("/api/zones/create", zone=ZONE)
     name = "www." + ZONE
     added = api.ok("/api/zones/records/add", domain=name, zone=ZONE, type=record_type, ttl=300, comments="managed", **data)
@@ -192,7 +193,6 @@ def test_records_add_get_delete_per_type(api, record_type, data, value_key):
     assert records(api, name) == []
     assert error_of(api.call("/api/zones/records/delete", domain=name, zone=ZONE, type=record_type, **delete)) == \
         "Cannot delete record: no such record exists."
-    assert data[value_key]
 
 
 def test_add_defaults_the_ttl_and_overwrite_replaces_the_set(api):
@@ -202,6 +202,12 @@ def test_add_defaults_the_ttl_and_overwrite_replaces_the_set(api):
     api.ok("/api/zones/records/add", domain=name, type="A", value="10.128.17.11")
     assert error_of(api.call("/api/zones/records/add", domain=name, type="A", ipAddress="10.128.17.11")) == \
         "Cannot add record: record already exists."
+    # an added record gives its TTL to the whole set; the same data with another TTL only changes the TTL
+    api.ok("/api/zones/records/add", domain=name, type="A", ipAddress="10.128.17.13", ttl=60)
+    api.ok("/api/zones/records/add", domain=name, type="A", ipAddress="10.128.17.13", ttl=120)
+    listed = api.ok("/api/zones/records/get", domain=name)["records"]
+    assert [(entry["rData"]["ipAddress"], entry["ttl"]) for entry in listed] == \
+        [("10.128.17.10", 120), ("10.128.17.11", 120), ("10.128.17.13", 120)]
     api.ok("/api/zones/records/add", domain=name, type="A", ipAddress="10.128.17.12", overwrite="true")
     assert records(api, name) == [(name, "A", {"ipAddress": "10.128.17.12"})]
 
@@ -253,7 +259,9 @@ def test_update_replaces_one_record_and_its_ptr(api):
      "The domain name 'web.other.internal' does not belong to the zone: %s" % ZONE),
     ({"domain": "web.other.internal", "type": "A", "ipAddress": "10.0.0.1"}, "No such zone was found: web.other.internal"),
     ({"domain": "bad_label-.%s" % ZONE, "type": "A", "ipAddress": "10.0.0.1"}, "technitiumsim: invalid domain name: bad_label-.%s" % ZONE),
-    ({"domain": "a." + ZONE, "type": "SRV"}, "technitiumsim: SRV records are not simulated"),
+    ({"domain": "a." + ZONE, "type": "CAA"}, "technitiumsim: CAA records are not simulated"),
+    ({"domain": "a." + ZONE, "type": "SRV", "priority": "1", "weight": "1", "port": "70000", "target": "b." + ZONE},
+     "Value was either too large or too small for a UInt16."),
     ({"domain": ZONE, "type": "CNAME", "cname": ZONE}, "CNAME domain name cannot be same as that of the record name."),
 ])
 def test_record_validation_refusals(api, params, message):
@@ -392,9 +400,7 @@ def test_command_line_serves_api_and_dns():
             url = "http://127.0.0.1:%d" % port
             cert_path = None
             side_prefix = "/_sim"
-
-            class dns:  # pylint: disable=invalid-name,too-few-public-methods
-                bind = "127.0.0.1"
+            bind = "127.0.0.1"
 
         Remote.dns_port = dns_port
         session = TechnitiumSession(Remote)
