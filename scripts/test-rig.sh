@@ -6,8 +6,9 @@
 #   2. the podman settings this machine needs (sandbox: runc instead of crun, rlimits podman
 #      can set, the netavark network backend), as a containers.conf.d drop-in
 #   3. the collections Molecule and the scenarios need (containers.podman for the podman
-#      connection, ansible.posix for sysctl), extracted from PyPI's `ansible` wheel into
-#      .build/rig/collections - no Galaxy server is reachable
+#      connection, ansible.posix for sysctl, community.postgresql for the postgres_server
+#      role), extracted from PyPI's `ansible` wheel into .build/rig/collections - no Galaxy
+#      server is reachable
 #   4. the image localhost/homecloud-debian-systemd:bookworm: debootstrap --variant=minbase,
 #      `podman import`, then the layer in molecule/resources/image/Containerfile. Rebuilt only
 #      when the Containerfile or this script's image recipe changed (label homecloud.rig.hash).
@@ -25,7 +26,7 @@ DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # ansible 12.x is the community package built for ansible-core 2.19 (Python 3.11 gets up to
 # 12.3.0); only the collections below are taken out of it.
 ANSIBLE_PACKAGE_VERSION=12.3.0
-COLLECTIONS=(containers/podman ansible/posix)
+COLLECTIONS=(containers/podman ansible/posix community/postgresql)
 DROPIN=/etc/containers/containers.conf.d/50-homecloud-rig.conf
 
 log() { echo "rig: $*"; }
@@ -53,7 +54,8 @@ fi
 
 # 3. collections from the ansible wheel
 COLL_DIR=$RIG/collections
-COLL_STAMP=$COLL_DIR/.ansible-$ANSIBLE_PACKAGE_VERSION
+# the stamp names the collections too: a collection added to the list is extracted at the next run
+COLL_STAMP=$COLL_DIR/.ansible-$ANSIBLE_PACKAGE_VERSION-$(IFS=+; echo "${COLLECTIONS[*]//\//.}")
 if [ ! -e "$COLL_STAMP" ]; then
     mkdir -p "$RIG/wheel"
     wheel=$(find "$RIG/wheel" -name "ansible-$ANSIBLE_PACKAGE_VERSION-*.whl" | head -1)
