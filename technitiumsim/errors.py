@@ -22,6 +22,8 @@ Texts, from TechnitiumSoftware/DnsServer at the commit of data/PROVENANCE.md:
   record types for the same name.", "Cannot update record: the old record does not exists."
 - DnsServerCore/Dns/ZoneManagers/AuthZoneManager.cs: "The domain name '<d>' does not belong to the
   zone: <zone>"
+- TechnitiumLibrary.Net/Dns/ZoneFile.cs (TechnitiumSoftware/TechnitiumLibrary, commit
+  d4ca600a92c602fb2c1a65159f38197390b9c036) ParseTtl: "Failed to parse TTL from value: <v>"
 - .NET's own parse errors the server lets through (dotnet/runtime resource strings):
   Enum.Parse "Requested value '<v>' was not found.", bool.Parse "String '<v>' was not recognized as
   a valid Boolean.", IPAddress.Parse "An invalid IP address was specified.", int/uint parse "The
@@ -50,6 +52,7 @@ BAD_BOOLEAN = "String '%s' was not recognized as a valid Boolean."
 BAD_IP_ADDRESS = "An invalid IP address was specified."
 BAD_NUMBER = "The input string '%s' was not in a correct format."
 NUMBER_RANGE = "Value was either too large or too small for a %s."
+BAD_TTL = "Failed to parse TTL from value: %s"
 # SIMULATOR: what the simulator does not hold, and names the server would take apart later
 ZONE_TYPE_NOT_SIMULATED = "technitiumsim: only Primary zones are simulated, not %s"
 RECORD_TYPE_NOT_SIMULATED = "technitiumsim: %s records are not simulated"

@@ -4,7 +4,8 @@ from. Where the documentation gives no default or range, the value is the server
 file is named (same commit as the documentation).
 
 A parameter rule is a dict:
-  kind       "domain" (a name, trailing dot dropped), "text", "bool", "int", "ttl", "ip", "enum"
+  kind       "domain" (a name, trailing dot dropped), "text", "bool", "int", "ttl" (seconds or units,
+             TechnitiumLibrary ZoneFile.ParseTtl), "ip", "enum"
   required   the call fails with "Parameter '<name>' missing." when it is absent or empty
              (DnsServerCore/Extensions.cs GetQueryOrForm)
   alternate  a second parameter name read when the first is absent (GetQueryOrFormAlt: `value`)
@@ -72,7 +73,7 @@ DEFAULT_ZONES_PER_PAGE = 10
 DOMAIN = {"kind": "domain", "required": True}
 UINT16 = {"kind": "int", "required": False, "min": 0, "max": 65535}
 OPTIONAL_ZONE = {"kind": "domain", "required": False}
-TTL = {"kind": "ttl", "required": False, "min": 0, "max": TTL_MAX}
+TTL = {"kind": "ttl", "required": False}
 FLAG = {"kind": "bool", "required": False, "default": False}
 RECORD_TYPE = {"kind": "enum", "required": True, "values": RECORD_TYPES + ANSWERED_ONLY_TYPES}
 

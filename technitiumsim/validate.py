@@ -45,6 +45,45 @@ def parse_number(text, rule):
     return value
 
 
+TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+UINT_RE = re.compile(r"^\s*\+?\d+\s*$")
+
+
+def parse_ttl(text):
+    """A TTL as TechnitiumLibrary ZoneFile.TryParseTtl reads it: an unsigned 32-bit number, or
+    numbers each followed by a unit s, m, h, d or w (any case, "1w2d1h30m"), a last bare number
+    counting seconds; the sum wraps at 2^32 as the C# arithmetic does."""
+    if UINT_RE.match(text) and int(text) <= TTL_MAX:
+        return int(text)
+    total, digits = 0, ""
+    for char in text:
+        if char.isascii() and char.isdigit():
+            digits += char
+        elif char.isascii() and char.lower() in TTL_UNITS and digits and int(digits) <= TTL_MAX:
+            total += int(digits) * TTL_UNITS[char.lower()]
+            digits = ""
+        else:
+            raise errors.TechnitiumError(errors.BAD_TTL % text)
+    if digits:
+        if int(digits) > TTL_MAX:
+            raise errors.TechnitiumError(errors.BAD_TTL % text)
+        total += int(digits)
+    return total % (TTL_MAX + 1)
+
+
+def ttl_string(ttl):
+    """A TTL as ZoneFile.GetTtlString writes it: "1w2d1h30m5s", "0s" for zero."""
+    parts = []
+    for unit in ("w", "d", "h", "m"):
+        size = TTL_UNITS[unit]
+        if ttl >= size:
+            parts.append("%d%s" % (ttl // size, unit))
+            ttl %= size
+    if ttl or not parts:
+        parts.append("%ds" % ttl)
+    return "".join(parts)
+
+
 def parse_ip(text):
     """IPAddress.Parse: an IPv4 or IPv6 address, answered in its canonical text."""
     try:
@@ -98,8 +137,10 @@ class Params:
             return normalize_domain(text)
         if kind == "bool":
             return parse_bool(text)
-        if kind in ("int", "ttl"):
+        if kind == "int":
             return parse_number(text, rule)
+        if kind == "ttl":
+            return parse_ttl(text)
         if kind == "ip":
             # "A special value of `request-ip-address` can be used ..." (Add Record, ipAddress)
             if text == REQUEST_IP_ADDRESS and self.client_ip:

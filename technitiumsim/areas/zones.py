@@ -11,7 +11,7 @@ from technitiumsim import errors
 from technitiumsim.areas import TechnitiumArea
 from technitiumsim.errors import TechnitiumError
 from technitiumsim.rules import DEFAULT_NS_TTL, DEFAULT_RECORD_TTL, RECORD_DATA, SIMULATED_ZONE_TYPES, UPDATE_NEW_VALUE
-from technitiumsim.validate import normalize_domain
+from technitiumsim.validate import normalize_domain, ttl_string
 from technitiumsim.zonedata import (closest_zone, is_within, new_primary_zone, record, records_at, reverse_zone_name,
                                     sorted_records, soa_of, touch)
 from simcore import route
@@ -29,7 +29,7 @@ def zone_info(zone):
 
 def record_info(entry):
     """A record as Get Records / Add Record answer it (WriteRecordAsJson with authoritative zone records)."""
-    answer = {"name": entry["name"], "type": entry["type"], "ttl": entry["ttl"], "disabled": entry["disabled"],
+    answer = {"name": entry["name"], "type": entry["type"], "ttl": entry["ttl"], "ttlString": ttl_string(entry["ttl"]), "disabled": entry["disabled"],
               "rData": dict(entry["rData"]), "dnssecStatus": "Unknown", "lastUsedOn": "0001-01-01T00:00:00"}
     if entry.get("comments"):
         answer["comments"] = entry["comments"]

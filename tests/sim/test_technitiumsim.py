@@ -212,6 +212,14 @@ def test_add_defaults_the_ttl_and_overwrite_replaces_the_set(api):
     assert records(api, name) == [(name, "A", {"ipAddress": "10.128.17.12"})]
 
 
+@pytest.mark.parametrize("ttl, seconds, text", [("300", 300, "5m"), ("1h30m", 5400, "1h30m"), ("1w2d1h30m5", 783005, "1w2d1h30m5s"),
+                                                 ("0", 0, "0s"), ("4294967295", 4294967295, "7101w3d6h28m15s")])
+def test_ttl_in_seconds_or_units(api, ttl, seconds, text):
+    api.ok("/api/zones/create", zone=ZONE)
+    added = api.ok("/api/zones/records/add", domain="t." + ZONE, type="TXT", text="x", ttl=ttl)["addedRecord"]
+    assert (added["ttl"], added["ttlString"]) == (seconds, text)
+
+
 def test_a_record_with_ptr_sets_and_removes_the_reverse_record(api):
     api.ok("/api/zones/create", zone=ZONE)
     name = "web1." + ZONE
@@ -249,10 +257,9 @@ def test_update_replaces_one_record_and_its_ptr(api):
     ({"domain": "a." + ZONE, "type": "BOGUS", "ipAddress": "10.0.0.1"}, "Requested value 'BOGUS' was not found."),
     ({"domain": "a." + ZONE, "type": "A", "ipAddress": "10.0.0"}, "An invalid IP address was specified."),
     ({"domain": "a." + ZONE, "type": "AAAA", "ipAddress": "2001:db8::zz"}, "An invalid IP address was specified."),
-    ({"domain": "a." + ZONE, "type": "A", "ipAddress": "10.0.0.1", "ttl": "-1"}, "Value was either too large or too small for a UInt32."),
-    ({"domain": "a." + ZONE, "type": "A", "ipAddress": "10.0.0.1", "ttl": "4294967296"},
-     "Value was either too large or too small for a UInt32."),
-    ({"domain": "a." + ZONE, "type": "A", "ipAddress": "10.0.0.1", "ttl": "1h30"}, "The input string '1h30' was not in a correct format."),
+    ({"domain": "a." + ZONE, "type": "A", "ipAddress": "10.0.0.1", "ttl": "-1"}, "Failed to parse TTL from value: -1"),
+    ({"domain": "a." + ZONE, "type": "A", "ipAddress": "10.0.0.1", "ttl": "4294967296"}, "Failed to parse TTL from value: 4294967296"),
+    ({"domain": "a." + ZONE, "type": "A", "ipAddress": "10.0.0.1", "ttl": "1y"}, "Failed to parse TTL from value: 1y"),
     ({"domain": "a." + ZONE, "type": "A", "ipAddress": "10.0.0.1", "overwrite": "yes"},
      "String 'yes' was not recognized as a valid Boolean."),
     ({"domain": "web.other.internal", "zone": ZONE, "type": "A", "ipAddress": "10.0.0.1"},
