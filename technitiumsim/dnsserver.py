@@ -216,6 +216,7 @@ class DnsService:  # pylint: disable=too-many-instance-attributes
                  "rcode": dns.rcode.to_text(response.rcode()), "answers": sum(len(rrset) for rrset in response.answer)}
         with self._lock:
             self.queries.append(entry)
+        self.sim.observer.increment("dns_queries")
 
     def query_log(self):
         """The queries answered, oldest first."""

@@ -100,7 +100,8 @@ CALLS = {
     },
     "/api/zones/delete": {
         "section": "Delete Zone", "obsolete": ("/api/zone/delete", "/api/deleteZone"), "permission": "Zones:Delete", "write": True,
-        "params": {"zone": {"kind": "domain", "required": True, "alternate": "domain"}},
+        # the name as given, dots trimmed (DeleteZone converts no address or network)
+        "params": {"zone": {"kind": "text", "required": True, "alternate": "domain"}},
     },
     "/api/zones/records/add": {
         "section": "Add Record", "obsolete": ("/api/zone/addRecord", "/api/addRecord"), "zone_permission": "Zones:Modify", "write": True,

@@ -117,7 +117,7 @@ class Zones(TechnitiumArea):
     @route("GET", "/api/zones/delete")
     def delete_zone(self, request):
         """Delete a zone with all its records."""
-        name = request.params.get("zone")
+        name = request.params.get("zone").strip().strip(".").lower()
         if name not in self.zones:
             raise TechnitiumError(errors.NO_SUCH_ZONE % name)
         del self.zones[name]

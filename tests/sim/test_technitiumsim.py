@@ -145,6 +145,7 @@ def test_zone_create_list_delete_and_the_records_of_a_new_zone(api):
     assert api.ok("/api/zones/delete", zone=ZONE) == {}
     assert zone_names(api) == []
     assert error_of(api.call("/api/zones/delete", zone=ZONE)) == "No such zone was found: %s" % ZONE
+    assert error_of(api.call("/api/zones/delete", zone="10.128.17.0/24")) == "No such zone was found: 10.128.17.0/24"
 
 
 @pytest.mark.parametrize("given, created", [
@@ -342,6 +343,7 @@ def test_dns_query_acl_refuses_clients_outside_it():
         assert guarded.set_query_acl(["127.0.0.0/8"]) == ["127.0.0.0/8"]
         assert dns_query(guarded, ZONE, "SOA", tcp=True).rcode() == dns.rcode.NOERROR
         assert [entry["rcode"] for entry in guarded.dns_queries()] == ["REFUSED", "NOERROR"]
+        assert guarded.counters()["dns_queries"] == 2
 
 
 # -- observation: request log, side channel, faults, state file, command line ----------------------------
