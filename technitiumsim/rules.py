@@ -76,6 +76,17 @@ OPTIONAL_ZONE = {"kind": "domain", "required": False}
 TTL = {"kind": "ttl", "required": False}
 FLAG = {"kind": "bool", "required": False, "default": False}
 RECORD_TYPE = {"kind": "enum", "required": True, "values": RECORD_TYPES + ANSWERED_ONLY_TYPES}
+TEXT = {"kind": "text", "required": False}
+VALUE_DOMAIN = {"kind": "domain", "required": False, "alternate": "value"}
+NEW_VALUE_DOMAIN = {"kind": "domain", "required": False, "alternate": "newValue"}
+# The data parameters of the record types held (RECORD_DATA), as Add, Update and Delete Record take
+# them; `value` stands for the name, address or text one (the server's GetQueryOrFormAlt(name, "value")).
+RECORD_VALUE_PARAMS = {
+    "ipAddress": {"kind": "ip", "required": False, "alternate": "value"},
+    "nameServer": VALUE_DOMAIN, "cname": VALUE_DOMAIN, "ptrName": VALUE_DOMAIN, "exchange": VALUE_DOMAIN, "target": VALUE_DOMAIN,
+    "text": {"kind": "text", "required": False, "alternate": "value"},
+    "preference": UINT16, "priority": UINT16, "weight": UINT16, "port": UINT16,
+}
 
 # The calls served: path, obsolete paths (answered the same), whether it writes, its parameters and
 # its permission: `permission` is the Zones section's, checked before any parameter is read; the
@@ -105,20 +116,8 @@ CALLS = {
     },
     "/api/zones/records/add": {
         "section": "Add Record", "obsolete": ("/api/zone/addRecord", "/api/addRecord"), "zone_permission": "Zones:Modify", "write": True,
-        "params": {
-            "domain": DOMAIN, "zone": OPTIONAL_ZONE, "type": RECORD_TYPE, "ttl": TTL, "overwrite": FLAG,
-            "comments": {"kind": "text", "required": False},
-            "ipAddress": {"kind": "ip", "required": False, "alternate": "value"},
-            "ptr": FLAG, "createPtrZone": FLAG,
-            "nameServer": {"kind": "domain", "required": False, "alternate": "value"},
-            "cname": {"kind": "domain", "required": False, "alternate": "value"},
-            "ptrName": {"kind": "domain", "required": False, "alternate": "value"},
-            "exchange": {"kind": "domain", "required": False, "alternate": "value"},
-            "preference": UINT16,
-            "text": {"kind": "text", "required": False, "alternate": "value"},
-            "priority": UINT16, "weight": UINT16, "port": UINT16,
-            "target": {"kind": "domain", "required": False, "alternate": "value"},
-        },
+        "params": dict(RECORD_VALUE_PARAMS, domain=DOMAIN, zone=OPTIONAL_ZONE, type=RECORD_TYPE, ttl=TTL, overwrite=FLAG,
+                       comments=TEXT, ptr=FLAG, createPtrZone=FLAG),
     },
     "/api/zones/records/get": {
         "section": "Get Records", "obsolete": ("/api/zone/getRecords", "/api/getRecords"), "zone_permission": "Zones:View", "write": False,
@@ -127,43 +126,21 @@ CALLS = {
     "/api/zones/records/update": {
         "section": "Update Record", "obsolete": ("/api/zone/updateRecord", "/api/updateRecord"), "zone_permission": "Zones:Modify",
         "write": True,
-        "params": {
-            "domain": DOMAIN, "zone": OPTIONAL_ZONE, "type": RECORD_TYPE,
-            "newDomain": {"kind": "domain", "required": False},
-            # "Default value of `3600` is used when parameter is missing." (NS: the NS default, WebServiceZonesApi.cs)
-            "ttl": TTL, "disable": FLAG, "comments": {"kind": "text", "required": False},
-            "ipAddress": {"kind": "ip", "required": False, "alternate": "value"},
-            "newIpAddress": {"kind": "ip", "required": False, "alternate": "newValue"},
-            "ptr": FLAG, "createPtrZone": FLAG,
-            "nameServer": {"kind": "domain", "required": False, "alternate": "value"},
-            "newNameServer": {"kind": "domain", "required": False, "alternate": "newValue"},
-            "cname": {"kind": "domain", "required": False, "alternate": "value"},
-            "ptrName": {"kind": "domain", "required": False, "alternate": "value"},
-            "newPtrName": {"kind": "domain", "required": False, "alternate": "newValue"},
-            "exchange": {"kind": "domain", "required": False, "alternate": "value"},
-            "newExchange": {"kind": "domain", "required": False, "alternate": "newValue"},
-            "preference": UINT16, "newPreference": UINT16,
-            "text": {"kind": "text", "required": False, "alternate": "value"},
-            "newText": {"kind": "text", "required": False, "alternate": "newValue"},
-            "priority": UINT16, "newPriority": UINT16, "weight": UINT16, "newWeight": UINT16, "port": UINT16, "newPort": UINT16,
-            "target": {"kind": "domain", "required": False, "alternate": "value"},
-            "newTarget": {"kind": "domain", "required": False},
-        },
+        # ttl: "Default value of `3600` is used when parameter is missing." (NS: the NS default, WebServiceZonesApi.cs)
+        "params": dict(RECORD_VALUE_PARAMS, domain=DOMAIN, zone=OPTIONAL_ZONE, type=RECORD_TYPE, ttl=TTL, disable=FLAG, comments=TEXT,
+                       ptr=FLAG, createPtrZone=FLAG, newDomain={"kind": "domain", "required": False},
+                       newIpAddress={"kind": "ip", "required": False, "alternate": "newValue"},
+                       newNameServer=NEW_VALUE_DOMAIN, newPtrName=NEW_VALUE_DOMAIN, newExchange=NEW_VALUE_DOMAIN,
+                       newText={"kind": "text", "required": False, "alternate": "newValue"},
+                       newPreference=UINT16, newPriority=UINT16, newWeight=UINT16, newPort=UINT16,
+                       newTarget={"kind": "domain", "required": False}),
     },
     "/api/zones/records/delete": {
         "section": "Delete Record", "obsolete": ("/api/zone/deleteRecord", "/api/deleteRecord"), "zone_permission": "Zones:Delete",
         "write": True,
-        "params": {
-            "domain": DOMAIN, "zone": OPTIONAL_ZONE, "type": RECORD_TYPE,
-            "ipAddress": {"kind": "ip", "required": False, "alternate": "value"},
-            "nameServer": {"kind": "domain", "required": False, "alternate": "value"},
-            "ptrName": {"kind": "domain", "required": False, "alternate": "value"},
-            "exchange": {"kind": "domain", "required": False, "alternate": "value"},
-            "preference": UINT16,
-            "text": {"kind": "text", "required": False, "alternate": "value"},
-            "priority": UINT16, "weight": UINT16, "port": UINT16,
-            "target": {"kind": "domain", "required": False, "alternate": "value"},
-        },
+        # a CNAME is deleted by name alone: the section lists no `cname`
+        "params": dict({name: rule for name, rule in RECORD_VALUE_PARAMS.items() if name != "cname"},
+                       domain=DOMAIN, zone=OPTIONAL_ZONE, type=RECORD_TYPE),
     },
 }
 
