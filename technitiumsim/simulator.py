@@ -182,6 +182,11 @@ class TechnitiumSimulator(SimulatorBase):  # pylint: disable=too-many-instance-a
             document["innerErrorMessage"] = inner
         return self.json_response(document, status)
 
+    def unknown_method_response(self, method):
+        """Calls are mapped for GET and POST only (DnsServerCore/Extensions.cs HTTP_METHODS); ASP.NET
+        Core routing answers another method on a mapped path 405 with an Allow header."""
+        return Response(405, "Method Not Allowed", b"", None, headers=(("Allow", "GET, POST"),))
+
     @staticmethod
     def not_found():
         """What the server answers outside its calls: 404 without a body."""

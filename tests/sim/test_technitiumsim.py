@@ -123,9 +123,18 @@ def test_token_without_a_permission_is_refused_and_changes_nothing(sim, api):
         sim.remove_token(MODIFY_TOKEN)
 
 
-def test_paths_outside_the_served_calls_answer_404(api):
+def test_paths_outside_the_served_calls_answer_404_and_methods_other_than_get_post_405(api):
     assert api.api("GET", "/api/zones/nosuchcall").status_code == 404
     assert api.api("GET", "/index.html").status_code == 404
+    answer = api.api("PUT", "/api/zones/list")
+    assert answer.status_code == 405 and answer.headers["Allow"] == "GET, POST"
+
+
+def test_query_string_wins_over_the_form(api):
+    answer = api.api("POST", "/api/zones/create", params={"zone": ZONE}, data={"zone": "form.internal"})
+    assert answer.json()["response"] == {"domain": ZONE}
+    assert api.ok("/api/zones/create", method="POST", zone="form.internal") == {"domain": "form.internal"}
+    assert zone_names(api) == [ZONE, "form.internal"]
 
 
 def test_obsolete_paths_answer_as_the_current_ones(api):
