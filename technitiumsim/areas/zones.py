@@ -3,6 +3,8 @@ that the simulator serves, with the checks of DnsServerCore/WebServiceZonesApi.c
 in the server's order: parameters that locate the zone, the zone, the permission, then the rest.
 
 Handlers get a TechnitiumRequest (params: validate.Params, token) and return the `response` object.
+Record data is compared as stored: names are kept lower case (validate.normalize_domain), addresses
+in their canonical text, numbers as numbers, TXT text exactly.
 """
 
 import ipaddress
@@ -29,16 +31,12 @@ def zone_info(zone):
 
 def record_info(entry):
     """A record as Get Records / Add Record answer it (WriteRecordAsJson with authoritative zone records)."""
-    answer = {"name": entry["name"], "type": entry["type"], "ttl": entry["ttl"], "ttlString": ttl_string(entry["ttl"]), "disabled": entry["disabled"],
-              "rData": dict(entry["rData"]), "dnssecStatus": "Unknown", "lastUsedOn": "0001-01-01T00:00:00"}
+    answer = {"name": entry["name"], "type": entry["type"], "ttl": entry["ttl"], "ttlString": ttl_string(entry["ttl"]),
+              "disabled": entry["disabled"], "rData": dict(entry["rData"]), "dnssecStatus": "Unknown",
+              "lastUsedOn": "0001-01-01T00:00:00"}
     if entry.get("comments"):
         answer["comments"] = entry["comments"]
     return answer
-
-
-def same_data(left, right):
-    """Record data equality as the server compares it: names ignore case, addresses by value."""
-    return {key: str(value).lower() for key, value in left.items()} == {key: str(value).lower() for key, value in right.items()}
 
 
 class Zones(TechnitiumArea):
@@ -179,7 +177,7 @@ class Zones(TechnitiumArea):
             for other in same_type:
                 zone["records"].remove(other)
         else:
-            same = [other for other in same_type if same_data(other["rData"], entry["rData"])]
+            same = [other for other in same_type if other["rData"] == entry["rData"]]
             if same and same[0]["ttl"] == entry["ttl"]:
                 raise TechnitiumError(errors.RECORD_EXISTS)
             for other in same_type:
@@ -254,7 +252,7 @@ class Zones(TechnitiumArea):
         if record_type == "CNAME" and new_data["cname"] == new_domain:
             raise TechnitiumError(errors.CNAME_SAME_NAME)
         old = next((entry for entry in records_at(zone, domain, record_type)
-                    if record_type == "CNAME" or same_data(entry["rData"], old_data)), None)
+                    if record_type == "CNAME" or entry["rData"] == old_data), None)
         if old is None:
             raise TechnitiumError(errors.OLD_RECORD_MISSING)
         self.check_within(new_domain, zone)
@@ -292,7 +290,7 @@ class Zones(TechnitiumArea):
             matches = records_at(zone, domain, "CNAME")
         else:
             data = self.record_data(params, record_type)
-            matches = [entry for entry in records_at(zone, domain, record_type) if same_data(entry["rData"], data)]
+            matches = [entry for entry in records_at(zone, domain, record_type) if entry["rData"] == data]
         if not matches:
             raise TechnitiumError(errors.NO_SUCH_RECORD)
         for entry in matches:

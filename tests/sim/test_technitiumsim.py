@@ -312,6 +312,8 @@ def test_cname_cannot_share_its_name_and_a_refused_write_changes_nothing(api):
                              createPtrZone="true")) == conflict
     assert zone_names(api) == [ZONE]
     api.ok("/api/zones/records/add", domain="web1." + ZONE, type="TXT", text="owner=acme")
+    api.ok("/api/zones/records/add", domain="WEB1.%s." % ZONE.upper(), type="TXT", text="Owner=ACME")  # names ignore case, text not
+    assert len(records(api, "web1." + ZONE)) == 2
     assert error_of(api.call("/api/zones/records/add", domain="web1." + ZONE, type="CNAME", cname="x." + ZONE)) == conflict
     assert records(api, name) == [(name, "CNAME", {"cname": "web1." + ZONE})]
 
