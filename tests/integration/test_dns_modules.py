@@ -28,8 +28,13 @@ import dns.zone
 import pytest
 import yaml
 
+from technitiumsim import TechnitiumSimulator
+from technitiumsim.testing import DEMO_TOKEN, dns_query
+
 from .playbook import ansible_playbook
 
+TECHNITIUM_WRITES = ("/api/zones/create", "/api/zones/delete", "/api/zones/records/add", "/api/zones/records/delete",
+                     "/api/zones/records/update")
 KEY_NAME = "homecloud-update"
 ZONE = "acme.lab.internal"
 REVERSE = "17.128.10.in-addr.arpa"
@@ -240,3 +245,105 @@ def test_bind_refuses_a_wrong_secret_an_unknown_zone_and_names_outside_the_zone(
     assert results[0]["failed"] and "zone globex.lab.internal does not exist on the DNS server 127.0.0.1" in results[0]["msg"]
     assert results[1]["failed"] and "provider=rfc2136 cannot delete zone acme.lab.internal" in results[1]["msg"]
     assert bind.records(ZONE) == []
+
+
+@pytest.fixture(scope="module")
+def technitium_module_sim():
+    with TechnitiumSimulator(port=0, dns_port=0) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def technitium(technitium_module_sim):  # pylint: disable=redefined-outer-name
+    """The module's simulator in its initial state."""
+    technitium_module_sim.reset()
+    return technitium_module_sim
+
+
+def technitium_writes(sim):
+    return [(entry["path"], entry["params"].get("domain") or entry["params"].get("zone")) for entry in sim.requests()
+            if entry["path"] in TECHNITIUM_WRITES]
+
+
+def answers(sim, name, rtype):
+    return sorted(rdata.to_text() for rrset in dns_query(sim, name, rtype).answer for rdata in rrset)
+
+
+@pytest.mark.timeout(600)
+def test_technitium_zones_and_records_converge_check_mode_first_and_resolve(technitium, tmp_path):
+    connection = dict(provider="technitium", api_url=technitium.url, api_token=DEMO_TOKEN)
+    tasks = tenant_tasks({"web1": "10.128.17.10", "gw": "10.128.17.2"})
+
+    process, planned = run_dns_tasks(tmp_path, connection, tasks, check=True, name="check")
+    assert process.returncode == 0, process.stdout[-5000:]
+    assert technitium_writes(technitium) == [], "check mode wrote"
+    # the zones do not exist yet: check mode plans their creation, and dns_record (whose zone is missing) fails
+    assert planned[0]["changed"] and planned[0]["created"] and planned[1]["created"]
+    assert planned[2]["failed"] and "zone acme.lab.internal does not exist on the Technitium server" in planned[2]["msg"]
+
+    process, done = run_dns_tasks(tmp_path, connection, tasks, verbose=True, name="converge")
+    assert process.returncode == 0, process.stdout[-5000:]
+    for plan, result in zip(planned[:2], done[:2]):
+        assert not result.get("failed"), result
+        assert result["changed"] and result["diff"] == plan["diff"] and result["writes"] == plan["writes"]
+    assert not done[2].get("failed"), done[2]
+    assert done[0]["writes"] == [
+        "POST /api/zones/create type=Primary zone=acme.lab.internal",
+        "POST /api/zones/records/add domain=gw.acme.lab.internal ipAddress=10.128.17.2 overwrite=true ttl=300 type=A "
+        "zone=acme.lab.internal",
+        "POST /api/zones/records/add domain=web1.acme.lab.internal ipAddress=10.128.17.10 overwrite=true ttl=300 type=A "
+        "zone=acme.lab.internal"]
+    assert done[2]["record"] == dict(zone=ZONE, name="_owner." + ZONE, type="TXT", ttl=3600, values=["tenant=acme"])
+    assert len(technitium_writes(technitium)) == 3 + 3 + 1
+    assert answers(technitium, "web1." + ZONE, "A") == ["10.128.17.10"]
+    assert answers(technitium, "10." + REVERSE, "PTR") == ["web1.acme.lab.internal."]
+    assert answers(technitium, "_owner." + ZONE, "TXT") == ['"tenant=acme"']
+    # the token is in no output, result or request log entry
+    for text in (process.stdout, process.stderr, json.dumps(done), json.dumps(technitium.requests())):
+        assert DEMO_TOKEN not in text
+
+    # a second run writes nothing; check mode of a changed plan shows the diff the real run then makes
+    count = len(technitium_writes(technitium))
+    process, again = run_dns_tasks(tmp_path, connection, tasks, name="again")
+    assert process.returncode == 0, process.stdout[-5000:]
+    assert [(result["changed"], result["writes"]) for result in again] == [(False, [])] * 3
+    assert len(technitium_writes(technitium)) == count
+
+    smaller = tenant_tasks({"web1": "10.128.17.10"}, purge=True)[:2]
+    process, planned = run_dns_tasks(tmp_path, connection, smaller, check=True, name="purge-check")
+    assert process.returncode == 0 and len(technitium_writes(technitium)) == count
+    process, purged = run_dns_tasks(tmp_path, connection, smaller, name="purge")
+    assert process.returncode == 0, process.stdout[-5000:]
+    assert purged[0]["diff"] == planned[0]["diff"]
+    assert purged[0]["records_removed"] == ['_owner 3600 TXT "tenant=acme"', "gw 300 A 10.128.17.2"]
+    # Technitium's DeleteRecord also deletes the PTR that points back at a deleted A record
+    # (DnsServerCore/WebServiceZonesApi.cs): the reverse zone's purge, planned in check mode, found it gone
+    assert planned[1]["records_removed"] == ["2 300 PTR gw.acme.lab.internal."] and purged[1]["writes"] == []
+    assert answers(technitium, "gw." + ZONE, "A") == [] and answers(technitium, "2." + REVERSE, "PTR") == []
+    assert answers(technitium, "web1." + ZONE, "A") == ["10.128.17.10"]
+
+
+@pytest.mark.timeout(300)
+def test_technitium_errors_at_http_200_and_a_wrong_token_fail_with_the_server_message(technitium, tmp_path):
+    canary = "canary-token-4f1d9a7c"
+    tasks = [("dns_zone", dict(name=ZONE)), ("dns_zone", dict(name="globex.lab.internal", state="absent"))]
+    process, results = run_dns_tasks(tmp_path, dict(provider="technitium", api_url=technitium.url, api_token=canary), tasks,
+                                     verbose=True, name="wrong-token")
+    assert results[0]["failed"] and "the API token was refused (invalid-token)" in results[0]["msg"]
+    for text in (process.stdout, process.stderr, json.dumps(results), json.dumps(technitium.requests())):
+        assert canary not in text
+
+    connection = dict(provider="technitium", api_url=technitium.url, api_token=DEMO_TOKEN)
+    process, results = run_dns_tasks(tmp_path, connection, [
+        ("dns_zone", dict(name=ZONE)),
+        ("dns_record", dict(zone=ZONE, name="www", type="CNAME", values=["web1.acme.lab.internal"])),
+        ("dns_record", dict(zone=ZONE, name="www", type="A", values=["10.128.17.10"])),
+        ("dns_record", dict(zone=ZONE, name="bad", type="A", values=["10.128.17.300"])),
+        ("dns_zone", dict(name=ZONE, state="absent")),
+    ], name="errors")
+    assert results[0]["changed"] and results[1]["changed"]
+    assert results[2]["failed"] and "a CNAME cannot share its name with other records" in results[2]["msg"]
+    assert results[3]["failed"] and results[3]["msg"].startswith("values[0] '10.128.17.300': not an IPv4 address")
+    assert results[4]["changed"] and results[4]["records_removed"] == ["www 3600 CNAME web1.acme.lab.internal."]
+    assert [path for path, _name in technitium_writes(technitium)] == [
+        "/api/zones/create", "/api/zones/records/add", "/api/zones/delete"]
