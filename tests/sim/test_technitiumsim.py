@@ -403,6 +403,14 @@ def test_state_file_survives_a_restart():
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def test_https_when_asked():
+    with TechnitiumSimulator(tls=True) as secure:
+        assert secure.url.startswith("https://127.0.0.1:")
+        assert TechnitiumSession(secure).ok("/api/zones/create", zone=ZONE) == {"domain": ZONE}
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(secure.url + "/api/zones/list", timeout=5)
+
+
 def test_command_line_serves_api_and_dns():
     workdir = tempfile.mkdtemp(prefix="technitiumsim-cli-")
     port_file, dns_port_file, state_file = (os.path.join(workdir, name) for name in ("port", "dns-port", "state.json"))
