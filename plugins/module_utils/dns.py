@@ -363,8 +363,9 @@ def dns_argument_spec():
         ca_path=dict(type="path"),
         server=dict(type="str", default="127.0.0.1", fallback=(env_fallback, ["DNS_SERVER"])),
         port=dict(type="int", default=53),
-        tsig_key_file=dict(type="path"),
-        tsig_key_name=dict(type="str", fallback=(env_fallback, ["DNS_TSIG_KEY_NAME"])),
+        # the key file's path and the key's name are not secret (no_log False says so to Ansible's secret check)
+        tsig_key_file=dict(type="path", no_log=False),
+        tsig_key_name=dict(type="str", no_log=False, fallback=(env_fallback, ["DNS_TSIG_KEY_NAME"])),
         tsig_secret=dict(type="str", no_log=True, fallback=(env_fallback, ["DNS_TSIG_SECRET"])),
         tsig_algorithm=dict(type="str", default="hmac-sha256", fallback=(env_fallback, ["DNS_TSIG_ALGORITHM"])),
         timeout=dict(type="int", default=10),
