@@ -16,7 +16,6 @@ __metaclass__ = type
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import stat
