@@ -177,7 +177,8 @@ class S3User(S3Module):
             if current_key and current_key == access_key and self.admin.engine == "seaweedfs":
                 # SeaweedFS keeps one credential per access key: the old one goes before the new secret is set
                 commands += self.admin.remove_credential(name, current_key)
-            commands += self.admin.add_credential(name, access_key or "<generated>", secret if secret else "<generated>")
+            # in check mode a secret to generate is not generated yet: the command shows the mask alone
+            commands += self.admin.add_credential(name, access_key or "<generated>", secret or MASK)
         # keys other than the managed one stop working (SeaweedFS identities may hold several)
         for other in sorted(set(keys) - set([access_key])):
             if self.admin.engine == "seaweedfs":
