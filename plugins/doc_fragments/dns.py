@@ -32,7 +32,7 @@ options:
     default: http://127.0.0.1:5380
   api_token:
     description:
-      - Technitium API token (O(provider=technitium)), sent as C(Authorization: Bearer <token>). Create a non-expiring token
+      - Technitium API token (O(provider=technitium)), sent in the C(Authorization) header as C(Bearer <token>). Create a non-expiring token
         for a user that may modify only the zones it manages (C(/api/user/createToken)).
       - If not set, the environment variable E(TECHNITIUM_API_TOKEN) is used.
     type: str
@@ -58,7 +58,7 @@ options:
       - A BIND key file on the host the module runs on, as C(tsig-keygen) writes it
         (C(key "name" { algorithm hmac-sha256; secret "..."; };)), holding one key or the key named O(tsig_key_name).
       - The recommended way to pass the key. Run the modules on the DNS server itself (C(delegate_to) it, or target it) and
-        point this at the key file the server's configuration includes: the secret never leaves the server and never
+        point this at the key file the server's configuration includes; the secret never leaves the server and never
         passes through Ansible's variables.
       - Mutually exclusive with O(tsig_secret).
     type: path
@@ -90,7 +90,7 @@ options:
 requirements:
   - dnspython >= 2.0 on the host the module runs on, for O(provider=rfc2136) (Debian package C(python3-dnspython)).
 notes:
-  - Records are compared as record sets (name and type): the TTL and the set of values. Host names in values (C(CNAME),
+  - Records are compared as record sets (name and type), by the TTL and the set of values. Host names in values (C(CNAME),
     C(PTR), C(MX), C(SRV)) are fully qualified, with or without the trailing dot.
   - C(SOA) and C(NS) records are never changed; they belong to the server's zone configuration.
   - O(provider=technitium) needs only ansible-core on the host it runs on.

@@ -135,7 +135,7 @@ def relative_owner(value, zone, option="name"):
         return APEX
     if name.endswith("." + zone):
         return name[:-len(zone) - 1]
-    if absolute or name.split(".")[-1] == zone.split(".")[-1]:
+    if absolute or name.rsplit(".", maxsplit=1)[-1] == zone.rsplit(".", maxsplit=1)[-1]:
         raise DnsInputError("{0} {1!r} is not inside zone {2}; nothing was changed".format(option, value, zone))
     return name
 
