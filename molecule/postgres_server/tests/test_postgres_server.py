@@ -49,16 +49,16 @@ try:
 except psycopg2.OperationalError as error:
     print(json.dumps({"refused": str(error)}))
     sys.exit(0)
+# each statement on its own (CREATE DATABASE cannot run in a transaction block)
+connection.autocommit = True
 rows = {}
-with connection:
-    with connection.cursor() as cursor:
-        for name, statement in request["queries"]:
-            try:
-                cursor.execute(statement)
-                rows[name] = cursor.fetchall() if cursor.description else []
-            except psycopg2.Error as error:
-                rows[name] = {"error": str(error).strip()}
-                connection.rollback()
+with connection.cursor() as cursor:
+    for name, statement in request["queries"]:
+        try:
+            cursor.execute(statement)
+            rows[name] = cursor.fetchall() if cursor.description else []
+        except psycopg2.Error as error:
+            rows[name] = {"error": str(error).strip()}
 connection.close()
 print(json.dumps({"rows": rows}, default=str))
 '''
