@@ -23,7 +23,7 @@ description:
     V(17.128.10.in-addr.arpa)) and deletes it with O(state=absent).
   - Technitium deletes the C(PTR) record that points back at an C(A) or C(AAAA) record it deletes; a purge of the reverse zone
     that runs after the forward zone then finds that C(PTR) gone already.
-  - With O(provider=rfc2136) the zone must exist in the server's configuration (RFC 2136 cannot create zones): the task
+  - With O(provider=rfc2136) the zone must exist in the server's configuration (RFC 2136 cannot create zones); the task
     fails naming the zone when the server holds no C(SOA) for it, and refuses O(state=absent).
   - Every record is checked before the first request; a name outside the zone, a value of the wrong form, two entries for
     the same name and type, and a C(CNAME) next to other records are refused naming the entry.
