@@ -67,7 +67,7 @@ writes:
   elements: str
   sample: ["s3.bucket.create -name acme-backups"]
 written:
-  description: After a failure, the commands of O(writes) that were made before it.
+  description: After a failure, the commands of RV(writes) that were made before it.
   returned: failure
   type: list
   elements: str

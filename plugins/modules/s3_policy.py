@@ -76,7 +76,7 @@ writes:
   type: list
   elements: str
 written:
-  description: After a failure, the commands of O(writes) that were made before it.
+  description: After a failure, the commands of RV(writes) that were made before it.
   returned: failure
   type: list
   elements: str

@@ -18,7 +18,7 @@ description:
   - A new user gets no permission at all; M(homecloud.proxmox.s3_policy) grants it its buckets.
   - When O(secret_key) is not given, a new secret is generated on the storage host (Python C(secrets)) when the user
     is created, when its access key changes, or with O(rotate=true), and returned once in RV(secret_key).
-  - Secrets never appear in O(writes), the diff, a warning or an error message. The diff shows a new secret as
+  - Secrets never appear in RV(writes), the diff, a warning or an error message. The diff shows a new secret as
     C(******** (new)).
   - Check mode and diff mode show the planned admin commands; in check mode nothing is written and no secret is
     generated.
@@ -115,7 +115,7 @@ writes:
   type: list
   elements: str
 written:
-  description: After a failure, the commands of O(writes) that were made before it.
+  description: After a failure, the commands of RV(writes) that were made before it.
   returned: failure
   type: list
   elements: str

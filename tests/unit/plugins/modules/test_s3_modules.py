@@ -60,7 +60,7 @@ def identity(name, keys, actions, static=False):
             "isStatic": static}
 
 
-def planned(module_class, runner, check_mode=False, admin_class=SeaweedAdmin, **params):
+def planned(module_class, runner, params, check_mode=False, admin_class=SeaweedAdmin):
     module = FakeModule(params, check_mode=check_mode)
     instance = module_class(module)
     instance.validate()
@@ -75,23 +75,23 @@ def user_params(**params):
 
 
 def test_bucket_created_once_deleted_once():
-    assert planned(S3Bucket, Shell(), name="acme-backups", state="present")[:3] == (
+    assert planned(S3Bucket, Shell(), dict(name="acme-backups", state="present"))[:3] == (
         ["s3.bucket.create -name acme-backups"], {}, {"name": "acme-backups"})
-    assert planned(S3Bucket, Shell(buckets=["acme-backups"]), name="acme-backups", state="present")[0] == []
-    assert planned(S3Bucket, Shell(buckets=["acme-backups"]), name="acme-backups", state="absent")[0] == [
+    assert planned(S3Bucket, Shell(buckets=["acme-backups"]), dict(name="acme-backups", state="present"))[0] == []
+    assert planned(S3Bucket, Shell(buckets=["acme-backups"]), dict(name="acme-backups", state="absent"))[0] == [
         "s3.bucket.delete -name acme-backups"]
-    assert planned(S3Bucket, Shell(), name="acme-backups", state="absent")[0] == []
+    assert planned(S3Bucket, Shell(), dict(name="acme-backups", state="absent"))[0] == []
 
 
 def test_bucket_name_refused_before_the_host_is_asked():
     shell = Shell()
     with pytest.raises(S3AdminError, match=r"^name: bucket name 'Acme' may hold only lowercase"):
-        planned(S3Bucket, shell, name="Acme", state="present")
+        planned(S3Bucket, shell, dict(name="Acme", state="present"))
     assert shell.lines == []
 
 
 def test_new_user_gets_a_generated_key_and_secret_that_only_the_result_holds():
-    commands, before, after, instance = planned(S3User, Shell(), **user_params())
+    commands, before, after, instance = planned(S3User, Shell(), user_params())
     secret = instance.new_secret
     key = instance.result["access_key"]
     assert len(secret) == 40 and len(key) == 20
@@ -101,20 +101,20 @@ def test_new_user_gets_a_generated_key_and_secret_that_only_the_result_holds():
 
 
 def test_new_user_in_check_mode_generates_nothing():
-    commands, dummy, after, instance = planned(S3User, Shell(), check_mode=True, **user_params())
+    commands, dummy, after, instance = planned(S3User, Shell(), user_params(), check_mode=True)
     assert commands == ["s3.configure -user=acme -access_key=<generated> -secret_key=******** -apply"]
     assert instance.new_secret is None and after["access_key"] == "<generated>"
 
 
 def test_existing_user_unchanged_unless_asked():
     shell = Shell([identity("acme", [("ACMEKEY", "held-secret-1")], [])])
-    assert planned(S3User, shell, **user_params())[0] == []
-    assert planned(S3User, shell, **user_params(access_key="ACMEKEY", secret_key="held-secret-1"))[0] == []
+    assert planned(S3User, shell, user_params())[0] == []
+    assert planned(S3User, shell, user_params(access_key="ACMEKEY", secret_key="held-secret-1"))[0] == []
 
 
 def test_given_secret_that_differs_replaces_the_credential_without_showing_either():
     shell = Shell([identity("acme", [("ACMEKEY", "held-secret-1")], [])])
-    commands, before, after, instance = planned(S3User, shell, **user_params(secret_key="given-secret-2"))
+    commands, before, after, instance = planned(S3User, shell, user_params(secret_key="given-secret-2"))
     assert commands == ["s3.configure -user=acme -access_key=ACMEKEY -delete -apply",
                         "s3.configure -user=acme -access_key=ACMEKEY -secret_key=******** -apply"]
     assert before["secret_key"] == "********" and after["secret_key"] == "******** (new)"
@@ -123,14 +123,14 @@ def test_given_secret_that_differs_replaces_the_credential_without_showing_eithe
 
 def test_rotation_and_key_change_and_extra_keys():
     shell = Shell([identity("acme", [("ACMEKEY", "held-secret-1"), ("OLDKEY", "old-secret-1")], [])])
-    commands, dummy, dummy2, instance = planned(S3User, shell, **user_params(rotate=True))
+    commands, dummy, dummy2, instance = planned(S3User, shell, user_params(rotate=True))
     assert commands == ["s3.configure -user=acme -access_key=ACMEKEY -delete -apply",
                         "s3.configure -user=acme -access_key=ACMEKEY -secret_key=******** -apply",
                         "s3.configure -user=acme -access_key=OLDKEY -delete -apply"]
     assert instance.new_secret
     shell = Shell([identity("acme", [("ACMEKEY", "held-secret-1")], [])])
     # a new key first, the old one after it: the user is never without a working key
-    assert planned(S3User, shell, **user_params(access_key="NEWKEY"))[0] == [
+    assert planned(S3User, shell, user_params(access_key="NEWKEY"))[0] == [
         "s3.configure -user=acme -access_key=NEWKEY -secret_key=******** -apply",
         "s3.configure -user=acme -access_key=ACMEKEY -delete -apply"]
 
@@ -138,42 +138,42 @@ def test_rotation_and_key_change_and_extra_keys():
 def test_user_refusals():
     shell = Shell([identity("admin", [("ADMINKEY", "x" * 12)], ["Admin"], static=True), identity("globex", [("GLOBEXKEY", "y" * 12)], [])])
     with pytest.raises(S3AdminError, match="^name: user 'admin' comes from the server's identity file"):
-        planned(S3User, shell, **user_params(name="admin"))
+        planned(S3User, shell, user_params(name="admin"))
     with pytest.raises(S3AdminError, match="^access_key: the key is already held by user 'globex'"):
-        planned(S3User, shell, **user_params(access_key="GLOBEXKEY"))
+        planned(S3User, shell, user_params(access_key="GLOBEXKEY"))
     with pytest.raises(S3AdminError) as raised:
-        planned(S3User, shell, **user_params(secret_key="has space in it"))
+        planned(S3User, shell, user_params(secret_key="has space in it"))
     assert str(raised.value).startswith("secret_key: ") and "has space" not in str(raised.value)
     with pytest.raises(S3AdminError, match="^access_key: with engine minio the access key is the user's name"):
-        planned(S3User, shell, **user_params(engine="minio", access_key="OTHER"))
+        planned(S3User, shell, user_params(engine="minio", access_key="OTHER"))
 
 
 def test_policy_is_exactly_the_buckets_least_privilege_first():
     shell = Shell([identity("acme", [("ACMEKEY", "held-secret-1")], ["Admin", "Read:acme-backups", "Write:globex-assets"])])
-    commands, before, after, dummy = planned(S3Policy, shell, user="acme", buckets=["acme-backups"], access="read", state="present")
+    commands, before, after, dummy = planned(S3Policy, shell, dict(user="acme", buckets=["acme-backups"], access="read", state="present"))
     assert commands == ["s3.configure -user=acme -actions=Admin -delete -apply",
                         "s3.configure -user=acme -actions=Write -buckets=globex-assets -delete -apply",
                         "s3.configure -user=acme -actions=List -buckets=acme-backups -apply"]
     assert before == {"user": "acme", "actions": ["Admin", "Read:acme-backups", "Write:globex-assets"]}
     assert after == {"user": "acme", "actions": ["List:acme-backups", "Read:acme-backups"]}
     held = Shell([identity("acme", [("ACMEKEY", "s" * 12)], ["List:acme-backups", "Read:acme-backups"])])
-    assert planned(S3Policy, held, user="acme", buckets=["acme-backups"], access="read", state="present")[0] == []
+    assert planned(S3Policy, held, dict(user="acme", buckets=["acme-backups"], access="read", state="present"))[0] == []
 
 
 def test_policy_absent_takes_away_the_named_buckets_or_everything():
     shell = Shell([identity("acme", [("ACMEKEY", "s" * 12)], ["List:acme-backups", "Read:acme-backups", "Read:acme-logs"])])
-    assert planned(S3Policy, shell, user="acme", buckets=["acme-logs"], access="read", state="absent")[0] == [
+    assert planned(S3Policy, shell, dict(user="acme", buckets=["acme-logs"], access="read", state="absent"))[0] == [
         "s3.configure -user=acme -actions=Read -buckets=acme-logs -delete -apply"]
-    assert planned(S3Policy, shell, user="acme", buckets=[], access="read", state="absent")[0] == [
+    assert planned(S3Policy, shell, dict(user="acme", buckets=[], access="read", state="absent"))[0] == [
         "s3.configure -user=acme -actions=List,Read -buckets=acme-backups -delete -apply",
         "s3.configure -user=acme -actions=Read -buckets=acme-logs -delete -apply"]
 
 
 def test_policy_for_a_missing_user_fails_but_only_warns_in_check_mode():
     with pytest.raises(S3AdminError, match="^user: S3 user 'acme' does not exist"):
-        planned(S3Policy, Shell(), user="acme", buckets=["acme-backups"], access="read", state="present")
-    commands, dummy, dummy2, instance = planned(S3Policy, Shell(), check_mode=True, user="acme", buckets=["acme-backups"],
-                                                access="read", state="present")
+        planned(S3Policy, Shell(), dict(user="acme", buckets=["acme-backups"], access="read", state="present"))
+    params = dict(user="acme", buckets=["acme-backups"], access="read", state="present")
+    commands, dummy, dummy2, instance = planned(S3Policy, Shell(), params, check_mode=True)
     assert commands == ["s3.configure -user=acme -actions=List,Read -buckets=acme-backups -apply"]
     assert "does not exist yet" in instance.module.warnings[0]
 
@@ -181,7 +181,7 @@ def test_policy_for_a_missing_user_fails_but_only_warns_in_check_mode():
 def test_policy_refuses_a_bad_bucket_naming_its_index():
     shell = Shell()
     with pytest.raises(S3AdminError, match=r"^buckets\[1\]: bucket name 'a\.\.b' must not hold two adjacent dots"):
-        planned(S3Policy, shell, user="acme", buckets=["acme-backups", "a..b"], access="read", state="present")
+        planned(S3Policy, shell, dict(user="acme", buckets=["acme-backups", "a..b"], access="read", state="present"))
     assert shell.lines == []
 
 
@@ -207,13 +207,13 @@ class Mc:
 
 def test_minio_policy_created_attached_and_others_detached():
     mc = Mc(["readwrite"], None)
-    commands = planned(S3Policy, mc, admin_class=MinioAdmin, engine="minio", user="acme", buckets=["acme-backups"], access="readwrite",
-                       state="present")[0]
+    present = dict(engine="minio", user="acme", buckets=["acme-backups"], access="readwrite", state="present")
+    commands = planned(S3Policy, mc, present, admin_class=MinioAdmin)[0]
     assert commands == ["admin policy create homecloud homecloud-acme /dev/stdin",
                         "admin policy detach homecloud readwrite --user acme",
                         "admin policy attach homecloud homecloud-acme --user acme"]
     converged = Mc(["homecloud-acme"], minio_policy_document(["acme-backups"], "readwrite"))
-    assert planned(S3Policy, converged, admin_class=MinioAdmin, engine="minio", user="acme", buckets=["acme-backups"],
-                   access="readwrite", state="present")[0] == []
-    assert planned(S3Policy, converged, admin_class=MinioAdmin, engine="minio", user="acme", buckets=[], access="readwrite",
-                   state="absent")[0] == ["admin policy detach homecloud homecloud-acme --user acme", "admin policy rm homecloud homecloud-acme"]
+    assert planned(S3Policy, converged, present, admin_class=MinioAdmin)[0] == []
+    absent = dict(present, buckets=[], state="absent")
+    assert planned(S3Policy, converged, absent, admin_class=MinioAdmin)[0] == [
+        "admin policy detach homecloud homecloud-acme --user acme", "admin policy rm homecloud homecloud-acme"]
