@@ -104,6 +104,17 @@ def test_update_without_the_key_is_refused():
     assert signed.returncode == 0, signed
 
 
+def test_bad_input_is_refused_naming_the_field_before_any_change():
+    before = on_vm(['sha256sum', '/etc/bind/named.conf.local', '/etc/bind/named.conf.options']).stdout
+    zones = _converge_vars()['dns_server_zones'] + [{'name': 'Initech.lab.internal.', 'allow_query': ['10.128.48.0/20']}]
+    rc, output = rig.run_playbook(CONVERGE, {'dns_server_zones': zones, 'acme_networks': ['10.128.16.0/33']})
+    assert rc != 0
+    assert 'dns_server_zones[5].name: "Initech.lab.internal." is not a lower-case domain name' in output, output[-3000:]
+    assert 'dns_server_zones[0].allow_query[0]: "10.128.16.0/33" is not a network' in output, output[-3000:]
+    assert on_vm(['sha256sum', '/etc/bind/named.conf.local', '/etc/bind/named.conf.options']).stdout == before
+    assert dig('acme', 'web1.acme.lab.internal') == ('NOERROR', ['10.128.17.10'])
+
+
 @pytest.fixture(scope='module')
 def smaller_converge():
     """One converge at -vvv with acme's db1 (and its PTR) gone from the declared records."""
