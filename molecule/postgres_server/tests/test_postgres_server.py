@@ -168,7 +168,7 @@ def test_globex_generated_password_logs_in_from_globex_only(host):
 
 def test_listens_on_the_service_address_only(host):
     """TCP only on 10.128.1.12:5432 (no loopback, no wildcard); the unix socket for local
-    administration; the password hashes are SCRAM."""
+    administration; the password hashes are SCRAM; pg_hba.conf holds no plain host line."""
     listening = host.run('ss -H -l -t -n')
     assert listening.rc == 0, listening.stderr
     postgres = sorted(line.split()[3] for line in listening.stdout.splitlines() if line.split()[3].endswith(':5432'))
@@ -177,6 +177,9 @@ def test_listens_on_the_service_address_only(host):
     assert as_postgres(host, "SELECT count(*) FROM pg_authid WHERE rolname IN ('acme', 'globex', 'initech_owner')"
                              " AND rolpassword LIKE 'SCRAM-SHA-256$%'") == '3'
     assert as_postgres(host, 'SHOW password_encryption') == 'scram-sha-256'
+    # pg_hba.conf as the server parses it: no plain host line, peer login for postgres only
+    assert as_postgres(host, "SELECT type, array_to_string(database, ','), array_to_string(user_name, ','), auth_method"
+                             " FROM pg_hba_file_rules WHERE type IN ('local', 'host') OR error IS NOT NULL") == 'local|all|postgres|peer'
 
 
 def test_bad_input_refused_before_any_change(host):
