@@ -119,10 +119,10 @@ down() {
 case $action in
 up)
     address=${3:?service address in $SVC_NET}
-    [[ $address =~ ^10\.128\.1\.([0-9]{1,3})$ ]] && [ "${BASH_REMATCH[1]}" -ge 2 ] && [ "${BASH_REMATCH[1]}" -le 254 ] || {
+    if ! [[ $address =~ ^10\.128\.1\.([0-9]{1,3})$ ]] || [ "${BASH_REMATCH[1]}" -lt 2 ] || [ "${BASH_REMATCH[1]}" -gt 254 ]; then
         echo "topology: service address $address is not a host of $SVC_NET other than the router's 10.128.1.1" >&2
         exit 2
-    }
+    fi
     if [ -e "$state/up" ]; then
         if [ "$(cat "$state/service_address")" != "$address" ]; then
             echo "topology: run $id is up with service address $(cat "$state/service_address"), not $address" >&2
@@ -190,7 +190,10 @@ start)
     [ "$#" -gt 0 ] || { echo "topology: start needs a command" >&2; exit 2; }
     [[ $name =~ ^[a-z0-9_-]+$ ]] || { echo "topology: daemon name $name: letters, digits, - and _ only" >&2; exit 2; }
     ns=$(awk -v role="$role" '$1 == role {print $2}' "$state/namespaces")
-    [ -n "$ns" ] && [ "$role" != service ] || { echo "topology: no client namespace $role (acme, globex, outside, admin, router)" >&2; exit 2; }
+    if [ -z "$ns" ] || [ "$role" = service ]; then
+        echo "topology: no client namespace $role (acme, globex, outside, admin, router)" >&2
+        exit 2
+    fi
     if [ -s "$state/$name.pid" ] && running "$(cat "$state/$name.pid")"; then
         echo "topology: $name is running already" >&2
         exit 1
