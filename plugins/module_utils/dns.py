@@ -589,6 +589,7 @@ class Rfc2136Provider:
         if not HAS_DNSPYTHON:
             raise DnsInputError(missing_required_lib("dnspython") + " (provider=rfc2136)")
         self.server = params.get("server") or "127.0.0.1"
+        self._address = None
         self.port = params.get("port") or 53
         self.timeout = params.get("timeout") or 10
         if params.get("tsig_key_file"):
@@ -630,10 +631,22 @@ class Rfc2136Provider:
             reason = str(error) or type(error).__name__
         return DnsError("{0} at {1}: {2}".format(what, self.where(), reason), what.split()[0], None, None, reason)
 
+    def address(self):
+        """The server's IP address: dnspython's queries take addresses only, so a host name is looked up once."""
+        if self._address is None:
+            try:
+                self._address = str(ipaddress.ip_address(self.server))
+            except ValueError:
+                try:
+                    self._address = socket.getaddrinfo(self.server, self.port, proto=socket.IPPROTO_TCP)[0][4][0]
+                except (socket.gaierror, IndexError) as error:
+                    raise DnsError("server {0!r}: cannot look up its address ({1}); nothing was changed".format(self.server, error))
+        return self._address
+
     def _exchange(self, what, message):
         self.last_call = what
         try:
-            return dns.query.tcp(message, self.server, timeout=self.timeout, port=self.port)
+            return dns.query.tcp(message, self.address(), timeout=self.timeout, port=self.port)
         except (dns.exception.DNSException, OSError) as error:
             raise self._failure(what, error)
 
@@ -658,7 +671,7 @@ class Rfc2136Provider:
         what = "AXFR of zone {0}".format(zone)
         self.last_call = what
         try:
-            transfer = dns.query.xfr(self.server, zone + ".", port=self.port, keyring={self.key.name: self.key}, keyname=self.key.name,
+            transfer = dns.query.xfr(self.address(), zone + ".", port=self.port, keyring={self.key.name: self.key}, keyname=self.key.name,
                                      keyalgorithm=self.key.algorithm, timeout=self.timeout, lifetime=self.timeout * 3, relativize=False)
             content = dns.zone.from_xfr(transfer, relativize=False)
         except (dns.exception.DNSException, OSError) as error:

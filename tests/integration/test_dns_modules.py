@@ -24,10 +24,12 @@ import dns.message
 import dns.query
 import dns.rcode
 import dns.tsig
+import dns.update
 import dns.zone
 import pytest
 import yaml
 
+from ansible_collections.homecloud.proxmox.plugins.module_utils.dns import DnsError, Rfc2136Provider, RRset, rrset_changes
 from technitiumsim import TechnitiumSimulator
 from technitiumsim.testing import DEMO_TOKEN, dns_query
 
@@ -347,3 +349,21 @@ def test_technitium_errors_at_http_200_and_a_wrong_token_fail_with_the_server_me
     assert results[4]["changed"] and results[4]["records_removed"] == ["www 3600 CNAME web1.acme.lab.internal."]
     assert [path for path, _name in technitium_writes(technitium)] == [
         "/api/zones/create", "/api/zones/records/add", "/api/zones/delete"]
+
+
+@pytest.mark.timeout(120)
+def test_an_update_planned_on_a_zone_that_changed_since_the_read_is_refused_whole(bind):
+    provider = Rfc2136Provider(dict(server="127.0.0.1", port=bind.port, timeout=5, tsig_key_file=str(bind.key_file)))
+    current = provider.read(ZONE)
+    changes = rrset_changes(current, [RRset("web1", "A", 300, ["10.128.17.10"]), RRset("db1", "A", 300, ["10.128.18.11"])])
+    # someone else writes web1 between the read and the update
+    other = dns.update.UpdateMessage(ZONE + ".")
+    other.add("web1", 60, "A", "10.128.17.99")
+    other.use_tsig(bind.key)
+    assert dns.query.tcp(other, "127.0.0.1", port=bind.port, timeout=5).rcode() == dns.rcode.NOERROR
+    with pytest.raises(DnsError, match="refused by its prerequisites \\(YXRRSET\\): the zone changed since it was read"):
+        provider.update(ZONE, changes)
+    assert bind.records(ZONE) == [("web1", "A", "10.128.17.99")], "part of the refused update was made"
+    # read again, the same plan goes through
+    provider.update(ZONE, rrset_changes(provider.read(ZONE), [RRset("web1", "A", 300, ["10.128.17.10"])]))
+    assert bind.records(ZONE) == [("web1", "A", "10.128.17.10")]

@@ -12,6 +12,7 @@ __metaclass__ = type
 
 import io
 import json
+import socket
 from urllib.parse import parse_qsl, urlsplit
 
 import dns.rdata
@@ -23,7 +24,9 @@ from ansible.module_utils.six.moves.urllib.error import HTTPError
 
 from ansible_collections.homecloud.proxmox.plugins.module_utils.dns import (
     APEX,
+    DnsError,
     DnsInputError,
+    Rfc2136Provider,
     RRset,
     TechnitiumClient,
     TechnitiumError,
@@ -277,3 +280,34 @@ def test_a_read_is_retried_after_a_5xx_and_a_body_that_is_not_json_is_an_error()
 def test_technitium_needs_a_token_before_any_request():
     with pytest.raises(DnsInputError, match="^api_token: required with provider=technitium"):
         TechnitiumProvider(dict(api_token=None, api_url=API))
+
+
+# --- the RFC 2136 provider without a server ---------------------------------------------------------
+
+
+def rfc2136(**params):
+    return Rfc2136Provider(dict(dict(server="127.0.0.1", port=53, timeout=2, tsig_algorithm="hmac-sha256"), **params))
+
+
+def test_the_key_comes_from_the_options_or_from_a_key_file_and_is_hidden(tmp_path):
+    provider = rfc2136(tsig_key_name="homecloud-update", tsig_secret=SECRET)
+    assert (provider.key_name, provider.key.algorithm.to_text(), provider.secrets) == ("homecloud-update", "hmac-sha256.", [SECRET])
+    key_file = tmp_path / "update.key"
+    key_file.write_text('key "acme" { algorithm hmac-sha512; secret "%s"; };' % SECRET)
+    provider = rfc2136(tsig_key_file=str(key_file))
+    assert (provider.key_name, provider.key.algorithm.to_text(), provider.secrets) == ("acme", "hmac-sha512.", [SECRET])
+    with pytest.raises(DnsInputError, match="^tsig_key_file .*missing.key: cannot be read"):
+        rfc2136(tsig_key_file=str(tmp_path / "missing.key"))
+    with pytest.raises(DnsInputError, match="^tsig_key_file, or tsig_key_name with tsig_secret"):
+        rfc2136(tsig_key_name="homecloud-update")
+
+
+def test_a_server_name_is_looked_up_and_an_unreachable_server_is_named():
+    assert rfc2136(server="localhost", tsig_key_name="k", tsig_secret=SECRET).address() in ("127.0.0.1", "::1")
+    with pytest.raises(DnsError, match="server 'no-such-host.invalid': cannot look up its address"):
+        rfc2136(server="no-such-host.invalid", tsig_key_name="k", tsig_secret=SECRET).address()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: connections are refused
+        with pytest.raises(DnsError, match="^SOA query for acme.lab.internal at the DNS server 127.0.0.1 port {0}: cannot connect".format(port)):
+            rfc2136(port=port, tsig_key_name="k", tsig_secret=SECRET).find_zone(ZONE)
