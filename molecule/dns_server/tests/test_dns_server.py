@@ -9,8 +9,9 @@ The shared services rig (molecule/resources/services/topology.sh) puts tenant ac
 admin LAN at 192.0.2.10 behind one router; the VM answers on 10.128.1.10. Every query is
 `dig` in a client namespace with a bounded wait (one try, 3 s), and a refusal is asserted as
 the answer's status REFUSED - a timeout fails the test. Each refusal has a control that shows
-the same server answers the same question where it should. The tests run in file order: the
-last two share one converge (at -vvv, with acme's db1 removed from the declared records).
+the same server answers the same question where it should. The tests run in file order: one
+run with bad input (refused before any change), then the last two share one converge (at -vvv,
+with acme's db1 removed from the declared records).
 """
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
