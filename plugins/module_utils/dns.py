@@ -486,6 +486,9 @@ class TechnitiumProvider:
                 return entry
         return None
 
+    def missing_zone(self, zone):
+        return "zone {0} does not exist on {1}; create it first (homecloud.proxmox.dns_zone)".format(zone, self.where())
+
     def read(self, zone, owner=None):
         """{(owner, type): RRset} of the managed types: the whole zone, or one owner's records."""
         domain = zone if owner is None else absolute_name(owner, zone)
@@ -590,6 +593,7 @@ class Rfc2136Provider:
             raise DnsInputError(missing_required_lib("dnspython") + " (provider=rfc2136)")
         self.server = params.get("server") or "127.0.0.1"
         self._address = None
+        self.missing = {}  # zone: what the SOA query answered for a zone the server does not hold
         self.port = params.get("port") or 53
         self.timeout = params.get("timeout") or 10
         if params.get("tsig_key_file"):
@@ -651,8 +655,7 @@ class Rfc2136Provider:
             raise self._failure(what, error)
 
     def find_zone(self, zone):
-        """The zone's SOA (TSIG-signed query); a zone the server does not hold is an error naming it:
-        RFC 2136 cannot create zones."""
+        """The zone ({name, type, serial}) when the server answers its SOA to a TSIG-signed query, else None."""
         query = dns.message.make_query(zone + ".", "SOA")
         query.use_tsig(self.key)
         answer = self._exchange("SOA query for {0}".format(zone), query)
@@ -660,11 +663,14 @@ class Rfc2136Provider:
                if rrset.rdtype == dns.rdatatype.SOA and rrset.name == dns.name.from_text(zone)]
         if answer.rcode() != dns.rcode.NOERROR or not soa:
             rcode = dns.rcode.to_text(answer.rcode())
-            raise DnsError("zone {0} does not exist on {1} (the SOA query answered {2}{3}); dynamic updates cannot create a zone: "
-                           "declare it in the server's configuration (the dns_server role) first; nothing was changed".format(
-                               zone, self.where(), rcode, "" if rcode != "NOERROR" else " without the zone's SOA"),
-                           "SOA", zone, None, rcode)
+            self.missing[zone] = rcode if rcode != "NOERROR" else "NOERROR without the zone's SOA"
+            return None
         return dict(name=zone, type="Primary", serial=soa[0][0].serial)
+
+    def missing_zone(self, zone):
+        """Why a zone cannot be worked on: RFC 2136 cannot create zones."""
+        return ("zone {0} does not exist on {1} (the SOA query answered {2}); dynamic updates cannot create a zone: declare it "
+                "in the server's configuration (the dns_server role) first".format(zone, self.where(), self.missing.get(zone)))
 
     def read(self, zone, owner=None):
         """{(owner, type): RRset} of the managed types, from a TSIG-signed AXFR of the whole zone."""
@@ -692,11 +698,6 @@ class Rfc2136Provider:
             if owner is None or record_owner == owner:
                 found[(record_owner, rtype)] = RRset(record_owner, rtype, rdataset.ttl, [rdata_value(rtype, rdata) for rdata in rdataset])
         return found
-
-    def create_zone_writes(self, zone):
-        raise DnsInputError("zone {0}: provider=rfc2136 cannot create or delete zones".format(zone))
-
-    delete_zone_writes = create_zone_writes
 
     def change_writes(self, zone, changes):
         return [UpdateWrite(self, zone, changes)] if changes else []
@@ -783,6 +784,14 @@ class DnsModule(ConvergeModule):
             if secret:
                 self.module.no_log_values.add(secret)
         return self.provider
+
+    def zone_missing(self, provider, zone):
+        """A zone the server does not hold: an error; in check mode a warning, planned as empty (an earlier task of
+        the same check run, dns_zone or the dns_server role, may be the one that creates it)."""
+        message = provider.missing_zone(zone)
+        if not self.module.check_mode:
+            raise DnsError(message + "; nothing was changed", "GET", zone, None, "zone does not exist")
+        self.module.warn(message + "; check mode plans the records as if an earlier task had created it empty")
 
     def summarise(self, before, after):
         """The lists of the result: sorted lines before and after, added and removed."""

@@ -20,7 +20,8 @@ description:
     one more call. With O(provider=rfc2136) the change is one dynamic update whose prerequisite is that the set is still
     what the read found.
   - The zone must exist; M(homecloud.proxmox.dns_zone) creates Technitium zones, BIND zones come from the server's
-    configuration.
+    configuration. In check mode a missing zone is a warning and the record is planned as the zone's first (an earlier task
+    of the same run may create the zone).
   - A name outside O(zone), a value of the wrong form and a C(CNAME) next to other records are refused before any request.
 options:
   zone:
@@ -139,7 +140,6 @@ failure:
 from ansible_collections.homecloud.proxmox.plugins.module_utils.dns import (
     DEFAULT_TTL,
     MANAGED_TYPES,
-    DnsError,
     DnsModule,
     absolute_name,
     applied,
@@ -165,11 +165,12 @@ class DnsRecord(DnsModule):
                    ] if present else []
         provider = self.connect()
         self.working_on = "zone {0}".format(zone)
-        if provider.find_zone(zone) is None:
-            raise DnsError("zone {0} does not exist on {1}; create it first (homecloud.proxmox.dns_zone); nothing was changed".format(
-                zone, provider.where()))
         self.working_on = "{0} {1} in zone {2}".format(owner, key[1], zone)
-        at_owner = provider.read(zone, owner)
+        if provider.find_zone(zone) is None:
+            self.zone_missing(provider, zone)
+            at_owner = {}
+        else:
+            at_owner = provider.read(zone, owner)
         changes = rrset_changes(at_owner, desired, [key])
         check_cname_alone(applied(at_owner, changes).values(), "name {0}".format(params["name"]))
         current = dict((rrset_key, rrset) for rrset_key, rrset in at_owner.items() if rrset_key == key)

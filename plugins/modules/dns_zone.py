@@ -24,7 +24,8 @@ description:
   - Technitium deletes the C(PTR) record that points back at an C(A) or C(AAAA) record it deletes; a purge of the reverse zone
     that runs after the forward zone then finds that C(PTR) gone already.
   - With O(provider=rfc2136) the zone must exist in the server's configuration (RFC 2136 cannot create zones); the task
-    fails naming the zone when the server holds no C(SOA) for it, and refuses O(state=absent).
+    fails naming the zone when the server holds no C(SOA) for it (in check mode it warns and plans the records as the zone's
+    first, since the task that declares the zone may not have run), and refuses O(state=absent).
   - Every record is checked before the first request; a name outside the zone, a value of the wrong form, two entries for
     the same name and type, and a C(CNAME) next to other records are refused naming the entry.
 options:
@@ -202,9 +203,12 @@ class DnsZone(DnsModule):
             before = record_lines(provider.read(zone).values())
             return provider.delete_zone_writes(zone), self.summarise(before, [])[0], []
         writes = []
-        if found is None:
+        if found is None and provider.creates_zones:
             writes = provider.create_zone_writes(zone)
             self.result["created"] = True
+            current = {}
+        elif found is None:
+            self.zone_missing(provider, zone)
             current = {}
         else:
             if str(found.get("type", "Primary")) != params["type"]:
