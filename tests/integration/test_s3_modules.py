@@ -265,3 +265,30 @@ def test_invalid_names_are_refused_before_any_write(weed, tmp_path):  # pylint: 
     assert all(result["writes"] == [] for result in results.values())
     assert weed.buckets() == before
     assert "initech" not in weed.shell("s3.configure").stdout
+
+
+@pytest.mark.timeout(300)
+def test_a_given_secret_is_set_compared_on_the_host_and_never_shown(weed, tmp_path):  # pylint: disable=redefined-outer-name
+    admin = dict(master=weed.master, weed_path=WEED)
+    canary = "canary-" + secrets.token_hex(12)
+    tasks = [
+        {"name": "Bucket", "homecloud.proxmox.s3_bucket": dict(admin, name="initech-reports"), "register": "bucket"},
+        # no no_log on the task: the option itself is no_log
+        {"name": "User with a given secret", "homecloud.proxmox.s3_user": dict(admin, name="initech", access_key="INITECHKEY0001",
+                                                                               secret_key=canary), "register": "user"},
+        {"name": "Policy", "homecloud.proxmox.s3_policy": dict(admin, user="initech", buckets=["initech-reports"], access="read"),
+         "register": "policy"},
+    ]
+    process, done = run_play(tmp_path, tasks, ["bucket", "user", "policy"], verbose=True)
+    assert process.returncode == 0, process.stdout[-5000:]
+    assert done["user"]["changed"] and "secret_key" not in done["user"]  # a given secret is not returned
+    for text in (process.stdout, process.stderr, json.dumps(done)):
+        assert canary not in text
+    reader = client(weed, "INITECHKEY0001", canary)
+    assert reader.list_objects_v2(Bucket="initech-reports")["KeyCount"] == 0
+    assert error_code(lambda: reader.put_object(Bucket="initech-reports", Key="x", Body=b"x")) == "AccessDenied"
+
+    # the same secret again: compared on the host, nothing to do
+    process, again = run_play(tmp_path, tasks, ["bucket", "user", "policy"])
+    assert process.returncode == 0, process.stdout[-5000:]
+    assert not any(result["changed"] for result in again.values()), again
