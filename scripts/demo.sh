@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make demo: a simulated Proxmox VE cluster (pvesim, 3 nodes), a simulated Proxmox Backup Server
-# (pbssim) and a simulated Cloudflare API (cfsim), and the demo playbooks run against them, twice:
+# (pbssim), a simulated Cloudflare API (cfsim) and a simulated Technitium DNS Server (technitiumsim),
+# and the demo playbooks run against them, twice:
 # the second run must change nothing.
 #
 # Environment knobs:
@@ -8,7 +9,7 @@
 #   DEMO_NODES       node names, default pve1,pve2,pve3
 #   DEMO_PLAYBOOKS   playbooks to run, in order (default: access.yml, cluster_info.yml,
 #                    tenant_network.yml, tenant_access.yml, firewall.yml, guest_templates.yml,
-#                    tenant_guests.yml, data_protection.yml, tenant_gateway.yml)
+#                    tenant_guests.yml, data_protection.yml, tenant_gateway.yml, shared_services.yml)
 #   DEMO_AUTOMATION  1 (default): access.yml runs as root@pam's token and creates the
 #                    HomecloudAutomation token; every other playbook runs with that token.
 #                    0: everything runs as root@pam's token.
@@ -24,7 +25,7 @@ export PATH="$VENV/bin:$PATH"
 
 PVE_VERSION=${PVE_VERSION:-9.1}
 DEMO_NODES=${DEMO_NODES:-pve1,pve2,pve3}
-read -r -a PLAYBOOKS <<< "${DEMO_PLAYBOOKS:-playbooks/access.yml playbooks/cluster_info.yml playbooks/tenant_network.yml playbooks/tenant_access.yml playbooks/firewall.yml playbooks/guest_templates.yml playbooks/tenant_guests.yml playbooks/data_protection.yml playbooks/tenant_gateway.yml}"
+read -r -a PLAYBOOKS <<< "${DEMO_PLAYBOOKS:-playbooks/access.yml playbooks/cluster_info.yml playbooks/tenant_network.yml playbooks/tenant_access.yml playbooks/firewall.yml playbooks/guest_templates.yml playbooks/tenant_guests.yml playbooks/data_protection.yml playbooks/tenant_gateway.yml playbooks/shared_services.yml}"
 DEMO_AUTOMATION=${DEMO_AUTOMATION:-1}
 INVENTORY=inventories/demo
 START_TIMEOUT=30        # seconds the simulator gets to write its port file
@@ -49,6 +50,10 @@ CF_PORT_FILE=$RUN/cf-port
 CF_CERT=$RUN/cf-ssl.pem
 CF_LOG=$RUN/cfsim.log
 CF_PID=
+DNS_PORT_FILE=$RUN/technitium-port
+DNS_QUERY_PORT_FILE=$RUN/technitium-dns-port
+DNS_LOG=$RUN/technitiumsim.log
+DNS_PID=
 
 stop_pid() {  # TERM, up to 5 s, then KILL; by PID only
     local pid=$1
@@ -65,8 +70,9 @@ stop_simulator() {
     stop_pid "$SIM_PID"
     stop_pid "$PBS_PID"
     stop_pid "$CF_PID"
+    stop_pid "$DNS_PID"
     if [ "$rc" -ne 0 ]; then
-        for log in "$SIM_LOG" "$PBS_LOG" "$CF_LOG"; do
+        for log in "$SIM_LOG" "$PBS_LOG" "$CF_LOG" "$DNS_LOG"; do
             [ -s "$log" ] || continue
             echo "demo: last lines of the simulator log ($log):" >&2
             tail -n 20 "$log" >&2
@@ -105,6 +111,11 @@ echo "demo: starting the Cloudflare API simulator"
     >"$CF_LOG" 2>&1 </dev/null &
 CF_PID=$!
 
+echo "demo: starting the Technitium DNS Server simulator"
+"$PY" -m technitiumsim --bind 127.0.0.1 --port 0 --port-file "$DNS_PORT_FILE" --dns-port 0 \
+    --dns-port-file "$DNS_QUERY_PORT_FILE" >"$DNS_LOG" 2>&1 </dev/null &
+DNS_PID=$!
+
 wait_ready() {  # pid, name, files the simulator writes once it listens
     local pid=$1 name=$2; shift 2
     local deadline=$((SECONDS + START_TIMEOUT)) file
@@ -123,6 +134,7 @@ wait_ready() {  # pid, name, files the simulator writes once it listens
 wait_ready "$SIM_PID" "Proxmox VE" "$PORT_FILE" "$CERT"
 wait_ready "$PBS_PID" "Proxmox Backup Server" "$PBS_PORT_FILE" "$PBS_FINGERPRINT_FILE"
 wait_ready "$CF_PID" "Cloudflare API" "$CF_PORT_FILE" "$CF_CERT"
+wait_ready "$DNS_PID" "Technitium DNS Server" "$DNS_QUERY_PORT_FILE" "$DNS_PORT_FILE"
 PORT=$(tr -d '[:space:]' < "$PORT_FILE")
 echo "demo: simulator (pid $SIM_PID) listening on https://127.0.0.1:$PORT/api2/json"
 export PBS_HOST=127.0.0.1 PBS_PORT PBS_FINGERPRINT PBS_TOKEN_ID=${PBS_ADMIN%%=*} PBS_TOKEN_SECRET=${PBS_ADMIN#*=}
@@ -137,6 +149,13 @@ CLOUDFLARE_API_TOKEN=$("$PY" -c 'from cfsim.simulator import DEMO_TOKEN; print(D
 CLOUDFLARE_ACCOUNT_ID=$("$PY" -c 'from cfsim.simulator import DEFAULT_ACCOUNT_ID; print(DEFAULT_ACCOUNT_ID)')
 export CLOUDFLARE_API_TOKEN CLOUDFLARE_ACCOUNT_ID
 echo "demo: Cloudflare API simulator (pid $CF_PID) listening on $CLOUDFLARE_API_URL"
+
+# The Technitium simulator's demo token (python -m technitiumsim --help); its DNS service answers on the
+# port in $DNS_QUERY_PORT_FILE: dig -p PORT @127.0.0.1 web1.acme.lab.internal
+TECHNITIUM_API_URL="http://127.0.0.1:$(tr -d '[:space:]' < "$DNS_PORT_FILE")"
+TECHNITIUM_API_TOKEN=$("$PY" -c 'from technitiumsim.simulator import DEMO_TOKEN; print(DEMO_TOKEN)')
+export TECHNITIUM_API_URL TECHNITIUM_API_TOKEN
+echo "demo: Technitium DNS Server simulator (pid $DNS_PID) listening on $TECHNITIUM_API_URL, DNS on 127.0.0.1 port $(tr -d '[:space:]' < "$DNS_QUERY_PORT_FILE")"
 
 export PROXMOX_HOST=127.0.0.1 PROXMOX_PORT="$PORT" PROXMOX_CA_PATH="$CERT"
 AUTOMATION_TOKEN_FILE=$RUN/automation-token   # written (0600) by access.yml when it creates the token

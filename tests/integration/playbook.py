@@ -68,12 +68,13 @@ def run_playbook(plays, tmp_path, extra_vars=None, check=False, timeout=300):
 
 
 def run_repo_playbook(sim, playbook, inventory="inventories/demo", options=(), timeout=300, identity=None, pbs=None,
-                      cloudflare=None):
+                      cloudflare=None, technitium=None):
     """Run one of the repository's playbooks with one of its inventories, pointed at the simulator
     through the PROXMOX_* variables, as `make demo` does; as the simulator's root token, or as
     `identity` = (user, token name, secret); with `pbs` (a running pbssim), at that backup server
     through the PBS_* variables, as its admin token; with `cloudflare` (a running cfsim), at that
-    Cloudflare API through the CLOUDFLARE_* variables, as its first token."""
+    Cloudflare API through the CLOUDFLARE_* variables, as its first token; with `technitium` (a running
+    technitiumsim), at that DNS server's API through the TECHNITIUM_* variables, as its first token."""
     user, token_id, token_secret = identity or sim_token(sim)
     env = dict(PROXMOX_HOST="127.0.0.1", PROXMOX_PORT=str(sim.port), PROXMOX_USER=user, PROXMOX_TOKEN_ID=token_id,
                PROXMOX_TOKEN_SECRET=token_secret, PROXMOX_CA_PATH=sim.cert_path)
@@ -84,14 +85,17 @@ def run_repo_playbook(sim, playbook, inventory="inventories/demo", options=(), t
     if cloudflare is not None:
         env.update(CLOUDFLARE_API_TOKEN=next(iter(cloudflare.tokens)), CLOUDFLARE_ACCOUNT_ID=cloudflare.account_id,
                    CLOUDFLARE_API_URL=cloudflare.url + "/client/v4", CLOUDFLARE_CA_PATH=cloudflare.cert_path)
+    if technitium is not None:
+        env.update(TECHNITIUM_API_URL=technitium.url, TECHNITIUM_API_TOKEN=next(iter(technitium.tokens)))
     return ansible_playbook(os.path.join(REPO, playbook), ["-i", os.path.join(REPO, inventory)] + list(options),
                             cwd=REPO, timeout=timeout, env=env)
 
 
 def ansible_playbook(playbook, options, cwd, timeout, env=None):
-    """ansible-playbook from this Python's environment, with no PROXMOX_/PBS_/CLOUDFLARE_/ANSIBLE_ settings of the caller."""
+    """ansible-playbook from this Python's environment, with none of the caller's settings the modules fall back to
+    (PROXMOX_, PBS_, CLOUDFLARE_, TECHNITIUM_, DNS_) nor ANSIBLE_ ones."""
     clean = dict((key, value) for key, value in os.environ.items()
-                 if not key.startswith(("PROXMOX_", "PBS_", "CLOUDFLARE_", "ANSIBLE_")))
+                 if not key.startswith(("PROXMOX_", "PBS_", "CLOUDFLARE_", "TECHNITIUM_", "DNS_", "ANSIBLE_")))
     clean.update(
         ANSIBLE_COLLECTIONS_PATH=COLLECTIONS,
         ANSIBLE_ROLES_PATH=TARGETS,

@@ -33,9 +33,10 @@ NETWORK_DEMO = ("playbooks/cluster_info.yml", "playbooks/tenant_network.yml", "p
 GUEST_DEMO = ("playbooks/guest_templates.yml", "playbooks/tenant_guests.yml")
 PROTECTION_DEMO = ("playbooks/data_protection.yml",)
 DEMO = NETWORK_DEMO + GUEST_DEMO + PROTECTION_DEMO
-# make demo's last playbook; it needs no privilege the guest playbooks do not (its VM is a guest, its other
-# writes go to Cloudflare), and it needs the Cloudflare simulator, so only the make demo test runs it.
-GATEWAY_DEMO = ("playbooks/tenant_gateway.yml",)
+# make demo's last playbooks; they need no privilege the guest playbooks do not (their VMs are guests, their other
+# writes go to Cloudflare and the DNS server), and they need the Cloudflare and Technitium simulators, so only the
+# make demo test runs them.
+GATEWAY_DEMO = ("playbooks/tenant_gateway.yml", "playbooks/shared_services.yml")
 with open(os.path.join(REPO, "playbooks", "vars", "automation_role.yml")) as _handle:
     ROLE = yaml.safe_load(_handle)
 PRIVILEGES = ROLE["homecloud_automation_privileges"]

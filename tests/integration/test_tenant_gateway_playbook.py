@@ -29,7 +29,7 @@ from cfsim import CfSimulator
 from cfsim.testing import CfSession
 
 from .playbook import run_repo_playbook
-from .test_tenant_guests import inventory, prepare
+from .prepared_cluster import inventory, prepare
 
 PLAYBOOK = "playbooks/tenant_gateway.yml"
 WRITES = ("POST", "PUT", "PATCH", "DELETE")

@@ -10,78 +10,21 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
 import re
-import shutil
 
 import pytest
 import requests
-import yaml
 
-from .playbook import REPO, run_repo_playbook, serve_demo_image
+from .prepared_cluster import ACME_GUESTS, inventory, play, prepare
 
 WRITES = ("POST", "PUT", "DELETE")
-ACME_GUESTS = [
-    {"name": "web1", "id": 10, "vnet": "web", "node": "pve1"},
-    {"name": "web2", "id": 11, "vnet": "web", "node": "pve2"},
-    {"name": "web3", "id": 12, "vnet": "web", "node": "pve3", "host": 40},
-    {"name": "db1", "id": 20, "vnet": "db", "size": "medium", "node": "pve1"},
-    {"name": "db2", "id": 21, "vnet": "db", "node": "pve2"},
-]
-# what the plan gives them (tenant acme is id 1: VMIDs 10100-10199, network 10.128.16.0/20)
 PLANNED = {"web1": (10110, "10.128.17.10"), "web2": (10111, "10.128.17.11"), "web3": (10112, "10.128.17.40"),
            "db1": (10120, "10.128.18.20"), "db2": (10121, "10.128.18.21")}
-
-
-def inventory(tmp_path, acme_guests=None, globex_guests=None):
-    """A copy of inventories/demo whose tenants have the given guests; returns its path."""
-    target = tmp_path / "inventory"
-    if target.exists():
-        shutil.rmtree(str(target))
-    shutil.copytree(os.path.join(REPO, "inventories", "demo"), str(target))
-    tenants_file = target / "group_vars" / "all" / "tenants.yml"
-    tenants = yaml.safe_load(tenants_file.read_text())
-    for tenant in tenants["homecloud_tenants"]:
-        guests = acme_guests if tenant["name"] == "acme" else globex_guests
-        if guests is not None:
-            tenant["guests"] = guests
-    tenants_file.write_text(yaml.safe_dump(tenants, sort_keys=False))
-    return str(target)
 
 
 def writes(sim, since=0):
     return [(entry["method"], entry["path"], entry.get("params") or {}) for entry in sim.requests()[since:]
             if entry["method"] in WRITES]
-
-
-def play(sim, playbook, inventory_path, *options):
-    process = run_repo_playbook(sim, playbook, inventory=inventory_path, options=list(options), timeout=600)
-    return process
-
-
-PREPARED = {}  # release -> the simulator state after prepare(): made once per test run (made_once), kept per worker
-
-
-def prepare(simulator, tmp_path, made_once):
-    """Roles, networks, pools and templates in place (as root); the image served as scripts/demo.sh serves it.
-    The playbooks run once per release and test run (conftest.made_once shares the state between the xdist
-    workers); every test loads the state they left. test_tenant_gateway_playbook starts from it too."""
-    serve_demo_image(simulator)
-    simulator.areas["QemuRuntimeArea"].agent_delay = 0.5
-    path = inventory(tmp_path, ACME_GUESTS)
-    version = simulator.pve_version
-
-    def make():
-        for playbook in ("playbooks/access.yml", "playbooks/tenant_network.yml", "playbooks/tenant_access.yml",
-                         "playbooks/guest_templates.yml"):
-            process = play(simulator, playbook, path)
-            assert process.returncode == 0, (playbook, process.stdout[-3000:])
-        return simulator.dump_state()
-
-    if version not in PREPARED:
-        PREPARED[version] = made_once("tenant-guests-prepared-" + version, make)
-    simulator.state.load(PREPARED[version])
-    return simulator, path
 
 
 @pytest.fixture(params=["9.1", "8.4"])
