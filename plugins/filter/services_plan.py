@@ -21,9 +21,9 @@ description:
     only, never a planned name). A tenant's zones are queried from its own networks and the shared services' only."
   - "S3: a tenant whose C(services) name C(s3) gets the buckets C(<tenant>-<name>) of its C(s3.buckets) (default
     C([data])), checked against the S3 bucket naming rules, and a user C(<tenant>) that may use exactly those."
-  - "PostgreSQL: a tenant whose C(services) name C(postgresql) gets the databases of C(postgresql.databases)
-    (default the tenant's name), owned by the role C(postgresql.owner) (default the tenant's name), reachable from
-    the tenant's VNets only. Database names are shared by every tenant of the server: a clash is refused."
+  - "PostgreSQL: a tenant whose C(services) name C(postgresql) gets the database C(postgresql.database) (default
+    the tenant's name), owned by the role C(postgresql.owner) (default the database's name), reachable from the
+    tenant's VNets only. Database and role names are shared by every tenant of the server: a clash is refused."
   - The whole input is checked first; every problem is reported at once, naming the tenant and the field.
 positional: tenants, settings, services, gateways
 options:
@@ -79,7 +79,9 @@ _value:
       type: list
       elements: dict
     postgresql:
-      description: Per tenant using PostgreSQL C(tenant), C(owner), C(databases), C(networks).
+      description: >-
+        Per tenant using PostgreSQL C(name) (the tenant), C(database), C(owner), C(networks) - the shape of the
+        P(homecloud.proxmox.postgres_server#role) role's C(postgres_server_tenants).
       type: list
       elements: dict
     services:

@@ -267,23 +267,19 @@ def _plan_s3(tenant, raw, label, buckets_seen, errors):
 def _plan_postgresql(tenant_plan, raw, label, databases_seen, errors):
     tenant = tenant_plan["tenant"]
     settings = _mapping(raw.get("postgresql"), label + ": postgresql", errors)
-    owner = _pg_identifier(settings.get("owner", tenant), label + ": postgresql.owner", errors)
-    databases = []
-    for index, name in enumerate(_list(settings.get("databases", [tenant]), label + ": postgresql.databases", errors)):
-        where = "{0}: postgresql.databases[{1}]".format(label, index)
-        database = _pg_identifier(name, where, errors)
-        if database is None:
-            continue
+    database = _pg_identifier(settings.get("database", tenant.replace("-", "_")), label + ": postgresql.database", errors)
+    owner = _pg_identifier(settings.get("owner", database or tenant), label + ": postgresql.owner", errors)
+    if database is not None:
         other = databases_seen.setdefault(database, tenant)
         if other != tenant:
-            errors.append("{0}: database {1} is also tenant {2}'s (database names are shared by every tenant of the "
-                          "server)".format(where, database, other))
-            continue
-        if database in databases:
-            errors.append("{0}: database {1} is listed twice".format(where, database))
-            continue
-        databases.append(database)
-    return {"tenant": tenant, "owner": owner, "databases": databases,
+            errors.append("{0}: postgresql.database: database {1} is also tenant {2}'s (database names are shared by every "
+                          "tenant of the server)".format(label, database, other))
+    if owner is not None and owner != database:
+        other = databases_seen.setdefault("role " + owner, tenant)
+        if other != tenant:
+            errors.append("{0}: postgresql.owner: role {1} is also tenant {2}'s".format(label, owner, other))
+    # the shape of the postgres_server role's postgres_server_tenants
+    return {"name": tenant, "database": database, "owner": owner,
             "networks": [vnet["cidr"] for vnet in tenant_plan["vnets"]]}
 
 

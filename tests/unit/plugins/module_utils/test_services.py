@@ -88,7 +88,7 @@ def test_s3_buckets_and_postgresql_databases_per_tenant_that_uses_them():
     result = plan()
     assert result["s3"] == [{"tenant": "acme", "user": "acme", "buckets": ["acme-backups", "acme-media"], "access": "readwrite"},
                             {"tenant": "globex", "user": "globex", "buckets": ["globex-data"], "access": "readwrite"}]
-    assert result["postgresql"] == [{"tenant": "acme", "owner": "acme", "databases": ["acme"],
+    assert result["postgresql"] == [{"name": "acme", "database": "acme", "owner": "acme",
                                      "networks": ["10.128.17.0/24", "10.128.18.0/24"]}]
 
 
@@ -142,14 +142,14 @@ def test_invalid_bucket_names_are_refused_by_the_s3_rules():
 
 def test_a_database_name_clash_between_tenants_is_refused():
     tenants = copy.deepcopy(TENANTS)
-    tenants[0]["postgresql"] = {"databases": ["shop"]}
+    tenants[0]["postgresql"] = {"database": "shop"}
     tenants[1]["services"] = ["postgresql"]
-    tenants[1]["postgresql"] = {"databases": ["shop", "Bad-Name"]}
+    tenants[1]["postgresql"] = {"database": "shop", "owner": "Bad-Name"}
     tenants[1]["s3"] = {"buckets": ["assets"]}
     errors = refusal(tenants)
-    assert ("tenant globex: postgresql.databases[0]: database shop is also tenant acme's (database names are shared by "
+    assert ("tenant globex: postgresql.database: database shop is also tenant acme's (database names are shared by "
             "every tenant of the server)") in errors
-    assert any(error.startswith("tenant globex: postgresql.databases[1]: 'Bad-Name' is not a PostgreSQL name") for error in errors)
+    assert any(error.startswith("tenant globex: postgresql.owner: 'Bad-Name' is not a PostgreSQL name") for error in errors)
     assert any(error.startswith("tenant globex: s3: the tenant's services do not name s3") for error in errors)
 
 
