@@ -66,7 +66,7 @@ rig: venv collection ## container test rig: Debian packages, podman settings, co
 
 # The Molecule scenarios under molecule/, each a full `molecule test` (podman containers), two at a
 # time (MOLECULE_JOBS; scripts/molecule.sh). Longest first, so the two lanes end close together.
-MOLECULE_SCENARIOS ?= pve_host_evpn pve_host tenant_gateway dns_server object_storage postgres_server
+MOLECULE_SCENARIOS ?= pve_host_evpn postgres_server pve_host tenant_gateway object_storage dns_server
 MOLECULE_JOBS ?= 2
 molecule: rig ## Molecule scenarios in podman containers (MOLECULE_SCENARIOS="pve_host ..." picks some, MOLECULE_JOBS=1 one at a time)
 	@MOLECULE_JOBS=$(MOLECULE_JOBS) bash scripts/molecule.sh $(MOLECULE_SCENARIOS)
