@@ -34,7 +34,7 @@ POLICY_FIELDS = ("decision", "emails", "email_domains", "access_groups", "idp_gr
                  "session_duration")
 
 
-def _mapping(value, where, errors):
+def as_mapping(value, where, errors):
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -43,7 +43,7 @@ def _mapping(value, where, errors):
     return value
 
 
-def _list(value, where, errors):
+def as_list(value, where, errors):
     if value is None:
         return []
     if not isinstance(value, list):
@@ -132,7 +132,7 @@ def _vpn_pool(settings, tenant_id, where, errors):
 
 
 def _plan_vpn(vpn, tenant_plan, settings, where, errors):
-    vpn = _mapping(vpn, where, errors)
+    vpn = as_mapping(vpn, where, errors)
     pool = _vpn_pool(settings, tenant_plan["id"], where, errors)
     if pool is None:
         return None
@@ -140,7 +140,7 @@ def _plan_vpn(vpn, tenant_plan, settings, where, errors):
     host_prefix = pool.max_prefixlen
     peers = []
     seen_keys, seen_addresses, seen_names = {}, {}, set()
-    for index, peer in enumerate(_list(vpn.get("peers"), where + ".peers", errors)):
+    for index, peer in enumerate(as_list(vpn.get("peers"), where + ".peers", errors)):
         at = "{0}.peers[{1}]".format(where, index)
         if not isinstance(peer, dict):
             errors.append("{0}: {1!r} is not a mapping (name, public_key, host or address)".format(at, peer))
@@ -202,7 +202,7 @@ def _plan_vpn(vpn, tenant_plan, settings, where, errors):
 def _plan_policies(raw_policies, tenant, where, errors):
     """{inventory name: the account-level policy (name "<tenant>-<name>" plus its rule fields)}."""
     policies = {}
-    for index, policy in enumerate(_list(raw_policies, where, errors)):
+    for index, policy in enumerate(as_list(raw_policies, where, errors)):
         at = "{0}[{1}]".format(where, index)
         if not isinstance(policy, dict):
             errors.append("{0}: {1!r} is not a mapping".format(at, policy))
@@ -231,7 +231,7 @@ def _plan_policies(raw_policies, tenant, where, errors):
 def _plan_publish(raw_publish, tenant_plan, policies, zone, where, errors):
     guests = dict((guest["name"], guest) for guest in tenant_plan.get("guests", []))
     published = []
-    for index, entry in enumerate(_list(raw_publish, where, errors)):
+    for index, entry in enumerate(as_list(raw_publish, where, errors)):
         at = "{0}[{1}]".format(where, index)
         if not isinstance(entry, dict):
             errors.append("{0}: {1!r} is not a mapping (hostname, guest, port, access)".format(at, entry))
@@ -279,8 +279,8 @@ def plan_gateways(tenant_plans, tenants, settings=None, cloudflare=None, nodes=N
     for each tenant (tenant_plan's output, shared services left out) whose inventory entry has a ``gateway``,
     or PlanError with every problem of the input."""
     errors = []
-    settings = dict(DEFAULTS, **_mapping(settings, "homecloud_gateway", errors))
-    cloudflare = _mapping(cloudflare, "homecloud_cloudflare", errors)
+    settings = dict(DEFAULTS, **as_mapping(settings, "homecloud_gateway", errors))
+    cloudflare = as_mapping(cloudflare, "homecloud_cloudflare", errors)
     zone = cloudflare.get("zone")
     nodes = list(nodes or [])
     by_name = dict((tenant.get("name"), tenant) for tenant in tenants or [] if isinstance(tenant, dict))
@@ -297,12 +297,12 @@ def plan_gateways(tenant_plans, tenants, settings=None, cloudflare=None, nodes=N
                 errors.append("{0}: publish: published hostnames go out through the tenant's gateway; give the tenant "
                               "a gateway".format(label))
             continue
-        gateway = _mapping(raw["gateway"], label + ": gateway", errors)
+        gateway = as_mapping(raw["gateway"], label + ": gateway", errors)
         vmid = tenant_plan["vmids"]["first"]
         node = gateway.get("node", (guest_defaults or {}).get("node"))
         if node not in nodes:
             errors.append("{0}: gateway.node {1!r} is not in pve_nodes ({2})".format(label, node, ", ".join(nodes)))
-        external = _mapping(gateway.get("external"), label + ": gateway.external", errors)
+        external = as_mapping(gateway.get("external"), label + ": gateway.external", errors)
         ext_address = _interface(external.get("address"), label + ": gateway.external.address", errors)
         ext_gateway = _address(external.get("gateway"), label + ": gateway.external.gateway", errors)
         if ext_address is not None and ext_gateway is not None and ext_gateway not in ext_address.network:
@@ -310,7 +310,7 @@ def plan_gateways(tenant_plans, tenants, settings=None, cloudflare=None, nodes=N
                 label, ext_gateway, ext_address.network))
         vlan = _vlan(external.get("vlan"), label + ": gateway.external.vlan", errors)
         bridge = external.get("bridge", settings["external_bridge"])
-        allow = _mapping(gateway.get("allow"), label + ": gateway.allow", errors)
+        allow = as_mapping(gateway.get("allow"), label + ": gateway.allow", errors)
         vnet_names = [vnet["name"] for vnet in tenant_plan["vnets"]]
         for vnet_name in allow:
             if vnet_name not in vnet_names:
@@ -327,7 +327,7 @@ def plan_gateways(tenant_plans, tenants, settings=None, cloudflare=None, nodes=N
             ip = vnet["reserved"][0]
             prefix = vnet["cidr"].split("/")[1]
             mac = planned_mac(vmid, index)
-            rules = _list(allow.get(vnet["name"]), "{0}: gateway.allow.{1}".format(label, vnet["name"]), errors)
+            rules = as_list(allow.get(vnet["name"]), "{0}: gateway.allow.{1}".format(label, vnet["name"]), errors)
             vnets.append({"name": vnet["name"], "vnet": vnet["vnet"], "cidr": vnet["cidr"], "mac": mac,
                           "address": "{0}/{1}".format(ip, prefix), "ip": ip, "allow": rules})
             nics.append({"bridge": vnet["vnet"], "firewall": True, "macaddr": mac})

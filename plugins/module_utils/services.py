@@ -18,6 +18,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
+from ansible_collections.homecloud.proxmox.plugins.module_utils.gateway import as_list, as_mapping
 from ansible_collections.homecloud.proxmox.plugins.module_utils.planning import PlanError
 
 DEFAULT_TTL = 300
@@ -36,24 +37,6 @@ PG_IDENTIFIER_RE = re.compile(r"\A[a-z_][a-z0-9_]{0,62}\Z")
 PG_RESERVED = ("postgres", "template0", "template1", "public")
 # SRV and TXT owners such as _imaps._tcp or _dmarc start with '_' (RFC 2782, RFC 8552).
 SERVICE_LABEL_RE = re.compile(r"\A_[a-z0-9-]{1,62}\Z")
-
-
-def _mapping(value, where, errors):
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        errors.append("{0}: {1!r} is not a mapping".format(where, value))
-        return {}
-    return value
-
-
-def _list(value, where, errors):
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        errors.append("{0}: {1!r} is not a list".format(where, value))
-        return []
-    return value
 
 
 def _domain(value, where, errors):
@@ -180,18 +163,18 @@ class _Dns:
 def _service_addresses(services, errors):
     """{service name: [addresses]} from homecloud_firewall.services (the one place the addresses are written)."""
     addresses = {}
-    for name, service in sorted(_mapping(services, "homecloud_firewall.services", errors).items()):
-        service = _mapping(service, "homecloud_firewall.services." + str(name), errors)
-        addresses[name] = [str(address) for address in _list(service.get("addresses"),
+    for name, service in sorted(as_mapping(services, "homecloud_firewall.services", errors).items()):
+        service = as_mapping(service, "homecloud_firewall.services." + str(name), errors)
+        addresses[name] = [str(address) for address in as_list(service.get("addresses"),
                                                               "homecloud_firewall.services.%s.addresses" % name, errors)]
     return addresses
 
 
 def _custom_records(zone, raw, dns, label, taken, errors):
     """The tenant's own records (`dns.records`): names inside its zone only, never a planned guest's name."""
-    for index, record in enumerate(_list(raw, label + ": dns.records", errors)):
+    for index, record in enumerate(as_list(raw, label + ": dns.records", errors)):
         where = "{0}: dns.records[{1}]".format(label, index)
-        record = _mapping(record, where, errors)
+        record = as_mapping(record, where, errors)
         name = record.get("name")
         if not isinstance(name, str) or not name:
             errors.append("{0}.name: required (a name relative to {1}, or a name ending in .{1})".format(where, zone.name))
@@ -239,12 +222,12 @@ def _plan_dns(tenant_plan, raw, gateway, dns, domain, shared_networks, label, er
         host = "gw-{0}".format(leg["name"])
         taken["{0}.{1}".format(host, zone.name)] = "the gateway's leg on VNet " + leg["name"]
         dns.address(zone, host, leg["ip"], "{0}: gateway".format(label), errors)
-    _custom_records(zone, _mapping(raw.get("dns"), label + ": dns", errors).get("records"), dns, label, taken, errors)
+    _custom_records(zone, as_mapping(raw.get("dns"), label + ": dns", errors).get("records"), dns, label, taken, errors)
 
 
 def _plan_s3(tenant, raw, label, buckets_seen, errors):
-    settings = _mapping(raw.get("s3"), label + ": s3", errors)
-    names = _list(settings.get("buckets", ["data"]), label + ": s3.buckets", errors)
+    settings = as_mapping(raw.get("s3"), label + ": s3", errors)
+    names = as_list(settings.get("buckets", ["data"]), label + ": s3.buckets", errors)
     buckets = []
     for index, name in enumerate(names):
         where = "{0}: s3.buckets[{1}]".format(label, index)
@@ -266,7 +249,7 @@ def _plan_s3(tenant, raw, label, buckets_seen, errors):
 
 def _plan_postgresql(tenant_plan, raw, label, databases_seen, errors):
     tenant = tenant_plan["tenant"]
-    settings = _mapping(raw.get("postgresql"), label + ": postgresql", errors)
+    settings = as_mapping(raw.get("postgresql"), label + ": postgresql", errors)
     database = _pg_identifier(settings.get("database", tenant.replace("-", "_")), label + ": postgresql.database", errors)
     owner = _pg_identifier(settings.get("owner", database or tenant), label + ": postgresql.owner", errors)
     if database is not None:
@@ -292,7 +275,7 @@ def plan_services(tenant_plans, tenants, settings=None, services=None, gateways=
     gateways: gateway.plan_gateways' output (the gateway's legs get names).
     """
     errors = []
-    settings = _mapping(settings, "homecloud_shared_services", errors)
+    settings = as_mapping(settings, "homecloud_shared_services", errors)
     domain = _domain(settings.get("domain"), "homecloud_shared_services.domain", errors)
     dns = _Dns(_ttl(settings.get("ttl", DEFAULT_TTL), "homecloud_shared_services.ttl", errors))
     addresses = _service_addresses(services, errors)
