@@ -20,18 +20,13 @@ import re
 
 from ansible_collections.homecloud.proxmox.plugins.module_utils.gateway import as_list, as_mapping
 from ansible_collections.homecloud.proxmox.plugins.module_utils.planning import PlanError
+from ansible_collections.homecloud.proxmox.plugins.module_utils.s3 import bucket_name_problem
 
 DEFAULT_TTL = 300
 # A DNS label as the plan writes names: lower-case ASCII letters, digits and '-', not at either end (RFC 1123).
 LABEL_RE = re.compile(r"\A(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 # Record types a tenant may declare itself; SOA and NS belong to the DNS server.
 RECORD_TYPES = ("A", "AAAA", "CNAME", "TXT", "MX", "SRV")
-# S3 bucket naming rules (AWS "General purpose bucket naming rules", which SeaweedFS and MinIO follow): 3 to 63
-# characters of lower-case letters, digits, dots and hyphens, a letter or digit at both ends, no two adjacent dots,
-# not shaped like an IPv4 address, not starting with "xn--" or "sthree-", not ending with "-s3alias" or "--ol-s3".
-BUCKET_RE = re.compile(r"\A[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
-BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
-BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3")
 # PostgreSQL: unquoted identifiers the plan uses (lower case, so no quoting is ever needed), at most NAMEDATALEN - 1.
 PG_IDENTIFIER_RE = re.compile(r"\A[a-z_][a-z0-9_]{0,62}\Z")
 PG_RESERVED = ("postgres", "template0", "template1", "public")
@@ -79,23 +74,6 @@ def _reverse_name(network):
 
 def _ptr_name(address):
     return ipaddress.ip_address(address).reverse_pointer
-
-
-def _bucket_problem(name):
-    """Why ``name`` is not a valid S3 bucket name, or None."""
-    if not BUCKET_RE.match(name):
-        return "3 to 63 characters of a-z, 0-9, '.' and '-', beginning and ending with a letter or digit"
-    if ".." in name:
-        return "no two adjacent dots"
-    if re.match(r"\A\d+\.\d+\.\d+\.\d+\Z", name):
-        return "not formatted as an IP address"
-    for prefix in BUCKET_PREFIXES:
-        if name.startswith(prefix):
-            return "must not begin with {0!r}".format(prefix)
-    for suffix in BUCKET_SUFFIXES:
-        if name.endswith(suffix):
-            return "must not end with {0!r}".format(suffix)
-    return None
 
 
 def _pg_identifier(value, where, errors):
@@ -232,7 +210,7 @@ def _plan_s3(tenant, raw, label, buckets_seen, errors):
     for index, name in enumerate(names):
         where = "{0}: s3.buckets[{1}]".format(label, index)
         bucket = "{0}-{1}".format(tenant, name) if isinstance(name, str) else None
-        problem = _bucket_problem(bucket) if bucket is not None else "a bucket name is a string"
+        problem = bucket_name_problem(bucket) if bucket is not None else "a bucket name is a string"
         if problem:
             errors.append("{0}: {1!r} (bucket {2!r}) is not a valid S3 bucket name: {3}".format(where, name, bucket, problem))
             continue

@@ -135,7 +135,7 @@ def test_invalid_bucket_names_are_refused_by_the_s3_rules():
     errors = refusal(tenants)
     assert any(error.startswith("tenant acme: s3.buckets[0]: 'Backups' (bucket 'acme-Backups') is not a valid S3 bucket name")
                for error in errors)
-    assert any(error.startswith("tenant acme: s3.buckets[1]") and "adjacent dots" in error for error in errors)
+    assert any(error.startswith("tenant acme: s3.buckets[1]") and "two adjacent dots" in error for error in errors)
     assert any(error.startswith("tenant acme: s3.buckets[2]") for error in errors)
     assert "tenant acme: s3.buckets[4]: bucket acme-ok is listed twice" in errors
 
