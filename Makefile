@@ -54,8 +54,10 @@ sanity: venv ## ansible-test sanity --venv --python 3.11, full default set, on a
 lint: venv collection ## ansible-lint --offline, production profile (.ansible-lint)
 	ANSIBLE_HOME=$(BUILD)/ansible-home ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) ansible-lint --offline
 
+# galaxy.yml's dependencies (community.postgresql) come from scripts/wheel-collections.sh.
 docs-lint: venv collection ## antsibull-docs lint-collection-docs --plugin-docs
-	@cd $(COLLECTION_LINK) && ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) \
+	@bash scripts/wheel-collections.sh
+	@cd $(COLLECTION_LINK) && ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS):$(BUILD)/rig/collections \
 	    antsibull-docs lint-collection-docs --plugin-docs .
 
 changelog-lint: venv ## antsibull-changelog lint (changelogs/fragments, changelogs/changelog.yaml)

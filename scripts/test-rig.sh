@@ -5,10 +5,7 @@
 #   1. the Debian packages (scripts/host-packages.sh: podman, runc, debootstrap, ...)
 #   2. the podman settings this machine needs (sandbox: runc instead of crun, rlimits podman
 #      can set, the netavark network backend), as a containers.conf.d drop-in
-#   3. the collections Molecule and the scenarios need (containers.podman for the podman
-#      connection, ansible.posix for sysctl, community.postgresql for the postgres_server
-#      role), extracted from PyPI's `ansible` wheel into .build/rig/collections - no Galaxy
-#      server is reachable
+#   3. the collections Molecule and the scenarios need (scripts/wheel-collections.sh)
 #   4. the image localhost/homecloud-debian-systemd:bookworm: debootstrap --variant=minbase,
 #      `podman import`, then the layer in molecule/resources/image/Containerfile. Rebuilt only
 #      when the Containerfile or this script's image recipe changed (label homecloud.rig.hash).
@@ -23,10 +20,6 @@ BASE_IMAGE=localhost/homecloud-debian-base:$SUITE
 IMAGE=localhost/homecloud-debian-systemd:$SUITE
 CONTAINERFILE=molecule/resources/image/Containerfile
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-# ansible 12.x is the community package built for ansible-core 2.19 (Python 3.11 gets up to
-# 12.3.0); only the collections below are taken out of it.
-ANSIBLE_PACKAGE_VERSION=12.3.0
-COLLECTIONS=(containers/podman ansible/posix community/postgresql)
 DROPIN=/etc/containers/containers.conf.d/50-homecloud-rig.conf
 
 log() { echo "rig: $*"; }
@@ -52,34 +45,9 @@ if [ "$(cat "$DROPIN" 2>/dev/null)" != "$want_dropin" ]; then
     log "wrote $DROPIN"
 fi
 
-# 3. collections from the ansible wheel
+# 3. collections from the ansible wheel (also what docs-lint needs: galaxy.yml's dependencies)
+bash scripts/wheel-collections.sh
 COLL_DIR=$RIG/collections
-# the stamp names the collections too: a collection added to the list is extracted at the next run
-COLL_STAMP=$COLL_DIR/.ansible-$ANSIBLE_PACKAGE_VERSION-$(IFS=+; echo "${COLLECTIONS[*]//\//.}")
-if [ ! -e "$COLL_STAMP" ]; then
-    mkdir -p "$RIG/wheel"
-    wheel=$(find "$RIG/wheel" -name "ansible-$ANSIBLE_PACKAGE_VERSION-*.whl" | head -1)
-    if [ -z "$wheel" ]; then
-        log "downloading ansible==$ANSIBLE_PACKAGE_VERSION (once) for its collections"
-        timeout 600 "$VENV/bin/python" -m pip download --quiet --no-deps --disable-pip-version-check \
-            -d "$RIG/wheel" "ansible==$ANSIBLE_PACKAGE_VERSION"
-        wheel=$(find "$RIG/wheel" -name "ansible-$ANSIBLE_PACKAGE_VERSION-*.whl" | head -1)
-    fi
-    rm -rf "$COLL_DIR"
-    mkdir -p "$COLL_DIR"
-    "$VENV/bin/python" - "$wheel" "$COLL_DIR" "${COLLECTIONS[@]}" <<'PYEOF'
-import sys
-import zipfile
-
-wheel, dest, wanted = sys.argv[1], sys.argv[2], sys.argv[3:]
-prefixes = tuple("ansible_collections/%s/" % name for name in wanted)
-with zipfile.ZipFile(wheel) as archive:
-    members = [m for m in archive.namelist() if m.startswith(prefixes)]
-    archive.extractall(dest, members)
-print("rig: extracted %s (%d files)" % (", ".join(wanted), len(members)))
-PYEOF
-    touch "$COLL_STAMP"
-fi
 
 # 4. the image
 image_hash=$( { cat "$CONTAINERFILE"; echo "$SUITE $DEBIAN_MIRROR minbase python3,systemd,systemd-sysv,iproute2,procps"; } |
