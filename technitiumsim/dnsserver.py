@@ -65,7 +65,7 @@ def rdata_of(entry):
         text = "%d %d %d %s." % (data["priority"], data["weight"], data["port"], data["target"])
     elif record_type == "SOA":
         text = "%s. %s. %d %d %d %d %d" % (data["primaryNameServer"], data["responsiblePerson"], data["serial"],
-                                          data["refresh"], data["retry"], data["expire"], data["minimum"])
+                                           data["refresh"], data["retry"], data["expire"], data["minimum"])
     else:
         text = "%s." % data[{"NS": "nameServer", "CNAME": "cname", "PTR": "ptrName"}[record_type]]
     return dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(record_type), text)

@@ -143,8 +143,8 @@ def _service_addresses(services, errors):
     addresses = {}
     for name, service in sorted(as_mapping(services, "homecloud_firewall.services", errors).items()):
         service = as_mapping(service, "homecloud_firewall.services." + str(name), errors)
-        addresses[name] = [str(address) for address in as_list(service.get("addresses"),
-                                                              "homecloud_firewall.services.%s.addresses" % name, errors)]
+        where = "homecloud_firewall.services.%s.addresses" % name
+        addresses[name] = [str(address) for address in as_list(service.get("addresses"), where, errors)]
     return addresses
 
 

@@ -299,4 +299,3 @@ class Zones(TechnitiumArea):
         if record_type in ("A", "AAAA"):
             self.remove_ptr(domain, matches[0]["rData"]["ipAddress"], record_type)
         return {}
-

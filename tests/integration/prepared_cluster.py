@@ -24,7 +24,8 @@ ACME_GUESTS = [
     {"name": "db1", "id": 20, "vnet": "db", "size": "medium", "node": "pve1"},
     {"name": "db2", "id": 21, "vnet": "db", "node": "pve2"},
 ]
-# what the plan gives them (tenant acme is id 1: VMIDs 10100-10199, network 10.128.16.0/20)
+
+
 def inventory(tmp_path, acme_guests=None, globex_guests=None):
     """A copy of inventories/demo whose tenants have the given guests; returns its path."""
     target = tmp_path / "inventory"

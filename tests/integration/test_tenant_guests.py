@@ -18,6 +18,7 @@ import requests
 from .prepared_cluster import ACME_GUESTS, inventory, play, prepare
 
 WRITES = ("POST", "PUT", "DELETE")
+# what the plan gives them (tenant acme is id 1: VMIDs 10100-10199, network 10.128.16.0/20)
 PLANNED = {"web1": (10110, "10.128.17.10"), "web2": (10111, "10.128.17.11"), "web3": (10112, "10.128.17.40"),
            "db1": (10120, "10.128.18.20"), "db2": (10121, "10.128.18.21")}
 

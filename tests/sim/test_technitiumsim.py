@@ -223,7 +223,7 @@ def test_add_defaults_the_ttl_and_overwrite_replaces_the_set(api):
 
 
 @pytest.mark.parametrize("ttl, seconds, text", [("300", 300, "5m"), ("1h30m", 5400, "1h30m"), ("1w2d1h30m5", 783005, "1w2d1h30m5s"),
-                                                 ("0", 0, "0s"), ("4294967295", 4294967295, "7101w3d6h28m15s")])
+                                                ("0", 0, "0s"), ("4294967295", 4294967295, "7101w3d6h28m15s")])
 def test_ttl_in_seconds_or_units(api, ttl, seconds, text):
     api.ok("/api/zones/create", zone=ZONE)
     added = api.ok("/api/zones/records/add", domain="t." + ZONE, type="TXT", text="x", ttl=ttl)["addedRecord"]

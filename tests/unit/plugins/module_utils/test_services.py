@@ -65,10 +65,10 @@ def test_each_tenant_gets_its_zone_reverse_zones_and_a_record_plus_ptr_per_guest
                        ("www.acme.lab.internal", "CNAME"): ["web1.acme.lab.internal."]}
     # queried from the tenant's own networks and the shared services' only
     assert acme["allow_query"] == ["10.128.1.0/24", "10.128.17.0/24", "10.128.18.0/24"] and acme["tenant"] == "acme"
-    reverse, _ = zone(result, "17.128.10.in-addr.arpa")
+    reverse, dummy = zone(result, "17.128.10.in-addr.arpa")
     assert reverse == {("10.17.128.10.in-addr.arpa", "PTR"): ["web1.acme.lab.internal."],
                        ("2.17.128.10.in-addr.arpa", "PTR"): ["gw-web.acme.lab.internal."]}
-    globex, _ = zone(result, "globex.lab.internal")
+    globex, dummy = zone(result, "globex.lab.internal")
     assert globex == {("app1.globex.lab.internal", "A"): ["10.128.33.10"]}
 
 
@@ -80,7 +80,7 @@ def test_the_domain_zone_names_the_shared_services_for_the_whole_cloud():
     assert apex["tenant"] is None and apex["allow_query"] == ["10.128.0.0/20", "10.128.16.0/20", "10.128.32.0/20"]
     assert result["dns"]["allowed_networks"] == apex["allow_query"]
     assert result["dns"]["server_zones"][1] == {"name": "lab.internal", "allow_query": apex["allow_query"]}
-    reverse, _ = zone(result, "1.128.10.in-addr.arpa")
+    reverse, dummy = zone(result, "1.128.10.in-addr.arpa")
     assert reverse[("11.1.128.10.in-addr.arpa", "PTR")] == ["s3.lab.internal."]
 
 
@@ -93,16 +93,16 @@ def test_s3_buckets_and_postgresql_databases_per_tenant_that_uses_them():
 
 
 def test_without_gateway_plans_the_gateway_gets_no_records():
-    records, _ = zone(plan(with_gateways=False), "acme.lab.internal")
+    records, dummy = zone(plan(with_gateways=False), "acme.lab.internal")
     assert ("gw-web.acme.lab.internal", "A") not in records
 
 
 def test_a_removed_guest_disappears_from_the_plan():
     tenants = copy.deepcopy(TENANTS)
     tenants[0]["guests"] = tenants[0]["guests"][:1]
-    records, _ = zone(plan(tenants), "acme.lab.internal")
+    records, dummy = zone(plan(tenants), "acme.lab.internal")
     assert ("db1.acme.lab.internal", "A") not in records
-    reverse, _ = zone(plan(tenants), "18.128.10.in-addr.arpa")
+    reverse, dummy = zone(plan(tenants), "18.128.10.in-addr.arpa")
     assert list(reverse) == [("2.18.128.10.in-addr.arpa", "PTR")]
 
 
