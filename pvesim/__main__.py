@@ -32,6 +32,8 @@ def parse_args(argv):
                         help="API token (repeatable); default: the demo token below")
     parser.add_argument("--cluster-name", default="homecloud")
     parser.add_argument("--task-duration", type=float, default=DEFAULT_TASK_DURATION, help="seconds a simulated task runs")
+    parser.add_argument("--exec-netns-prefix", default=None, metavar="PREFIX",
+                        help="let agent/exec run for real in network namespaces of this prefix (POST /_sim/qemu/exec-netns)")
     return parser.parse_args(argv)
 
 
@@ -41,7 +43,8 @@ def main(argv=None):
     try:
         sim = Simulator(pve_version=args.pve_version, nodes=[node for node in args.nodes.split(",") if node], tls=not args.http,
                         bind=args.bind, port=args.port, root_password=args.root_password, tokens=args.token,
-                        cluster_name=args.cluster_name, state_file=args.state_file, task_duration=args.task_duration)
+                        cluster_name=args.cluster_name, state_file=args.state_file, task_duration=args.task_duration,
+                        exec_netns_prefix=args.exec_netns_prefix)
     except ValueError as error:
         print("pvesim: %s" % error, file=sys.stderr)
         return 2

@@ -51,7 +51,7 @@ class Simulator(SimulatorBase):  # pylint: disable=too-many-instance-attributes
 
     def __init__(self, pve_version="9.1", nodes=DEFAULT_NODES, tls=True, bind="127.0.0.1", port=0,
                  root_password=None, tokens=None, cluster_name="homecloud", state_file=None,
-                 task_duration=DEFAULT_TASK_DURATION, seed=None, node_underlay=None):
+                 task_duration=DEFAULT_TASK_DURATION, seed=None, node_underlay=None, exec_netns_prefix=None):
         self.schema = schema.load(pve_version)
         self.pve_version = self.schema.release
         self.version = self.schema.pve_version
@@ -62,6 +62,8 @@ class Simulator(SimulatorBase):  # pylint: disable=too-many-instance-attributes
         self.cluster_name = cluster_name
         # node -> underlay (VTEP) address for SDN rendering; see the SDN section of README.md
         self.node_underlay = dict(node_underlay or {})
+        # agent/exec runs for real in network namespaces of this prefix (qemu_runtime.py); None: never
+        self.exec_netns_prefix = exec_netns_prefix or None
         self.root_password = root_password or os.environ.get("PVESIM_ROOT_PASSWORD") or DEFAULT_ROOT_PASSWORD
         self.tokens = _token_table(tokens)
         self.started_at = time.time()

@@ -26,12 +26,23 @@ runs, is not paused, booted with the agent enabled and has been up for `agent_de
 a real guest needs to boot and start qemu-guest-agent; default 2 s, `PUT /_sim/qemu/agent-delay
 {"seconds": n}` or the area's `agent_delay` attribute). It answers from the config the VM booted with
 (what cloud-init applied), never from later edits. `exec` runs nothing: `true` exits 0, `false` 1, and
-anything else 127 with "<command>: command not found" on stderr (a simulator convention; the network
-twin gives exec real behaviour).
+anything else 127 with "<command>: command not found" on stderr (a simulator convention).
+
+Real exec (opt-in, for the network twin): a simulator made with `exec_netns_prefix` (e.g. "hctw-") accepts
+`POST /_sim/qemu/exec-netns {"vmid": N, "netns": NAME}` (NAME must start with the prefix and exist in
+/run/netns; `{"netns": null}` or `DELETE` with {"vmid": N} drops it). `agent/exec` of that VMID then runs
+`timeout -s KILL <exec_timeout> ip netns exec NAME <command...>` in the background with `input-data` on
+stdin; `exec-status` answers `{"exited": 0}` while it runs and then what qemu-ga's guest-exec-status gives
+after PVE decoded it (QEMU qga/commands.c: exitcode when it exited, signal when killed, out-/err-data
+capped at GUEST_EXEC_MAX_OUTPUT with out-/err-truncated; qemu-server Agent.pm qemu_exec_status decodes
+the base64).
 """
 
 import copy
 import ipaddress
+import os
+import subprocess
+import threading
 import time
 
 from pvesim.areas import Area, route
@@ -56,6 +67,11 @@ FIRST_NIC_SLOT = 18
 BRIDGED_NICS_FROM = 6
 GUEST_EXEC_FIRST_PID = 1000
 SIMULATED_EXEC = {"true": (0, ""), "false": (1, "")}
+# Real exec in a registered network namespace (see the module docstring): seconds before the command is killed,
+# and qemu-ga's cap of captured output per stream (qga/commands.c GUEST_EXEC_MAX_OUTPUT, 16 MiB)
+DEFAULT_EXEC_TIMEOUT = 60
+GUEST_EXEC_MAX_OUTPUT = 16 * 1024 * 1024
+NETNS_DIR = "/run/netns"
 # A Debian 12 cloud image (what the homecloud demo boots): guest-get-osinfo and guest-info
 DEBIAN_OSINFO = {"id": "debian", "kernel-release": "6.1.0-28-cloud-amd64",
                  "kernel-version": "#1 SMP PREEMPT_DYNAMIC Debian 6.1.119-1 (2024-11-22)", "machine": "x86_64",
@@ -121,6 +137,8 @@ class QemuRuntimeArea(Area):
     def __init__(self, sim):
         super().__init__(sim)
         self.agent_delay = DEFAULT_AGENT_DELAY
+        self.exec_timeout = DEFAULT_EXEC_TIMEOUT
+        self.exec_netns = {}  # vmid -> network namespace its agent/exec runs in (not state: host resources)
 
     def side_routes(self):
         def set_agent_delay(sim, body):
@@ -131,8 +149,35 @@ class QemuRuntimeArea(Area):
             self.agent_delay = seconds
             return {"seconds": self.agent_delay}
 
+        def set_exec_netns(sim, body):
+            del sim
+            self.register_exec_netns(int(body["vmid"]), body.get("netns"))
+            return {str(vmid): netns for vmid, netns in sorted(self.exec_netns.items())}
+
+        def drop_exec_netns(sim, body):
+            del sim
+            self.register_exec_netns(int(body["vmid"]), None)
+            return {str(vmid): netns for vmid, netns in sorted(self.exec_netns.items())}
+
         return {("PUT", "/_sim/qemu/agent-delay"): set_agent_delay,
-                ("GET", "/_sim/qemu/agent-delay"): lambda sim, body: {"seconds": self.agent_delay}}
+                ("GET", "/_sim/qemu/agent-delay"): lambda sim, body: {"seconds": self.agent_delay},
+                ("POST", "/_sim/qemu/exec-netns"): set_exec_netns,
+                ("DELETE", "/_sim/qemu/exec-netns"): drop_exec_netns,
+                ("GET", "/_sim/qemu/exec-netns"): lambda sim, body: {str(vmid): netns for vmid, netns in sorted(self.exec_netns.items())}}
+
+    def register_exec_netns(self, vmid, netns):
+        """Run agent/exec of `vmid` for real inside `netns` (None: back to the simulated programs)."""
+        if netns is None:
+            self.exec_netns.pop(vmid, None)
+            return
+        prefix = getattr(self.sim, "exec_netns_prefix", None)
+        if not prefix:
+            raise ValueError("real exec is off: start the simulator with exec_netns_prefix (--exec-netns-prefix)")
+        if not isinstance(netns, str) or not netns.startswith(prefix) or "/" in netns or netns in (".", ".."):
+            raise ValueError("network namespace %r is outside the prefix %r" % (netns, prefix))
+        if not os.path.exists(os.path.join(NETNS_DIR, netns)):
+            raise ValueError("network namespace %r does not exist (not in %s)" % (netns, NETNS_DIR))
+        self.exec_netns[vmid] = netns
 
     # -- records ---------------------------------------------------------------------------------
     # plain methods, not properties: Area.routes() inspects every attribute while the areas are being built
@@ -520,6 +565,13 @@ class QemuRuntimeArea(Area):
         booted = record["booted"]
         results = booted.setdefault("exec", {})
         pid = GUEST_EXEC_FIRST_PID + len(results)
+        netns = self.exec_netns.get(record["vmid"])
+        if netns is not None:
+            if not command:
+                raise ParamError({"command": "property is missing and it is not optional"})
+            results[str(pid)] = {"exited": 0}
+            self._run_in_netns(results, str(pid), netns, [str(part) for part in command], request.params.get("input-data"))
+            return {"pid": pid}
         program = command[0].rsplit("/", 1)[-1] if command else ""
         exitcode, stdout = SIMULATED_EXEC.get(program, (127, None))
         result = {"exited": 1, "exitcode": exitcode}
@@ -529,6 +581,38 @@ class QemuRuntimeArea(Area):
             result["err-data"] = "%s: command not found\n" % (command[0] if command else "")
         results[str(pid)] = result
         return {"pid": pid}
+
+    def _run_in_netns(self, results, pid, netns, command, input_data):  # pylint: disable=too-many-arguments
+        """Start the command in `netns`; a thread stores qemu-ga's result under `pid` when it ends."""
+        argv = ["timeout", "-s", "KILL", str(int(self.exec_timeout)), "ip", "netns", "exec", netns] + command
+        try:
+            process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # pylint: disable=consider-using-with
+        except OSError as error:
+            # qemu-ga answers a failed spawn with an error of guest-exec itself
+            results.pop(pid, None)
+            raise die("VM guest-exec failed - %s\n" % error)
+
+        def wait():
+            # the timeout command kills at exec_timeout; the margin only guards against a hung pipe
+            try:
+                stdout, stderr = process.communicate((input_data or "").encode("utf-8"), timeout=self.exec_timeout + 10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                stdout, stderr = process.communicate()
+            result = {"exited": 1}
+            if process.returncode < 0:
+                result["signal"] = -process.returncode
+            else:
+                result["exitcode"] = process.returncode
+            for key, data in (("out", stdout), ("err", stderr)):
+                if data:
+                    result[key + "-data"] = data[:GUEST_EXEC_MAX_OUTPUT].decode("utf-8", "replace")
+                if len(data) > GUEST_EXEC_MAX_OUTPUT:
+                    result[key + "-truncated"] = 1
+            with self.sim.state.lock:
+                results[pid] = result
+
+        threading.Thread(target=wait, name="pvesim-exec-%s" % pid, daemon=True).start()
 
     @route("GET", AGENT + "/exec-status")
     def agent_exec_status(self, request):
