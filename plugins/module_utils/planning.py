@@ -62,6 +62,20 @@ DEFAULT_RESERVED_HOSTS = 8
 DEFAULT_VMID_BASE = 10000
 DEFAULT_VMIDS_PER_TENANT = 100
 DEFAULT_RESERVED_VMIDS = 10
+# The transit network's one VNet when the inventory names none: slot 1 of its network, like a tenant's first VNet.
+DEFAULT_TRANSIT_VNET_ID = 1
+# A BGP ASN (4 bytes, RFC 6793); the EVPN route targets the plan writes are "<asn>:<vrf-vxlan>".
+MAX_ASN = 4294967295
+# What a tenant's route_leaking may name: the zones whose routes its VRF imports.
+ROUTE_LEAKING_TARGETS = ("shared",)
+# The three kinds of plan entries; every item of the plan says which one it is.
+KIND_TENANT = "tenant"
+KIND_SHARED = "shared_services"
+KIND_TRANSIT = "transit"
+# The transit hub VM's name (its VMID is the shared services' infrastructure slot 0).
+HUB_NAME = "transit-hub"
+# PVE's node name format (pve-common JSONSchema.pm pve-node: a DNS label).
+NODE_NAME_RE = re.compile(r"\A[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\Z")
 # PVE's guest id range (pve-common JSONSchema.pm pve-vmid: 100 to 999999999).
 MIN_VMID = 100
 MAX_VMID = 999999999
@@ -102,15 +116,19 @@ class Settings:
         self.vmid_base = None
         self.vmids_per_tenant = None
         self.reserved_vmids = None
+        self.asn = None
+        self.asn_given = False
 
 
 class Entry:
     """One tenant (or the shared services) as read and derived; None marks invalid input."""
 
-    def __init__(self, position, shared):
-        self.position = position  # "tenants[3]" or "shared_services": names the input item
+    def __init__(self, position, kind):
+        self.position = position  # "tenants[3]", "shared_services" or "transit": names the input item
         self.label = position  # "tenant 'acme'" once the name is known
-        self.shared = shared
+        self.kind = kind
+        # Not a tenant: the playbooks and plans that act per tenant (guests, gateways, backups) skip it.
+        self.shared = kind != KIND_TENANT
         self.name = None
         self.id = None
         self.zone = None
@@ -121,6 +139,10 @@ class Entry:
         self.vnets = []
         self.guests = []
         self.vmids = None  # (first, last) of the tenant's VMID range
+        self.route_leaking = []  # tenants: the zones whose routes its VRF imports
+        self.has_services = False  # tenants: whether its `services` names any shared service
+        self.hub_node = None  # transit: the node of the hub VM
+        self.transit_host = None  # tenants: host number of its gateway's transit leg
 
 
 class Vnet:
@@ -175,9 +197,12 @@ def plan_tenants(tenants, network_plan):
     entries = read_entries(tenants, network_plan, settings, errors)
     check_unique(entries, errors)
     check_overlaps(entries, errors)
+    check_transit(entries, settings, errors)
+    check_route_leaking(entries, settings, errors)
     if errors:
         raise PlanError(errors)
-    return [render_entry(entry, settings) for entry in sorted(entries, key=lambda entry: entry.id)]
+    entries = sorted(entries, key=lambda entry: entry.id)
+    return [render_entry(entry, settings, entries) for entry in entries]
 
 
 # ---------------------------------------------------------------------------
@@ -322,6 +347,9 @@ def read_settings(network_plan, errors):
     per_tenant = settings.vmids_per_tenant or DEFAULT_VMIDS_PER_TENANT
     settings.reserved_vmids = read_int(network_plan, "reserved_vmids", label, errors, low=0, high=per_tenant - 1,
                                        default=DEFAULT_RESERVED_VMIDS, why="below vmids_per_tenant")
+    settings.asn = read_int(network_plan, "asn", label, errors, low=1, high=MAX_ASN, default=None,
+                            why="the BGP ASN of the EVPN route targets, needed by route_leaking")
+    settings.asn_given = network_plan.get("asn") is not None
     if settings.vnet_prefix is not None and settings.reserved_hosts is not None and settings.supernet is not None:
         check_guest_room(settings.vnet_prefix, settings.supernet.version, settings.reserved_hosts,
                          label, "vnet_prefix", errors)
@@ -384,33 +412,40 @@ def read_entries(tenants, network_plan, settings, errors):
         errors.append("tenants: must be a list of tenant dicts, got %s" % show(tenants))
         tenants = []
     for index, raw in enumerate(tenants):
-        entries.append(read_entry(raw, "tenants[%d]" % index, settings, errors, shared=False))
-    shared_services = network_plan.get("shared_services") if isinstance(network_plan, Mapping) else None
-    if shared_services is not None:
-        entries.append(read_entry(shared_services, "shared_services", settings, errors, shared=True))
+        entries.append(read_entry(raw, "tenants[%d]" % index, settings, errors, KIND_TENANT))
+    for key, kind in (("shared_services", KIND_SHARED), ("transit", KIND_TRANSIT)):
+        raw = network_plan.get(key) if isinstance(network_plan, Mapping) else None
+        if raw is not None:
+            entries.append(read_entry(raw, key, settings, errors, kind))
     return [entry for entry in entries if entry is not None]
 
 
-def read_entry(raw, position, settings, errors, shared):
-    entry = Entry(position, shared)
+def read_entry(raw, position, settings, errors, kind):
+    entry = Entry(position, kind)
     if not isinstance(raw, Mapping):
         errors.append("%s: must be a dict (name, id, vnets, ...), got %s" % (position, show(raw)))
         return None
     entry.name = read_text(raw, "name", position, errors)
     if entry.name is not None:
-        entry.label = "%s %s" % ("shared_services" if shared else "tenant", show(entry.name))
-    if shared:
+        entry.label = "%s %s" % ("tenant" if kind == KIND_TENANT else position, show(entry.name))
+    if kind == KIND_SHARED:
         # Tenants start at 1, so slot 0 of the supernet and the VNIs of id 0 are free for shared services.
         entry.id = read_int(raw, "id", entry.label, errors, low=0, default=0, why="the shared services' stable slot")
+    elif kind == KIND_TRANSIT:
+        entry.id = read_int(raw, "id", entry.label, errors, low=1,
+                            why="the transit network's stable slot; pick one no tenant will ever take, such as the last")
+        read_transit_fields(raw, entry, errors)
     else:
         entry.id = read_int(raw, "id", entry.label, errors, low=1, why="the tenant's stable slot")
+        read_tenant_policy(raw, entry, errors)
     read_zone_id(raw, entry, errors)
     read_network(raw, entry, settings, errors)
     entry.zone_options = read_options(raw, "zone_options", entry.label, errors)
     if entry.id is not None and settings.vrf_vxlan_base is not None:
         entry.vrf_vxlan = check_vni(settings.vrf_vxlan_base + entry.id, entry.label, "vrf_vxlan",
                                     "vrf_vxlan_base + id", errors)
-    for index, raw_vnet in enumerate(read_list(raw, "vnets", entry.label, errors)):
+    for index, raw_vnet in enumerate(transit_vnets(raw, entry, errors) if kind == KIND_TRANSIT
+                                     else read_list(raw, "vnets", entry.label, errors)):
         vnet = read_vnet(raw_vnet, index, entry, settings, errors)
         if vnet is not None:
             entry.vnets.append(vnet)
@@ -420,6 +455,58 @@ def read_entry(raw, position, settings, errors, shared):
         if guest is not None:
             entry.guests.append(guest)
     return entry
+
+
+def read_tenant_policy(raw, entry, errors):
+    """route_leaking (a list of ROUTE_LEAKING_TARGETS) and whether `services` names anything (checked later)."""
+    services = raw.get("services")
+    entry.has_services = isinstance(services, (list, tuple)) and len(services) > 0
+    value = raw.get("route_leaking")
+    if value is None:
+        return
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (list, tuple)):
+        errors.append("%s: route_leaking %s: must be a list of zones to import routes from (%s)" % (
+            entry.label, show(value), ", ".join(ROUTE_LEAKING_TARGETS)))
+        return
+    for index, target in enumerate(value):
+        if target not in ROUTE_LEAKING_TARGETS:
+            errors.append("%s: route_leaking[%d] %s: must be one of %s (the shared services zone)" % (
+                entry.label, index, show(target), ", ".join(ROUTE_LEAKING_TARGETS)))
+        elif target not in entry.route_leaking:
+            entry.route_leaking.append(target)
+
+
+def read_transit_fields(raw, entry, errors):
+    """hub.node (a PVE node name); no guests: the transit network holds the hub's and the gateways' legs only."""
+    hub = raw.get("hub")
+    if not isinstance(hub, Mapping):
+        errors.append("%s: hub %s: required, a dict {node: <the PVE node of the hub VM>}" % (entry.label, show(hub)))
+    else:
+        node = hub.get("node")
+        if not isinstance(node, str) or not NODE_NAME_RE.match(node):
+            errors.append("%s: hub.node %s: must be a PVE node name (a DNS label: letters, digits and '-', up to 63)"
+                          % (entry.label, show(node)))
+        else:
+            entry.hub_node = node
+    if raw.get("guests") is not None:
+        errors.append("%s: guests: the transit network has no guests of its own (only the hub's and the tenant "
+                      "gateways' legs); remove it" % entry.label)
+
+
+def transit_vnets(raw, entry, errors):
+    """The transit network's one VNet: `vnets` (exactly one) or {name: <transit name>, id: 1, prefix: <prefix>}."""
+    if raw.get("vnets") is not None:
+        vnets = read_list(raw, "vnets", entry.label, errors)
+        if len(vnets) != 1:
+            errors.append("%s: vnets: the transit network has exactly one VNet, got %d" % (entry.label, len(vnets)))
+            return vnets[:1]
+        if raw.get("prefix") is not None:
+            errors.append("%s: prefix: give the VNet's prefix in vnets[0].prefix, or leave vnets out" % entry.label)
+        return vnets
+    vnet = {"name": entry.name or "transit", "id": DEFAULT_TRANSIT_VNET_ID}
+    if raw.get("prefix") is not None:
+        vnet["prefix"] = raw["prefix"]
+    return [vnet]
 
 
 def read_zone_id(raw, entry, errors):
@@ -433,7 +520,7 @@ def read_zone_id(raw, entry, errors):
 
 def read_network(raw, entry, settings, errors):
     entry.supernet = settings.supernet
-    if entry.shared and raw.get("supernet") is not None:
+    if entry.kind == KIND_SHARED and raw.get("supernet") is not None:
         entry.supernet = read_cidr(raw, "supernet", entry.label, errors)
         if entry.supernet is not None and settings.supernet is not None \
                 and entry.supernet.version != settings.supernet.version:
@@ -683,6 +770,71 @@ def report_repeats(claims, errors, rule):
                 claim.label, claim.field, show(claim.value), earlier.what, earlier.owner, rule))
 
 
+def entries_of(entries, kind):
+    return [entry for entry in entries if entry.kind == kind]
+
+
+def hub_vmid(shared):
+    """The hub VM's VMID: the first of the shared services' range (their infrastructure slot 0, as a tenant's gateway)."""
+    return shared.vmids[0] if shared.vmids is not None else None
+
+
+def check_transit(entries, settings, errors):
+    """The transit network needs the shared services (the hub sits there), a reserved address for the hub on each
+    side, and room in its VNet for every tenant gateway's leg (host first guest + tenant id - 1)."""
+    transits = entries_of(entries, KIND_TRANSIT)
+    if not transits:
+        return
+    transit = transits[0]
+    if not entries_of(entries, KIND_SHARED):
+        errors.append("%s: needs homecloud_network_plan.shared_services: the transit hub VM is the shared services' "
+                      "gateway, with one leg in each of their VNets" % transit.label)
+    if settings.reserved_hosts == 0:
+        errors.append("%s: the hub's addresses are the first reserved address of the transit VNet and of each shared "
+                      "services VNet; homecloud_network_plan.reserved_hosts is 0" % transit.label)
+        return
+    if not transit.vnets or transit.vnets[0].cidr is None or settings.reserved_hosts is None:
+        return
+    cidr = transit.vnets[0].cidr
+    dummy_gateway, first_guest, last_guest = host_layout(cidr, settings.reserved_hosts)
+    for tenant in entries_of(entries, KIND_TENANT):
+        if tenant.id is None:
+            continue
+        number = first_guest + tenant.id - 1
+        if number > last_guest:
+            errors.append("%s: id %d: its gateway's transit address (host %d) is outside the transit VNet %s (tenant "
+                          "legs from %s to %s); enlarge the transit VNet with a shorter transit.prefix" % (
+                              tenant.label, tenant.id, number - cidr.first, cidr, address(first_guest, cidr.version),
+                              address(last_guest, cidr.version)))
+            continue
+        tenant.transit_host = number - cidr.first
+
+
+def check_route_leaking(entries, settings, errors):
+    """route_leaking: [shared] needs the shared services zone, the ASN of the route targets, a firewall policy (a
+    non-empty services list) and no rt_import of the inventory's own on either zone."""
+    shared = entries_of(entries, KIND_SHARED)
+    leaking = [entry for entry in entries_of(entries, KIND_TENANT) if entry.route_leaking]
+    for entry in leaking:
+        if not shared:
+            errors.append("%s: route_leaking: there is no shared services zone to import routes from "
+                          "(homecloud_network_plan.shared_services)" % entry.label)
+        if not settings.asn_given:
+            errors.append("%s: route_leaking: needs homecloud_network_plan.asn, the ASN of the EVPN route targets "
+                          "<asn>:<vrf-vxlan>" % entry.label)
+        if not entry.has_services:
+            errors.append("%s: route_leaking: refused without a firewall policy for it: the tenant's services must name "
+                          "the shared services it may reach (its VNet firewall accepts only those)" % entry.label)
+        if "rt_import" in entry.zone_options:
+            errors.append("%s: zone_options.rt_import: route_leaking sets the zone's rt_import itself; remove it"
+                          % entry.label)
+    if leaking and shared and "rt_import" in shared[0].zone_options:
+        errors.append("%s: zone_options.rt_import: route_leaking of %s sets the zone's rt_import itself; remove it" % (
+            shared[0].label, ", ".join(entry.label for entry in leaking)))
+    if leaking and "rt_import" in settings.zone_defaults:
+        errors.append("network plan: zone_defaults.rt_import: route_leaking sets the zones' rt_import itself; remove it")
+
+
 def check_overlaps(entries, errors):
     errors.extend(overlap_errors([(ipaddress.ip_network(str(entry.network)), entry.label, "network")
                                   for entry in entries if entry.network is not None]))
@@ -709,11 +861,63 @@ def address(number, version):
     return str(netaddr.IPAddress(number, version))
 
 
-def render_entry(entry, settings):
+def route_target(settings, entry):
+    """An EVPN zone's route target as pve-network writes it for the zone's VRF (EvpnPlugin.pm: <asn>:<vrf-vxlan>)."""
+    return "%d:%d" % (settings.asn, entry.vrf_vxlan)
+
+
+def rt_imports(entry, settings, entries):
+    """Route leaking: a leaking tenant imports the shared zone's route target, the shared zone imports each leaking
+    tenant's (sorted by id). Each side keeps exporting only its own RT, so two leaking tenants never see each other."""
+    shared = entries_of(entries, KIND_SHARED)
+    if entry.kind == KIND_TENANT and entry.route_leaking and shared:
+        return [route_target(settings, shared[0])]
+    if entry.kind == KIND_SHARED:
+        return [route_target(settings, tenant) for tenant in entries_of(entries, KIND_TENANT) if tenant.route_leaking]
+    return []
+
+
+def hub_legs(entries, settings):
+    """(transit VNet, hub VMID, [(NIC index, VNet, address with prefix)]): NIC 0 on the transit VNet, NIC 1.. on each
+    shared services VNet, each at its VNet's first reserved address; None without a transit network."""
+    transits, shared = entries_of(entries, KIND_TRANSIT), entries_of(entries, KIND_SHARED)
+    if not transits or not shared:
+        return None
+    vnets = [transits[0].vnets[0]] + sorted(shared[0].vnets, key=lambda vnet: vnet.id)
+    legs = []
+    for index, vnet in enumerate(vnets):
+        legs.append((index, vnet, "%s/%d" % (address(vnet.cidr.first + 2, vnet.cidr.version), vnet.cidr.prefixlen)))
+    return transits[0].vnets[0], hub_vmid(shared[0]), legs
+
+
+def render_transit_parts(entry, settings, entries, planned):
+    """A tenant's `transit` (its gateway's leg) and the shared services' `hub`, when a transit network exists."""
+    hub = hub_legs(entries, settings)
+    if hub is None:
+        return
+    transit_vnet, vmid, legs = hub
+    hub_address = legs[0][2]
+    if entry.kind == KIND_TENANT:
+        number = transit_vnet.cidr.first + entry.transit_host
+        planned["transit"] = {"vnet": str(transit_vnet.vnet), "cidr": str(transit_vnet.cidr),
+                              "address": "%s/%d" % (address(number, transit_vnet.cidr.version), transit_vnet.cidr.prefixlen),
+                              "hub": hub_address.split("/")[0]}
+    elif entry.kind == KIND_SHARED:
+        planned["hub"] = {
+            "vmid": vmid, "name": HUB_NAME, "node": entries_of(entries, KIND_TRANSIT)[0].hub_node,
+            "transit": {"vnet": str(transit_vnet.vnet), "address": hub_address, "mac": planned_mac(vmid, 0)},
+            "services": [{"vnet": str(vnet.vnet), "address": leg, "mac": planned_mac(vmid, index)}
+                         for index, vnet, leg in legs[1:]]}
+
+
+def render_entry(entry, settings, entries):
     zone = {"zone": str(entry.zone), "type": "evpn", "controller": str(settings.controller),
             "vrf_vxlan": entry.vrf_vxlan}
     options = dict(settings.zone_defaults)
     options.update(entry.zone_options)
+    imports = rt_imports(entry, settings, entries)
+    if imports:
+        options["rt_import"] = imports
     for name, value in options.items():
         if value is not None:  # null in zone_options drops a zone_defaults option for this tenant
             zone[name] = plain(value)
@@ -745,6 +949,10 @@ def render_entry(entry, settings):
             "gateway": address(vnet.cidr.first + 1, vnet.cidr.version), "mac": planned_mac(guest.vmid, 0),
         })
         guests.append(planned)
-    return {"tenant": str(entry.name), "id": entry.id, "shared": entry.shared, "network": str(entry.network),
-            "zone": zone, "vnets": planned_vnets,
-            "vmids": {"first": first, "last": last, "guests_first": first + settings.reserved_vmids}, "guests": guests}
+    planned = {"tenant": str(entry.name), "id": entry.id, "kind": entry.kind, "shared": entry.shared,
+               "network": str(entry.network), "zone": zone, "vnets": planned_vnets,
+               "vmids": {"first": first, "last": last, "guests_first": first + settings.reserved_vmids}, "guests": guests}
+    if entry.kind == KIND_TENANT:
+        planned["route_leaking"] = list(entry.route_leaking)
+    render_transit_parts(entry, settings, entries, planned)
+    return planned

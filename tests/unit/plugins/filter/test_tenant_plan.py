@@ -67,7 +67,7 @@ def test_filter_is_registered():
 
 def test_worked_example():
     assert tenant_plan([ACME], PLAN) == [{
-        "tenant": "acme", "id": 3, "shared": False, "network": "10.128.48.0/20",
+        "tenant": "acme", "id": 3, "kind": "tenant", "shared": False, "network": "10.128.48.0/20",
         "zone": {
             "zone": "acme", "type": "evpn", "controller": "evpnctl", "vrf_vxlan": 10003,
             "mtu": 1450, "exitnodes": ["pve1"], "advertise_subnets": True, "ipam": "pve",
@@ -81,6 +81,7 @@ def test_worked_example():
         }],
         "vmids": {"first": 10300, "last": 10399, "guests_first": 10310},
         "guests": [],
+        "route_leaking": [],
     }]
 
 
