@@ -21,7 +21,13 @@ services and which tenant may use which) into the objects the firewall modules c
 - node options (the host firewall baseline, nftables mode);
 - per tenant a security group for its guests and, per VNet, the VNet firewall: forward
   DROP by default; its own networks, the internet through its gateway and the shared
-  services its policy names are accepted; the management segment is dropped and logged.
+  services its policy names are accepted; the management segment is dropped and logged;
+- the shared services' VNets accept each tenant's networks on its granted services, and,
+  when the plan has a transit network, the transit VNet does the same (the hub forwards
+  the tenants' packets with their own source addresses) and drops everything else.
+
+A tenant's ``services`` item is a service name or ``{name, ports}``, the ports a subset of
+the service's own (narrowing what the tenant reaches); dns is always granted.
 
 Nothing here talks to PVE; every problem in the input is reported at once, one line each,
 naming the field and the rule, before any module runs.
@@ -35,7 +41,7 @@ import ipaddress
 
 from collections.abc import Mapping
 
-from ansible_collections.homecloud.proxmox.plugins.module_utils.planning import PlanError
+from ansible_collections.homecloud.proxmox.plugins.module_utils.planning import KIND_SHARED, KIND_TENANT, KIND_TRANSIT, PlanError
 
 PREFIX = "homecloud"
 ADMINS = PREFIX + "-admins"
@@ -69,7 +75,7 @@ def firewall_policy(plan, tenants, settings, nodes):
     if log_level not in LOG_LEVELS:
         errors.append("homecloud_firewall.log_level %r: must be one of %s" % (log_level, ", ".join(LOG_LEVELS)))
     node_list = read_nodes(nodes, errors)
-    shared = [entry for entry in plan if entry.get("shared")]
+    shared = entries_of_kind(plan, KIND_SHARED)
     services = read_services(settings.get("services") or {}, shared, errors)
     grants = read_grants(tenants, services, errors)
     node_options = dict(NODE_BASELINE)
@@ -97,14 +103,12 @@ def firewall_policy(plan, tenants, settings, nodes):
         ipset_name = SERVICE_NAME + name
         ipsets.append(ipset(ipset_name, "shared service %s" % name, services[name]["addresses"]))
     tenant_policies = []
-    for entry in plan:
-        if entry.get("shared"):
-            continue
+    for entry in entries_of_kind(plan, KIND_TENANT):
         zone = entry["zone"]["zone"]
         ipsets.append(ipset(zone + "-nets", "tenant %s: its networks" % entry["tenant"], [vnet["cidr"] for vnet in entry["vnets"]]))
         ipsets.append(ipset(zone + "-gw", "tenant %s: its gateway VM's addresses" % entry["tenant"],
                             [vnet["reserved"][0] for vnet in entry["vnets"] if vnet["reserved"]]))
-        tenant_policies.append(tenant_policy(entry, grants[entry["tenant"]], services, log_level))
+        tenant_policies.append(tenant_policy(entry, grants[entry["tenant"]], log_level))
     return {
         "ipsets": ipsets,
         "rules": management_rules() + [dict(item) for item in own_rules],
@@ -112,8 +116,18 @@ def firewall_policy(plan, tenants, settings, nodes):
         "enable": {"enable": True},
         "nodes": [{"node": node["name"], "options": dict(node_options)} for node in node_list],
         "tenants": tenant_policies,
-        "shared": [shared_policy(entry, plan, grants, services, log_level) for entry in shared],
+        "shared": [shared_policy(entry, plan, grants, log_level) for entry in shared]
+        + [transit_policy(entry, plan, grants, log_level) for entry in entries_of_kind(plan, KIND_TRANSIT)],
     }
+
+
+def entry_kind(entry):
+    """tenant_plan's kind of an entry; a plan without kinds only knew tenants and the shared services."""
+    return entry.get("kind") or (KIND_SHARED if entry.get("shared") else KIND_TENANT)
+
+
+def entries_of_kind(plan, kind):
+    return [entry for entry in plan if entry_kind(entry) == kind]
 
 
 # --- input -----------------------------------------------------------------------------
@@ -227,25 +241,65 @@ def valid_port(value):
     return len(parts) == 1 or int(parts[0]) < int(parts[1])
 
 
+def service_name(item):
+    """The service a tenant's `services` item names: the item itself, or its `name` in the mapping form."""
+    return item.get("name") if isinstance(item, Mapping) else item
+
+
+def granted_names(tenant):
+    """The service names of a tenant's `services` (either form), as the plans that act per service read them."""
+    items = tenant.get("services") if isinstance(tenant, Mapping) else None
+    return [service_name(item) for item in items] if isinstance(items, list) else []
+
+
+def read_grant_ports(item, service, label, errors):
+    """The ports of one grant: the service's own, or the subset the mapping form's `ports` names."""
+    if not isinstance(item, Mapping) or item.get("ports") is None:
+        return list(service["ports"])
+    unknown = sorted(set(item) - {"name", "ports"})
+    if unknown:
+        errors.append("%s: unknown field(s) %s; a grant has name and ports" % (label, ", ".join(str(key) for key in unknown)))
+    if not isinstance(item["ports"], list) or not item["ports"]:
+        errors.append("%s.ports %r: must be a non-empty list of {proto, dport}, a subset of the service's ports" % (label, item["ports"]))
+        return []
+    ports = []
+    for index, port in enumerate(item["ports"]):
+        wanted = (port.get("proto"), str(port.get("dport"))) if isinstance(port, Mapping) else None
+        if wanted not in service["ports"]:
+            errors.append("%s.ports[%d] %r: not a port of the service (%s); a grant can only narrow its ports" % (
+                label, index, port, ", ".join("%s %s" % pair for pair in service["ports"])))
+        elif wanted not in ports:
+            ports.append(wanted)
+    return ports
+
+
 def read_grants(tenants, services, errors):
-    """{tenant name: sorted service names}: dns (when declared) plus each tenant's `services`."""
+    """{tenant name: {service name: [(proto, dport)]}} (names sorted): dns (when declared, on all its ports unless the
+    tenant narrows it) plus each tenant's `services`, a name granting all the service's ports, {name, ports} a subset."""
     grants = {}
     for tenant in tenants or []:
         if not isinstance(tenant, dict):
             continue  # the planner already refused it
-        names = tenant.get("services") or []
+        items = tenant.get("services") or []
         label = "tenant %r: services" % tenant.get("name")
-        if not isinstance(names, list):
-            errors.append("%s: must be a list of shared service names" % label)
-            names = []
-        for name in names:
-            if name not in services:
+        if not isinstance(items, list):
+            errors.append("%s: must be a list of shared service names or {name, ports}" % label)
+            items = []
+        granted = {}
+        for index, item in enumerate(items):
+            name = service_name(item)
+            where = "%s[%d] (%s)" % (label, index, name) if isinstance(item, Mapping) else label
+            if not isinstance(name, str) or name not in services:
                 errors.append("%s: %r is not a service of homecloud_firewall.services (%s)"
-                              % (label, name, ", ".join(sorted(services)) or "none declared"))
-        granted = set(name for name in names if name in services)
-        if ALWAYS in services:
-            granted.add(ALWAYS)
-        grants[tenant.get("name")] = sorted(granted)
+                              % (where, name, ", ".join(sorted(services)) or "none declared"))
+                continue
+            if name in granted:
+                errors.append("%s: %r is granted twice; name each service once" % (where, name))
+                continue
+            granted[name] = read_grant_ports(item, services[name], where, errors)
+        if ALWAYS in services and ALWAYS not in granted:
+            granted[ALWAYS] = list(services[ALWAYS]["ports"])
+        grants[tenant.get("name")] = dict((name, granted[name]) for name in sorted(granted))
     return grants
 
 
@@ -291,10 +345,11 @@ def management_rules():
     ]
 
 
-def service_rules(source, granted, services, who):
+def service_rules(source, granted, who):
+    """One ACCEPT per granted service port; granted is read_grants' {service: [(proto, dport)]} of one tenant."""
     rules = []
-    for name in granted:
-        for proto, dport in services[name]["ports"]:
+    for name in sorted(granted):
+        for proto, dport in granted[name]:
             rules.append(rule("forward", "ACCEPT", "homecloud: %s to shared service %s" % (who, name), source,
                               "+dc/" + SERVICE_NAME + name, proto, dport))
     return rules
@@ -304,7 +359,7 @@ def vnet_firewall(vnet, rules):
     return {"vnet": vnet["vnet"], "options": {"enable": True, "policy_forward": "DROP"}, "rules": rules}
 
 
-def tenant_policy(entry, granted, services, log_level):
+def tenant_policy(entry, granted, log_level):
     """A tenant's security group and the firewall of each of its VNets."""
     zone, tenant = entry["zone"]["zone"], entry["tenant"]
     nets, gateway = "+dc/%s-nets" % zone, "+dc/%s-gw" % zone
@@ -313,20 +368,20 @@ def tenant_policy(entry, granted, services, log_level):
              dest="+dc/" + MANAGEMENT, log=log_level),
         rule("forward", "ACCEPT", "homecloud: inside tenant %s" % tenant, nets, nets),
         rule("forward", "ACCEPT", "homecloud: %s to the internet through its gateway" % tenant, nets, "+dc/" + INTERNET),
-    ] + service_rules(nets, granted, services, tenant)
+    ] + service_rules(nets, granted, tenant)
     group_rules = [
         rule("in", "ACCEPT", "homecloud: from tenant %s's networks" % tenant, source=nets),
         rule("in", "ACCEPT", "homecloud: from tenant %s's gateway (published services)" % tenant, source=gateway),
     ]
     return {
-        "tenant": tenant, "zone": zone, "services": granted,
+        "tenant": tenant, "zone": zone, "services": sorted(granted),
         "group": {"name": zone, "comment": "homecloud: guests of tenant %s" % tenant, "rules": group_rules},
         "ipsets": ["%s-nets" % zone, "%s-gw" % zone],
         "vnets": [vnet_firewall(vnet, rules) for vnet in entry["vnets"]],
     }
 
 
-def shared_policy(entry, plan, grants, services, log_level):
+def shared_policy(entry, plan, grants, log_level):
     """The shared services' VNets: each tenant reaches exactly the services granted to it."""
     shared = "+dc/" + SHARED_NETS
     rules = [
@@ -335,8 +390,20 @@ def shared_policy(entry, plan, grants, services, log_level):
         rule("forward", "ACCEPT", "homecloud: inside the shared services", shared, shared),
         rule("forward", "ACCEPT", "homecloud: shared services to the internet", shared, "+dc/" + INTERNET),
     ]
-    for tenant in plan:
-        if not tenant.get("shared"):
-            rules += service_rules("+dc/%s-nets" % tenant["zone"]["zone"], grants.get(tenant["tenant"], []), services,
-                                   tenant["tenant"])
-    return {"tenant": entry["tenant"], "zone": entry["zone"]["zone"], "vnets": [vnet_firewall(vnet, rules) for vnet in entry["vnets"]]}
+    for tenant in entries_of_kind(plan, KIND_TENANT):
+        rules += service_rules("+dc/%s-nets" % tenant["zone"]["zone"], grants.get(tenant["tenant"], {}), tenant["tenant"])
+    return {"tenant": entry["tenant"], "zone": entry["zone"]["zone"], "kind": KIND_SHARED,
+            "vnets": [vnet_firewall(vnet, rules) for vnet in entry["vnets"]]}
+
+
+def transit_policy(entry, plan, grants, log_level):
+    """The transit VNet: the hub forwards a tenant's packets to the shared services with the tenant's own source
+    address, so its VNet firewall accepts exactly each tenant's networks to its granted services; everything else,
+    tenant to tenant included, falls to the forward DROP default (the hub's nftables logs it)."""
+    rules = [rule("forward", "DROP", "homecloud: the transit network never reaches the management segment",
+                  dest="+dc/" + MANAGEMENT, log=log_level)]
+    for tenant in entries_of_kind(plan, KIND_TENANT):
+        rules += service_rules("+dc/%s-nets" % tenant["zone"]["zone"], grants.get(tenant["tenant"], {}),
+                               "%s through the transit hub" % tenant["tenant"])
+    return {"tenant": entry["tenant"], "zone": entry["zone"]["zone"], "kind": KIND_TRANSIT,
+            "vnets": [vnet_firewall(vnet, rules) for vnet in entry["vnets"]]}

@@ -18,8 +18,9 @@ __metaclass__ = type
 import ipaddress
 import re
 
+from ansible_collections.homecloud.proxmox.plugins.module_utils.firewall_policy import entries_of_kind, granted_names
 from ansible_collections.homecloud.proxmox.plugins.module_utils.gateway import as_list, as_mapping
-from ansible_collections.homecloud.proxmox.plugins.module_utils.planning import PlanError
+from ansible_collections.homecloud.proxmox.plugins.module_utils.planning import KIND_SHARED, KIND_TENANT, PlanError
 from ansible_collections.homecloud.proxmox.plugins.module_utils.s3 import bucket_name_problem
 
 DEFAULT_TTL = 300
@@ -259,9 +260,12 @@ def plan_services(tenant_plans, tenants, settings=None, services=None, gateways=
     addresses = _service_addresses(services, errors)
     by_name = dict((tenant.get("name"), tenant) for tenant in tenants or [] if isinstance(tenant, dict))
     gateways_by_tenant = dict((gateway["tenant"], gateway) for gateway in gateways or [])
-    shared = [plan for plan in tenant_plans if plan.get("shared")]
+    # The shared services' own entry: the transit network (also not a tenant) has no service and no guest.
+    shared = entries_of_kind(tenant_plans, KIND_SHARED)
     shared_networks = [vnet["cidr"] for plan in shared for vnet in plan["vnets"]]
-    every_network = sorted(set(plan["network"] for plan in tenant_plans))
+    # The tenants' and the shared services' networks; the transit network holds no DNS client (the hub resolves
+    # through its services leg).
+    every_network = sorted(set(plan["network"] for plan in entries_of_kind(tenant_plans, KIND_TENANT) + shared))
     if domain is None:
         raise PlanError(errors)
     # The domain's own zone: the shared services by name, queried from every network of the cloud.
@@ -283,13 +287,11 @@ def plan_services(tenant_plans, tenants, settings=None, services=None, gateways=
     postgresql = []
     buckets_seen = {}
     databases_seen = {}
-    for tenant_plan in tenant_plans:
-        if tenant_plan.get("shared"):
-            continue
+    for tenant_plan in entries_of_kind(tenant_plans, KIND_TENANT):
         tenant = tenant_plan["tenant"]
         label = "tenant {0}".format(tenant)
         raw = by_name.get(tenant) or {}
-        grants = raw.get("services") or []
+        grants = granted_names(raw)
         for key in ("s3", "postgresql"):
             if raw.get(key) is not None and key not in grants:
                 errors.append("{0}: {1}: the tenant's services do not name {1} (add it to services, or remove this "
