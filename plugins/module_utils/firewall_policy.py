@@ -41,7 +41,13 @@ import ipaddress
 
 from collections.abc import Mapping
 
-from ansible_collections.homecloud.proxmox.plugins.module_utils.planning import KIND_SHARED, KIND_TENANT, KIND_TRANSIT, PlanError
+from ansible_collections.homecloud.proxmox.plugins.module_utils.planning import (
+    KIND_SHARED,
+    KIND_TENANT,
+    KIND_TRANSIT,
+    PlanError,
+    plan_entries as entries_of_kind,
+)
 
 PREFIX = "homecloud"
 ADMINS = PREFIX + "-admins"
@@ -119,15 +125,6 @@ def firewall_policy(plan, tenants, settings, nodes):
         "shared": [shared_policy(entry, plan, grants, log_level) for entry in shared]
         + [transit_policy(entry, plan, grants, log_level) for entry in entries_of_kind(plan, KIND_TRANSIT)],
     }
-
-
-def entry_kind(entry):
-    """tenant_plan's kind of an entry; a plan without kinds only knew tenants and the shared services."""
-    return entry.get("kind") or (KIND_SHARED if entry.get("shared") else KIND_TENANT)
-
-
-def entries_of_kind(plan, kind):
-    return [entry for entry in plan if entry_kind(entry) == kind]
 
 
 # --- input -----------------------------------------------------------------------------

@@ -5,6 +5,8 @@
 
 """The tenant gateway plan: from a tenant's plan (planning.plan_tenants) and its inventory entry, the gateway VM
 (VMID, NICs, addresses), its WireGuard pool and peers, and the hostnames it publishes behind Cloudflare Access.
+When the plan has a transit network, the gateway VM gets one more NIC on the transit VNet (after its VNets) and
+routes the shared services' networks via the transit hub.
 
 Every problem of the input is collected and raised at once as planning.PlanError, before a playbook writes
 anything; each message names the tenant, the field and the rule.
@@ -19,7 +21,7 @@ import binascii
 import ipaddress
 import re
 
-from ansible_collections.homecloud.proxmox.plugins.module_utils.planning import PlanError, planned_mac
+from ansible_collections.homecloud.proxmox.plugins.module_utils.planning import KIND_SHARED, PlanError, plan_entries, planned_mac
 
 DEFAULTS = {"external_bridge": "vmbr1", "vpn_prefix": 24, "vpn_port": 51820, "name_suffix": "-gw"}
 # A DNS host name as Cloudflare takes it: labels of letters, digits and '-', at least two labels, ASCII only.
@@ -274,6 +276,15 @@ def _plan_publish(raw_publish, tenant_plan, policies, zone, where, errors):
     return published
 
 
+def _plan_transit(tenant_plan, vmid, index, shared_networks):
+    """The gateway VM's transit leg (NIC ``index``, after its VNets) from the tenant plan's ``transit``, or None."""
+    transit = tenant_plan.get("transit")
+    if not transit:
+        return None
+    return {"vnet": transit["vnet"], "mac": planned_mac(vmid, index), "address": transit["address"],
+            "ip": transit["address"].split("/")[0], "gateway": transit["hub"], "routes": list(shared_networks)}
+
+
 def plan_gateways(tenant_plans, tenants, settings=None, cloudflare=None, nodes=None, guest_defaults=None):
     """[{tenant, vmid, name, node, external, vnets, nics, ipconfig, guest_gateways, vpn, access_policies, publish}]
     for each tenant (tenant_plan's output, shared services left out) whose inventory entry has a ``gateway``,
@@ -286,6 +297,8 @@ def plan_gateways(tenant_plans, tenants, settings=None, cloudflare=None, nodes=N
     by_name = dict((tenant.get("name"), tenant) for tenant in tenants or [] if isinstance(tenant, dict))
     hostnames = {}
     planned = []
+    # Through the transit hub, a tenant gateway reaches the shared services' networks.
+    shared_networks = [vnet["cidr"] for entry in plan_entries(tenant_plans, KIND_SHARED) for vnet in entry["vnets"]]
     for tenant_plan in tenant_plans:
         if tenant_plan.get("shared"):
             continue
@@ -333,6 +346,10 @@ def plan_gateways(tenant_plans, tenants, settings=None, cloudflare=None, nodes=N
             nics.append({"bridge": vnet["vnet"], "firewall": True, "macaddr": mac})
             ipconfig.append({"ip": "{0}/{1}".format(ip, prefix)})
             guest_gateways[vnet["vnet"]] = ip
+        transit = _plan_transit(tenant_plan, vmid, len(nics), shared_networks)
+        if transit is not None:
+            nics.append({"bridge": transit["vnet"], "firewall": True, "macaddr": transit["mac"]})
+            ipconfig.append({"ip": transit["address"]})
         vpn = _plan_vpn(gateway["vpn"], tenant_plan, settings, label + ": gateway.vpn", errors) \
             if gateway.get("vpn") is not None else None
         policies = _plan_policies(raw.get("access_policies"), name, label + ": access_policies", errors)
@@ -347,7 +364,8 @@ def plan_gateways(tenant_plans, tenants, settings=None, cloudflare=None, nodes=N
         role = {"vnets": [dict((key, vnet[key]) for key in ("name", "mac", "address", "allow")) for vnet in vnets],
                 "external": {"mac": nics[0]["macaddr"], "address": str(ext_address) if ext_address else None,
                              "gateway": str(ext_gateway) if ext_gateway else None},
-                "wireguard": dict((key, vpn[key]) for key in ("interface", "port", "address", "peers")) if vpn else {}}
+                "wireguard": dict((key, vpn[key]) for key in ("interface", "port", "address", "peers")) if vpn else {},
+                "transit": dict((key, transit[key]) for key in ("mac", "address", "gateway", "routes")) if transit else {}}
         planned.append({"tenant": name, "vmid": vmid, "name": "{0}{1}".format(name, settings["name_suffix"]),
                         "node": node, "size": gateway.get("size"),
                         "external": {"bridge": bridge, "vlan": vlan, "mac": nics[0]["macaddr"],
@@ -356,7 +374,7 @@ def plan_gateways(tenant_plans, tenants, settings=None, cloudflare=None, nodes=N
                                      "gateway": str(ext_gateway) if ext_gateway else None},
                         "vnets": vnets, "nics": nics, "ipconfig": ipconfig, "guest_gateways": guest_gateways,
                         "network": tenant_plan["network"], "vpn": vpn,
-                        "access_policies": [policies[key] for key in sorted(policies)], "publish": publish,
+                        "access_policies": [policies[key] for key in sorted(policies)], "publish": publish, "transit": transit,
                         "role": role})
     if errors:
         raise PlanError(errors)

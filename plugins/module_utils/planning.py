@@ -704,6 +704,16 @@ def read_guest_address(raw, guest, entry, settings, errors):
     guest.address = address(number, cidr.version)
 
 
+def plan_entry_kind(entry):
+    """The kind of an item of plan_tenants' output; a plan without kinds only knew tenants and the shared services."""
+    return entry.get("kind") or (KIND_SHARED if entry.get("shared") else KIND_TENANT)
+
+
+def plan_entries(plan, kind):
+    """The items of plan_tenants' output of one kind (KIND_TENANT, KIND_SHARED or KIND_TRANSIT), in plan order."""
+    return [entry for entry in plan if plan_entry_kind(entry) == kind]
+
+
 def planned_mac(vmid, nic):
     """The planned MAC of NIC `nic` of guest `vmid` (see PLANNED_MAC_PREFIX)."""
     octets = [PLANNED_MAC_PREFIX] + [(vmid >> shift) & 0xFF for shift in (24, 16, 8, 0)] + [nic]

@@ -18,9 +18,9 @@ __metaclass__ = type
 import ipaddress
 import re
 
-from ansible_collections.homecloud.proxmox.plugins.module_utils.firewall_policy import entries_of_kind, granted_names
+from ansible_collections.homecloud.proxmox.plugins.module_utils.firewall_policy import granted_names
 from ansible_collections.homecloud.proxmox.plugins.module_utils.gateway import as_list, as_mapping
-from ansible_collections.homecloud.proxmox.plugins.module_utils.planning import KIND_SHARED, KIND_TENANT, PlanError
+from ansible_collections.homecloud.proxmox.plugins.module_utils.planning import KIND_SHARED, KIND_TENANT, PlanError, plan_entries
 from ansible_collections.homecloud.proxmox.plugins.module_utils.s3 import bucket_name_problem
 
 DEFAULT_TTL = 300
@@ -261,11 +261,11 @@ def plan_services(tenant_plans, tenants, settings=None, services=None, gateways=
     by_name = dict((tenant.get("name"), tenant) for tenant in tenants or [] if isinstance(tenant, dict))
     gateways_by_tenant = dict((gateway["tenant"], gateway) for gateway in gateways or [])
     # The shared services' own entry: the transit network (also not a tenant) has no service and no guest.
-    shared = entries_of_kind(tenant_plans, KIND_SHARED)
+    shared = plan_entries(tenant_plans, KIND_SHARED)
     shared_networks = [vnet["cidr"] for plan in shared for vnet in plan["vnets"]]
     # The tenants' and the shared services' networks; the transit network holds no DNS client (the hub resolves
     # through its services leg).
-    every_network = sorted(set(plan["network"] for plan in entries_of_kind(tenant_plans, KIND_TENANT) + shared))
+    every_network = sorted(set(plan["network"] for plan in plan_entries(tenant_plans, KIND_TENANT) + shared))
     if domain is None:
         raise PlanError(errors)
     # The domain's own zone: the shared services by name, queried from every network of the cloud.
@@ -287,7 +287,7 @@ def plan_services(tenant_plans, tenants, settings=None, services=None, gateways=
     postgresql = []
     buckets_seen = {}
     databases_seen = {}
-    for tenant_plan in entries_of_kind(tenant_plans, KIND_TENANT):
+    for tenant_plan in plan_entries(tenant_plans, KIND_TENANT):
         tenant = tenant_plan["tenant"]
         label = "tenant {0}".format(tenant)
         raw = by_name.get(tenant) or {}
