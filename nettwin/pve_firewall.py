@@ -135,6 +135,9 @@ def read_state(session):
          "vnets": {vnet: {"options": {...}, "rules": [rule, ...]}},
          "guests": {"<vmid>": {"options": {...}, "rules": [...], "aliases": {...}, "ipsets": {...}}}}
 
+    A hand-built state may add "sdn_ipsets": {"<vnet>-all": [{"cidr", "nomatch"}], ...} for rules naming
+    `+sdn/...` sets (read_state does not derive them; rules naming them are skipped without).
+
     A rule is the API's form (type, action, macro, source, dest, proto, dport, sport, icmp-type, iface,
     log, enable), rules in their order. VNets are those of the running SDN config (the VNet firewall
     API refuses the others); guests those of /cluster/resources.
@@ -178,11 +181,12 @@ def _set_name(family, scope, name, nomatch=False):
 class _Env:  # pylint: disable=too-few-public-methods
     """Where a rule is translated: its direction, its guest (None for VNet and group rules) and the state."""
 
-    def __init__(self, state, direction, vmid=None, ports=None):
+    def __init__(self, state, direction, vmid=None, ports=None, port_ids=None):
         self.state = state
         self.direction = direction
         self.vmid = vmid
         self.ports = ports or {}  # "netN" -> port name of this guest on this node
+        self.port_ids = port_ids or {}  # port name -> its number in the packet mark
 
     def _guest(self):
         return self.state.get("guests", {}).get(str(self.vmid), {}) if self.vmid is not None else {}
@@ -356,13 +360,21 @@ def rule_lines(rule, env, chain, ratelimit):
 
 
 def _iface_match(rule, env):
-    """rule.rs handle_iface: a guest's `in` rule matches the port it goes out of, an `out` rule the port it came in on."""
+    """rule.rs handle_iface: a guest's `in` rule matches the port the packet goes out of, an `out` rule the port it came in on."""
     if not rule.get("iface"):
         return ""
     port = env.ports.get(rule["iface"])
     if port is None:
         raise Unresolvable("no interface %s on guest %s here" % (rule["iface"], env.vmid))
-    return '%s "%s" ' % ("oifname" if env.direction == "in" else "iifname", port)
+    # the inet chains see the bridge as in and out device (br_netfilter): the port is in the mark
+    return "%s " % _port_mark_match(env.port_ids[port], "out" if env.direction == "in" else "in")
+
+
+def _port_mark_match(port_id, side):
+    """The match for a guest port by the packet mark portmark set: `in` = the port a frame came in on."""
+    if side == "in":
+        return "meta mark & 0x%08x == 0x%08x" % (PORT_MASK << IN_PORT_SHIFT, port_id << IN_PORT_SHIFT)
+    return "meta mark & 0x%08x == 0x%08x" % (PORT_MASK, port_id)
 
 
 def _chain(name, lines, indent="    "):
@@ -451,6 +463,8 @@ def ruleset_for_node(state, node, bridges):
     text = [header, reset, "table inet %s {\n" % TABLE]
     for name, entries in sorted(cluster.get("ipsets", {}).items()):
         text.extend(_set_lines(4, "dc", name, entries, _Env(state, "in").alias) + _set_lines(6, "dc", name, entries, _Env(state, "in").alias))
+    for name, entries in sorted(state.get("sdn_ipsets", {}).items()):
+        text.extend(_set_lines(4, "sdn", name, entries, _Env(state, "in").alias) + _set_lines(6, "sdn", name, entries, _Env(state, "in").alias))
     for vmid in sorted({vmid for vmid, _net in guest_ports.values()}, key=int):
         guest_env = _Env(state, "in", vmid)
         for name, entries in sorted(state["guests"][vmid].get("ipsets", {}).items()):
@@ -478,7 +492,7 @@ def ruleset_for_node(state, node, bridges):
         ports = {net: port for port, (owner, net) in guest_ports.items() if owner == vmid}
         for direction, pre, policy_default in (("out", "pre-vm-out", "ACCEPT"), ("in", "pre-vm-in", "DROP")):
             name = "guest-%s-%s" % (vmid, direction)
-            env = _Env(state, direction, vmid, ports)
+            env = _Env(state, direction, vmid, ports, port_ids)
             head = ["jump " + pre]
             dhcp = "allow" if _enabled({"enable": options.get("dhcp")}, True) else "block"
             ndp = "allow" if _enabled({"enable": options.get("ndp")}, True) else "block"
@@ -492,8 +506,8 @@ def ruleset_for_node(state, node, bridges):
             port_id = port_ids[port]
             mark_lines.append('iifname "%s" meta mark set meta mark or 0x%08x' % (port, port_id << IN_PORT_SHIFT))
             mark_lines.append('oifname "%s" meta mark set meta mark or 0x%08x' % (port, port_id))
-            out_lines.append("meta mark & 0x%08x == 0x%08x goto guest-%s-out" % (PORT_MASK << IN_PORT_SHIFT, port_id << IN_PORT_SHIFT, vmid))
-            in_lines.append("meta mark & 0x%08x == 0x%08x goto guest-%s-in" % (PORT_MASK, port_id, vmid))
+            out_lines.append("%s goto guest-%s-out" % (_port_mark_match(port_id, "in"), vmid))
+            in_lines.append("%s goto guest-%s-in" % (_port_mark_match(port_id, "out"), vmid))
     # three stages at the forward hook, in PVE's order: from the guest (prerouting there), the VNet (forward),
     # to the guest (postrouting); each only passes what it accepts on to the next
     text.append(_chain("vm-out", ["type filter hook forward priority filter - 10; policy accept;"] + (out_lines if guest_ports else [])))

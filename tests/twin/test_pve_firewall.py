@@ -178,6 +178,14 @@ def test_unknown_ipset_skips_only_that_rule(nft_checked):
     assert len(lines) == 4  # no IPv6 variant: the address range is IPv4
 
 
+def test_sdn_ipsets_given_in_the_state_are_declared_and_matched(nft_checked):
+    state = state_with([forward(source="+sdn/vnet1-all")])
+    state["sdn_ipsets"] = {"vnet1-all": [{"cidr": "10.1.0.0/24", "nomatch": False}]}
+    text = nft_checked(state, "pve1", bridges_of("vnet1"))
+    assert "set v4-sdn/vnet1-all { type ipv4_addr; flags interval; auto-merge; elements = { 10.1.0.0/24 } }" in text
+    assert chain_lines(text, "bridge-vnet1")[1] == "ip saddr @v4-sdn/vnet1-all ip saddr != @v4-sdn/vnet1-all-nomatch accept"
+
+
 def test_vnet_firewall_disabled_or_cluster_disabled_gives_no_chain(nft_checked):
     disabled_vnet = nft_checked(state_with([forward(proto="tcp", dport="22")], enable_vnet=False), "pve1", bridges_of("vnet1"))
     assert "bridge-vnet1" not in disabled_vnet and "hook forward" not in disabled_vnet
@@ -206,7 +214,8 @@ def test_group_rules_jump_to_the_groups_chain_for_the_direction(nft_checked):
     assert chain_lines(text, "group-tenant1-forward") == ["meta l4proto tcp th dport 443 accept"]
     assert chain_lines(text, "guest-101-in") == [
         "jump pre-vm-in", "jump allow-dhcp-in", "jump allow-ndp-in", "jump group-tenant1-in",
-        'oifname "tap101i0" meta l4proto tcp th dport 22 accept', "# rule 2 skipped: no interface net5 on guest 101 here", "drop"]
+        "meta mark & 0x0000ffff == 0x00000001 meta l4proto tcp th dport 22 accept",  # to port tap101i0, number 1
+        "# rule 2 skipped: no interface net5 on guest 101 here", "drop"]
     assert chain_lines(text, "guest-101-out")[-2:] == ["icmp type echo-request drop", "accept"]  # REJECT is a drop here; policy_out ACCEPT
     # guest 102's firewall is off and 103's NIC has firewall=0: no chains, no port marks
     assert "guest-102" not in text and "tap102i0" not in text and "tap103i0" not in text
@@ -294,47 +303,125 @@ def connects(netns, address, port):
     return result.returncode == 0
 
 
-@pytest.mark.timeout(90)
-def test_vnet_rule_decides_reachability_across_the_bridge(check_netns):  # pylint: disable=redefined-outer-name
-    run = run_id()
-    node, client, server = "hctw-%s-fw" % run, "hctw-%s-fwa" % run, "hctw-%s-fwb" % run
-    made, listener = [], None
-    try:
-        for name in (node, client, server):
-            ip("netns", "add", name)
-            made.append(name)
-        ip("-n", node, "link", "add", "vnet1", "type", "bridge")
-        ip("-n", node, "link", "set", "vnet1", "up")
-        for port, peer, address in (("tap101i0", client, "10.1.0.10/24"), ("tap102i0", server, "10.1.0.20/24")):
-            ip("-n", node, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", peer)
-            ip("-n", node, "link", "set", port, "master", "vnet1", "up")
-            ip("-n", peer, "addr", "add", address, "dev", "eth0")
-            ip("-n", peer, "link", "set", "eth0", "up")
-            ip("-n", peer, "link", "set", "lo", "up")
-        listener = subprocess.Popen(["ip", "netns", "exec", server, sys.executable, "-c", LISTENER, "5432", "22"],
+class Topology:
+    """A node namespace with one bridge and client namespaces on veth ports of it; removed by close()."""
+
+    def __init__(self):
+        self.run = run_id()
+        self.node = "hctw-%s-fw" % self.run
+        self.made = []
+        self.listeners = []
+        self._add_netns(self.node)
+        ip("-n", self.node, "link", "add", "br0", "type", "bridge")
+        ip("-n", self.node, "link", "set", "br0", "up")
+
+    def _add_netns(self, name):
+        ip("netns", "add", name)
+        self.made.append(name)
+
+    def client(self, suffix, port, *addresses):
+        """A namespace `hctw-<run>-<suffix>` on bridge port `port` with `addresses` on its eth0."""
+        name = "hctw-%s-%s" % (self.run, suffix)
+        self._add_netns(name)
+        ip("-n", self.node, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", name)
+        ip("-n", self.node, "link", "set", port, "master", "br0", "up")
+        for address in addresses:
+            ip("-n", name, "addr", "add", address, "dev", "eth0")
+        ip("-n", name, "link", "set", "eth0", "up")
+        ip("-n", name, "link", "set", "lo", "up")
+        return name
+
+    def listen(self, netns, *ports):
+        listener = subprocess.Popen(["ip", "netns", "exec", netns, sys.executable, "-c", LISTENER] + [str(port) for port in ports],
                                     stdout=subprocess.PIPE, text=True)
+        self.listeners.append(listener)
         assert listener.stdout.readline().strip() == "listening"
-        assert connects(client, "10.1.0.20", 5432) and connects(client, "10.1.0.20", 22)  # no firewall yet
 
-        allow_postgres = forward(source="10.1.0.0/24", proto="tcp", dport="5432")
-        state = state_with([allow_postgres])
-        bridges = bridges_of("vnet1", ports={"tap101i0": {"vmid": 101, "net": "net0", "firewall": False}})
-        ruleset = ruleset_for_node(state, "pve1", bridges)
-        pve_firewall.check(check_netns, ruleset)
-        pve_firewall.apply(node, ruleset)
-        assert connects(client, "10.1.0.20", 5432)
-        assert not connects(client, "10.1.0.20", 22)
-
-        without = copy.deepcopy(state)
-        without["vnets"]["vnet1"]["rules"] = []
-        ruleset = ruleset_for_node(without, "pve1", bridges)
-        pve_firewall.check(check_netns, ruleset)
-        pve_firewall.apply(node, ruleset)  # replaces the loaded ruleset
-        assert not connects(client, "10.1.0.20", 5432)
-        assert not connects(client, "10.1.0.20", 22)
-    finally:
-        if listener is not None:
-            listener.kill()
+    def close(self):
+        for listener in self.listeners:
+            listener.kill()  # `ip netns exec` execs the command: this PID is the listener itself
             listener.wait(timeout=COMMAND_TIMEOUT)
-        for name in made:
+        for name in reversed(self.made):
             subprocess.run(["ip", "netns", "del", name], check=False, timeout=COMMAND_TIMEOUT)
+
+
+@pytest.fixture
+def topology():
+    made = Topology()
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def load(check_netns, netns, state, bridges):
+    ruleset = ruleset_for_node(state, "pve1", bridges)
+    pve_firewall.check(check_netns, ruleset)
+    pve_firewall.apply(netns, ruleset)
+
+
+@pytest.mark.timeout(90)
+def test_vnet_rule_decides_reachability_across_the_bridge(check_netns, topology):  # pylint: disable=redefined-outer-name
+    client = topology.client("fwa", "tap101i0", "10.1.0.10/24")
+    server = topology.client("fwb", "tap102i0", "10.1.0.20/24")
+    topology.listen(server, 5432, 22)
+    assert connects(client, "10.1.0.20", 5432) and connects(client, "10.1.0.20", 22)  # no firewall yet
+
+    state = state_with([forward(source="10.1.0.0/24", proto="tcp", dport="5432")])
+    bridges = {"vnets": {"vnet1": {"bridge": "br0", "ports": {"tap101i0": {"vmid": 101, "net": "net0", "firewall": False}}}}}
+    load(check_netns, topology.node, state, bridges)
+    assert connects(client, "10.1.0.20", 5432)
+    assert not connects(client, "10.1.0.20", 22)
+
+    without = copy.deepcopy(state)
+    without["vnets"]["vnet1"]["rules"] = []
+    load(check_netns, topology.node, without, bridges)  # replaces the loaded ruleset
+    assert not connects(client, "10.1.0.20", 5432)
+    assert not connects(client, "10.1.0.20", 22)
+
+
+@pytest.mark.timeout(90)
+def test_guest_nic_firewall_filters_its_port_only(check_netns, topology):  # pylint: disable=redefined-outer-name
+    """Guest 102's firewall (policy_in DROP, one `in` rule for 5432 on net0) guards its port; guest 101 has none."""
+    client = topology.client("fwa", "tap101i0", "10.1.0.10/24")
+    server = topology.client("fwb", "tap102i0", "10.1.0.20/24")
+    topology.listen(server, 5432, 22)
+    topology.listen(client, 22)
+    guests = {"102": {"options": {"enable": 1}, "aliases": {}, "ipsets": {},
+                      "rules": [{"type": "in", "action": "ACCEPT", "iface": "net0", "proto": "tcp", "dport": "5432", "enable": 1}]}}
+    state = state_with([], enable_vnet=False, guests=guests)
+    ports = {"tap101i0": {"vmid": 101, "net": "net0", "firewall": True}, "tap102i0": {"vmid": 102, "net": "net0", "firewall": True}}
+    load(check_netns, topology.node, state, {"vnets": {"vnet1": {"bridge": "br0", "ports": ports}}})
+    assert connects(client, "10.1.0.20", 5432)
+    assert not connects(client, "10.1.0.20", 22)  # guest 102's policy_in
+    assert connects(server, "10.1.0.10", 22)  # out of 102 (policy_out ACCEPT) into 101 (no guest firewall)
+
+
+@pytest.mark.timeout(120)
+def test_demo_policy_tenant_reaches_only_its_granted_services(check_netns, topology, demo_state):  # pylint: disable=redefined-outer-name
+    """The demo's VNet firewall on one bridge: the bridge enforced as acme's VNet, then as globex's. Addresses share
+    one /12 so the shared services' addresses are on-link (the twin routes through the gateways instead)."""
+    svc = {name: demo("firewall")["homecloud_firewall"]["services"][name]["addresses"][0].split("/")[0] for name in ("postgresql", "s3")}
+    server = topology.client("fwb", "tap1i0", "%s/12" % svc["postgresql"], "%s/12" % svc["s3"], "192.0.2.50/12")
+    acme = topology.client("fwa", "tap2i0", "10.128.17.10/12")
+    globex = topology.client("fwg", "tap3i0", "10.128.33.10/12")
+    topology.listen(server, 5432, 443, 22)
+    acme_bridge = {"vnets": {"acme01": {"bridge": "br0", "ports": {}}}}
+    load(check_netns, topology.node, demo_state, acme_bridge)
+    assert connects(acme, svc["postgresql"], 5432)
+    assert not connects(acme, svc["postgresql"], 22)
+    assert not connects(acme, "192.0.2.50", 443)  # the management segment: dropped (and logged)
+    assert not connects(globex, svc["postgresql"], 5432)  # a globex address is not in acme's networks
+    globex_bridge = {"vnets": {"globex01": {"bridge": "br0", "ports": {}}}}
+    load(check_netns, topology.node, demo_state, globex_bridge)
+    assert not connects(globex, svc["postgresql"], 5432)  # postgresql is not granted to globex
+    assert demo_granted(demo_state, "globex01", svc["s3"], "443") == ["s3"]
+    assert connects(globex, svc["s3"], 443)
+
+
+def demo_granted(state, vnet, address, port):
+    """The services whose ACCEPT rule on `vnet` names `address` (through its svc- IP set) and `port`."""
+    sets = state["cluster"]["ipsets"]
+    return [rule["dest"][len("+dc/svc-"):] for rule in state["vnets"][vnet]["rules"]
+            if rule["action"] == "ACCEPT" and rule.get("dest", "").startswith("+dc/svc-") and rule.get("dport") == port
+            and any(entry["cidr"].split("/")[0] == address for entry in sets[rule["dest"][len("+dc/"):]])]
