@@ -37,7 +37,7 @@ import ipaddress
 import socket
 import subprocess
 
-from pvesim.firewall_config import MACROS
+from pvesim.firewall_config import IPV6_MACROS, MACRO_NAMES, MACROS
 
 TABLE = "proxmox-firewall-guests"  # the inet table (upstream's name of its guest table)
 PORT_TABLE = "proxmox-firewall-ports"  # the bridge table that marks guest ports
@@ -262,7 +262,10 @@ def _ports(text, proto):
         elif item.isdigit():
             items.append(item)
         else:
-            items.append(str(socket.getservbyname(item, proto if proto in ("tcp", "udp") else "tcp")))
+            try:
+                items.append(str(socket.getservbyname(item, proto if proto in ("tcp", "udp") else "tcp")))
+            except OSError as error:
+                raise Unresolvable("unknown service '%s'" % item) from error
     return items[0] if len(items) == 1 else "{ %s }" % ", ".join(items)
 
 
@@ -289,8 +292,11 @@ def _templates(rule):
     (Firewall.pm $apply_macro: a template's value wins, the rule's own fills what the template leaves open)."""
     if not rule.get("macro"):
         return [(rule.get("proto"), rule.get("dport"), rule.get("sport"), rule.get("icmp-type"))]
+    name = MACRO_NAMES.get(rule["macro"].lower())
+    if name is None:
+        raise Unresolvable("unknown macro '%s'" % rule["macro"])
     result = []
-    for proto, dport, sport in MACROS[rule["macro"]][1]:
+    for proto, dport, sport in (MACROS.get(name) or IPV6_MACROS[name])[1]:
         icmp_type = None
         if proto in ("icmp", "icmpv6") and dport:
             icmp_type, dport = dport, None

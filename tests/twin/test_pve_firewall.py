@@ -154,11 +154,13 @@ def test_ipset_nomatch_entries_form_the_exception_set(demo_state, nft_checked): 
 
 
 def test_macro_expands_to_one_rule_per_template_with_the_rules_own_fields(nft_checked):
-    state = state_with([forward(macro="DNS", source="10.1.0.0/24", dest="svc"), forward(macro="Ping")], aliases={"svc": "10.2.0.5"})
+    state = state_with([forward(macro="DNS", source="10.1.0.0/24", dest="svc"), forward(macro="ping"), forward(macro="NoSuchMacro"),
+                        forward(proto="tcp", dport="ssh,https")], aliases={"svc": "10.2.0.5"})
     lines = chain_lines(nft_checked(state, "pve1", bridges_of("vnet1")), "bridge-vnet1")
     assert lines[1:] == ["ip saddr 10.1.0.0/24 ip daddr 10.2.0.5 meta l4proto udp th dport 53 accept",
                          "ip saddr 10.1.0.0/24 ip daddr 10.2.0.5 meta l4proto tcp th dport 53 accept",
-                         "icmp type echo-request accept", "drop"]
+                         "icmp type echo-request accept", "# rule 2 skipped: unknown macro 'NoSuchMacro'",
+                         "meta l4proto tcp th dport { 22, 443 } accept", "drop"]
 
 
 def test_disabled_rule_skipped_and_order_kept(nft_checked):
