@@ -6,6 +6,7 @@ positive control) and on no bridge of any other VNet."""
 import argparse
 import ipaddress
 import os
+import select
 import socket
 import struct
 import subprocess
@@ -14,8 +15,9 @@ import time
 
 from nettwin import shell, source
 
-CAPTURE_SECONDS = 4
-CAPTURE_START_SECONDS = 1.5  # tcpdump opens its socket within this (bounded; the sends start after it)
+CAPTURE_SECONDS = 60  # upper bound of a capture; it is ended SETTLE_SECONDS after the last frame was sent
+CAPTURE_START_SECONDS = 15  # bound on tcpdump saying "listening on" (the sends start after every capture is ready)
+SETTLE_SECONDS = 1.0
 ROUNDS = 3
 BROADCAST_ETHERTYPE = 0x88B5  # IEEE 802 local experimental ethertype: nothing on the path answers it
 BROADCAST = b"\xff" * 6
@@ -43,6 +45,22 @@ def send_frames(ifname, sender_ip, targets, rounds=ROUNDS):
             time.sleep(0.2)
     finally:
         raw.close()
+
+
+def _wait_listening(processes):
+    """Bounded: until every tcpdump has written "listening on" to stderr (its capture socket is open)."""
+    deadline = time.monotonic() + CAPTURE_START_SECONDS
+    waiting = dict((process.stderr.fileno(), process) for process in processes)
+    buffers = dict((fd, b"") for fd in waiting)
+    while waiting and time.monotonic() < deadline:
+        readable, _w, _x = select.select(list(waiting), [], [], max(0.0, deadline - time.monotonic()))
+        for fd in readable:
+            chunk = os.read(fd, 4096)
+            buffers[fd] += chunk
+            if b"listening on" in buffers[fd] or not chunk:
+                del waiting[fd]
+    if waiting:
+        raise RuntimeError("tcpdump did not start listening within %d s" % CAPTURE_START_SECONDS)
 
 
 def _senders(twin):
@@ -79,8 +97,8 @@ def check(twin, log=print):
         for node, bridge in sorted(vnet["bridges"].items()):
             argv = ["ip", "netns", "exec", bridge["netns"], "timeout", str(CAPTURE_SECONDS), "tcpdump", "-l", "-n", "-e",
                     "-c", "1000", "-i", bridge["bridge"], capture_filter]
-            captures[(vnet_name, node)] = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # pylint: disable=consider-using-with
-    time.sleep(CAPTURE_START_SECONDS)
+            captures[(vnet_name, node)] = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # pylint: disable=consider-using-with
+    _wait_listening(captures.values())
     env = dict(os.environ, PYTHONPATH=source.REPO)
     for vm, nic in senders:
         foreign, _foreign_vnet = _foreign_target(twin, nic["vnet"])
@@ -88,14 +106,18 @@ def check(twin, log=print):
         targets = [target for target in (foreign, own) if target]
         shell.run(["ip", "netns", "exec", vm["netns"], "env", "PYTHONPATH=" + env["PYTHONPATH"], sys.executable, "-m", "nettwin.l2check",
                    "send", nic["ifname"], str(ipaddress.ip_interface(nic["address"]).ip)] + targets, timeout=20)
+    time.sleep(SETTLE_SECONDS)
     seen = {}
+    for process in captures.values():
+        process.terminate()  # `timeout` passes the TERM on to tcpdump, which prints what it captured
     for key, process in captures.items():
         try:
-            output, _errors = process.communicate(timeout=CAPTURE_SECONDS + 5)
+            output, _errors = process.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
             output, _errors = process.communicate(timeout=5)
-        seen[key] = set(line.split()[1].lower() for line in output.splitlines() if len(line.split()) > 1) & set(macs)
+        text = output.decode("utf-8", "replace")
+        seen[key] = set(line.split()[1].lower() for line in text.splitlines() if len(line.split()) > 1) & set(macs)
     ok, lines = True, []
     for (vnet_name, node), found in sorted(seen.items()):
         problems, carried = [], []
