@@ -133,7 +133,8 @@ def read_state(session):
         {"cluster": {"options": {...}, "aliases": {lower-case name: cidr},
                      "ipsets": {name: [{"cidr", "nomatch"}]}, "groups": {name: [rule, ...]}},
          "vnets": {vnet: {"options": {...}, "rules": [rule, ...]}},
-         "guests": {"<vmid>": {"options": {...}, "rules": [...], "aliases": {...}, "ipsets": {...}}}}
+         "guests": {"<vmid>": {"options": {...}, "rules": [...], "aliases": {...}, "ipsets": {...},
+                               "nics": {"net0": firewall=1 or not, ...}}}}
 
     A hand-built state may add "sdn_ipsets": {"<vnet>-all": [{"cidr", "nomatch"}], ...} for rules naming
     `+sdn/...` sets (read_state does not derive them; rules naming them are skipped without).
@@ -158,11 +159,23 @@ def read_state(session):
         base = "/cluster/sdn/vnets/%s/firewall" % vnet["vnet"]
         state["vnets"][vnet["vnet"]] = {"options": _options(session, base + "/options"), "rules": _get(session, base + "/rules")}
     for guest in _get(session, "/cluster/resources", type="vm"):
-        base = "/nodes/%s/%s/%s/firewall" % (guest["node"], guest["type"], guest["vmid"])
+        guest_base = "/nodes/%s/%s/%s" % (guest["node"], guest["type"], guest["vmid"])
+        base = guest_base + "/firewall"
         state["guests"][str(guest["vmid"])] = {
             "options": _options(session, base + "/options"), "rules": _get(session, base + "/rules"),
-            "aliases": _aliases(session, base), "ipsets": _ipsets(session, base)}
+            "aliases": _aliases(session, base), "ipsets": _ipsets(session, base),
+            "nics": nic_firewall(_get(session, guest_base + "/config"))}
     return state
+
+
+def nic_firewall(config):
+    """{"netN": True|False}: whether each NIC of a guest config has the firewall option (`firewall=1`)."""
+    result = {}
+    for key, value in config.items():
+        if key.startswith("net") and key[3:].isdigit():
+            options = dict(part.split("=", 1) for part in str(value).split(",") if "=" in part)
+            result[key] = options.get("firewall") == "1"
+    return result
 
 
 # --- translation -----------------------------------------------------------------------------
@@ -442,7 +455,9 @@ def _guest_ports(state, bridges):
     for vnet in (bridges or {}).get("vnets", {}).values():
         for port, info in (vnet.get("ports") or {}).items():
             guest = state.get("guests", {}).get(str(info["vmid"]))
-            if info.get("firewall") and guest and _enabled(guest.get("options")):
+            # the port's own flag, else the NIC's option in the guest config read_state recorded
+            firewall = info["firewall"] if "firewall" in info else (guest or {}).get("nics", {}).get(info["net"], False)
+            if firewall and guest and _enabled(guest.get("options")):
                 result[port] = (str(info["vmid"]), info["net"])
     return result
 
@@ -451,7 +466,8 @@ def ruleset_for_node(state, node, bridges):
     """The nftables ruleset (text for `nft -f`) that enforces `state` on node `node`.
 
     `bridges` is what the twin built on that node: {"vnets": {vnet: {"bridge": name in the node's namespace,
-    "ports": {port: {"vmid", "net": "net0", "firewall": bool}}}}}. The text first removes the twin's
+    "ports": {port: {"vmid", "net": "net0", "firewall": bool}}}}} ("firewall" may be left out: the guest's
+    `nics` in the state then say it). The text first removes the twin's
     firewall tables, so loading it again replaces them at once; with the cluster firewall disabled (or
     nothing enabled on this node) it only removes them, as proxmox-firewall deletes its tables then.
     """
@@ -525,6 +541,39 @@ def ruleset_for_node(state, node, bridges):
         text.append(_chain("portmark", ["type filter hook forward priority -300; policy accept;"] + mark_lines))
         text.append("}\n")
     return "".join(text)
+
+
+# --- the twin ------------------------------------------------------------------------------------
+
+
+def bridges_by_netns(twin):
+    """{netns: bridges argument of ruleset_for_node} from a twin.json document: per namespace holding VNet
+    bridges, its VNets and the guest NICs attached to them (port name `nic["port"]`, else qemu-server's
+    `tap<vmid>i<index>`, which the twin uses)."""
+    result = {}
+    for vnet, entry in sorted(twin.get("vnets", {}).items()):
+        for node, bridge in sorted(entry.get("bridges", {}).items()):
+            ports = {}
+            for vmid, vm in twin.get("vms", {}).items():
+                if vm.get("node") != node:
+                    continue
+                for nic in vm.get("nics", []):
+                    if nic.get("vnet") == vnet:
+                        ports[nic.get("port") or "tap%si%d" % (vmid, nic["index"])] = {"vmid": int(vmid), "net": "net%d" % nic["index"]}
+            node_entry = result.setdefault(bridge["netns"], {"node": node, "vnets": {}})
+            node_entry["vnets"][vnet] = {"bridge": bridge["bridge"], "ports": ports}
+    return result
+
+
+def enforce(twin, state):
+    """Load the firewall of `state` (read_state's) into every namespace of the twin that holds VNet bridges;
+    {netns: the ruleset loaded}. Call again after the simulator's firewall changed: each load replaces."""
+    loaded = {}
+    for netns, bridges in sorted(bridges_by_netns(twin).items()):
+        text = ruleset_for_node(state, bridges["node"], {"vnets": bridges["vnets"]})
+        apply(netns, text)
+        loaded[netns] = text
+    return loaded
 
 
 # --- loading -----------------------------------------------------------------------------------

@@ -250,6 +250,8 @@ def test_read_state_through_the_api(sim, api_session, nft_checked):
     ok(api, "PUT", "/cluster/sdn/vnets/vnet1/firewall/options", enable=1, policy_forward="DROP")
     with sim.state.lock:
         sim.areas["GuestsArea"].add(101, "pve1", name="g101")
+        sim.areas["GuestsArea"].record(101)["config"].update(net0="virtio=BC:24:11:00:00:01,bridge=vnet1,firewall=1",
+                                                             net1="virtio=BC:24:11:00:00:02,bridge=vnet1")
     ok(api, "PUT", "/nodes/pve1/qemu/101/firewall/options", enable=1)
     ok(api, "POST", "/nodes/pve1/qemu/101/firewall/rules", type="group", action="tenant1", enable=1)
     ok(api, "PUT", "/cluster/firewall/options", enable=1)
@@ -259,7 +261,11 @@ def test_read_state_through_the_api(sim, api_session, nft_checked):
     assert state["cluster"]["groups"]["tenant1"][0]["source"] == "+nets"
     assert [rule["dport"] for rule in state["vnets"]["vnet1"]["rules"]] == ["5432", "22"]  # the API inserts at the top
     assert state["guests"]["101"]["options"]["enable"] == 1
-    text = nft_checked(state, "pve1", bridges_of("vnet1", ports={"tap101i0": {"vmid": 101, "net": "net0", "firewall": True}}))
+    assert state["guests"]["101"]["nics"] == {"net0": True, "net1": False}
+    # the ports without their own flag: the NICs' firewall option decides
+    text = nft_checked(state, "pve1", bridges_of("vnet1", ports={"tap101i0": {"vmid": 101, "net": "net0"},
+                                                                "tap101i1": {"vmid": 101, "net": "net1"}}))
+    assert "tap101i0" in text and "tap101i1" not in text
     assert "elements = { 10.1.9.0/24 }" in text
     assert chain_lines(text, "bridge-vnet1")[1:] == [
         "ip saddr @v4-dc/nets ip saddr != @v4-dc/nets-nomatch meta l4proto tcp th dport 5432 accept",
@@ -389,11 +395,16 @@ def test_guest_nic_firewall_filters_its_port_only(check_netns, topology):  # pyl
     server = topology.client("fwb", "tap102i0", "10.1.0.20/24")
     topology.listen(server, 5432, 22)
     topology.listen(client, 22)
-    guests = {"102": {"options": {"enable": 1}, "aliases": {}, "ipsets": {},
+    guests = {"102": {"options": {"enable": 1}, "aliases": {}, "ipsets": {}, "nics": {"net0": True},
                       "rules": [{"type": "in", "action": "ACCEPT", "iface": "net0", "proto": "tcp", "dport": "5432", "enable": 1}]}}
     state = state_with([], enable_vnet=False, guests=guests)
-    ports = {"tap101i0": {"vmid": 101, "net": "net0", "firewall": True}, "tap102i0": {"vmid": 102, "net": "net0", "firewall": True}}
-    load(check_netns, topology.node, state, {"vnets": {"vnet1": {"bridge": "br0", "ports": ports}}})
+    # loaded the way the twin does it: from twin.json's VNet bridges and VM NICs
+    twin = {"vnets": {"vnet1": {"bridges": {"pve1": {"netns": topology.node, "bridge": "br0"}}}},
+            "vms": {vmid: {"node": "pve1", "nics": [{"index": 0, "vnet": "vnet1"}]} for vmid in ("101", "102")}}
+    assert pve_firewall.bridges_by_netns(twin) == {topology.node: {"node": "pve1", "vnets": {"vnet1": {
+        "bridge": "br0", "ports": {"tap101i0": {"vmid": 101, "net": "net0"}, "tap102i0": {"vmid": 102, "net": "net0"}}}}}}
+    for text in pve_firewall.enforce(twin, state).values():
+        pve_firewall.check(check_netns, text)
     assert connects(client, "10.1.0.20", 5432)
     assert not connects(client, "10.1.0.20", 22)  # guest 102's policy_in
     assert connects(server, "10.1.0.10", 22)  # out of 102 (policy_out ACCEPT) into 101 (no guest firewall)
