@@ -54,11 +54,15 @@ options:
     description: The transit plan; anything non-empty means a transit hub carries tenants to the shared services.
     type: raw
   probe_hosts:
-    description: The outside probe hosts, each C(name), C(role), C(address), C(netns).
+    description:
+      - The outside probe hosts - their host variables (C(inventory_hostname), C(homecloud_verify_role) V(internet) or
+        V(management), C(homecloud_verify_address), C(homecloud_verify_netns)), or each C(name), C(role), C(address), C(netns).
     type: list
     elements: dict
   management:
-    description: Management endpoints (C(name), C(address), C(port)) when C(settings.management) is not set.
+    description:
+      - Management endpoints when C(settings.management) is not set - each C(name), C(address), C(port), or the nodes'
+        host variables (C(inventory_hostname), C(pve_host_mgmt_address)) - each node's management address on 8006 and 22.
     type: list
     elements: dict
   domain:
@@ -74,7 +78,8 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: >-
       {{ tenant_plans | homecloud.proxmox.reachability_matrix(gateway_plans, homecloud_verify | default({}),
-                                                             homecloud_tenants, homecloud_firewall.services) }}
+                                                             homecloud_tenants, homecloud_firewall.services, none, [],
+                                                             groups['pve_nodes'] | map('extract', hostvars) | list) }}
 """
 
 RETURN = r"""

@@ -15,7 +15,8 @@ description:
   - Joins the results of M(homecloud.proxmox.reachability_probe) with the cells of
     P(homecloud.proxmox.reachability_matrix#filter) by id; a cell is wrong when its observed answer differs from the
     expected one, when its probe failed, or when an http_source probe was seen from another address than expected.
-  - Answers the report (every cell with C(expected), C(observed), C(detail), C(ok)), C(failures) - one line per wrong
+  - >-
+    Answers the report (every cell with C(expected), C(observed), C(detail), C(ok)), C(failures) - one line per wrong
     cell, e.g. C(acme/web1 -> globex/app1 icmp: expected blocked, observed reached) - and three renderings - C(table)
     (rows sources, columns targets; V(ok) reached and V(--) blocked as expected, V(!!<expected>/<observed>) a
     mismatch), C(json) and C(svg) (a heat map, one square per cell - green, grey, red; self-contained).

@@ -26,7 +26,7 @@ description:
   - A probe C(from) O(probes[].from.local=true) runs on the host the module runs on, inside the network namespace
     O(probes[].from.netns) when given (C(ip netns exec)).
   - Up to O(parallel) probes run at the same time.
-  - Only reads - the probes change nothing - so it runs in check mode too. It reports RV(changed=false).
+  - Only reads - the probes change nothing - so it runs in check mode too and never reports a change.
 options:
   probes:
     description: The probes.
