@@ -263,8 +263,8 @@ def test_read_state_through_the_api(sim, api_session, nft_checked):
     assert state["guests"]["101"]["options"]["enable"] == 1
     assert state["guests"]["101"]["nics"] == {"net0": True, "net1": False}
     # the ports without their own flag: the NICs' firewall option decides
-    text = nft_checked(state, "pve1", bridges_of("vnet1", ports={"tap101i0": {"vmid": 101, "net": "net0"},
-                                                                "tap101i1": {"vmid": 101, "net": "net1"}}))
+    ports = {"tap101i0": {"vmid": 101, "net": "net0"}, "tap101i1": {"vmid": 101, "net": "net1"}}
+    text = nft_checked(state, "pve1", bridges_of("vnet1", ports=ports))
     assert "tap101i0" in text and "tap101i1" not in text
     assert "elements = { 10.1.9.0/24 }" in text
     assert chain_lines(text, "bridge-vnet1")[1:] == [
