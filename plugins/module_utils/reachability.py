@@ -24,6 +24,7 @@ __metaclass__ = type
 
 import ipaddress
 import json
+import subprocess
 from xml.sax.saxutils import escape
 
 REACHED = "reached"
@@ -118,6 +119,30 @@ def probe_result(probe, exitcode, stdout, stderr, signal=None):
     if answer.get("seen_source") is not None:
         result["seen_source"] = answer["seen_source"]
     return result
+
+
+class LocalRun:
+    """A probe run on this host (in a network namespace when given)."""
+
+    def __init__(self, probe, argv):
+        self.probe = probe
+        netns = probe["from"].get("netns")
+        if netns:
+            argv = ["ip", "netns", "exec", netns] + argv
+        self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # pylint: disable=consider-using-with
+
+    def poll(self):
+        if self.process.poll() is None:
+            return None
+        stdout, stderr = self.process.communicate()
+        code = self.process.returncode
+        return probe_result(self.probe, code if code >= 0 else None, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace"),
+                            -code if code < 0 else None)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
 
 
 # -- the expected matrix ---------------------------------------------------------------------------

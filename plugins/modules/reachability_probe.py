@@ -131,12 +131,11 @@ results:
     - {id: web1-db1, reached: true, failed: false, detail: connected to 10.128.18.11:5432, seconds: 0.4}
 """
 
-import subprocess
 import time
 
 from ansible_collections.homecloud.proxmox.plugins.module_utils.base import ProxmoxModule, create_module
 from ansible_collections.homecloud.proxmox.plugins.module_utils.client import ProxmoxError
-from ansible_collections.homecloud.proxmox.plugins.module_utils.reachability import probe_command, probe_result
+from ansible_collections.homecloud.proxmox.plugins.module_utils.reachability import LocalRun, probe_command, probe_result
 
 POLL_SECONDS = 0.2
 MARGIN_SECONDS = 10  # beyond a probe's own timeout: the agent's start-up of the command, the API's round trips
@@ -159,30 +158,6 @@ class GuestRun:
         if not status.get("exited"):
             return None
         return probe_result(self.probe, status.get("exitcode"), status.get("out-data", ""), status.get("err-data", ""), status.get("signal"))
-
-
-class LocalRun:
-    """A probe run on this host (in a network namespace when given)."""
-
-    def __init__(self, probe, argv):
-        self.probe = probe
-        netns = probe["from"].get("netns")
-        if netns:
-            argv = ["ip", "netns", "exec", netns] + argv
-        self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # pylint: disable=consider-using-with
-
-    def poll(self):
-        if self.process.poll() is None:
-            return None
-        stdout, stderr = self.process.communicate()
-        code = self.process.returncode
-        return probe_result(self.probe, code if code >= 0 else None, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace"),
-                            -code if code < 0 else None)
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.communicate()
 
 
 class ReachabilityProbe(ProxmoxModule):

@@ -76,8 +76,9 @@ def cluster(sim_factory, namespaces):
 
 
 def test_module_reaches_one_guest_from_the_other_and_fails_clearly_without_a_namespace(cluster, tmp_path):
-    sim, _names, _run = cluster
+    sim, names, _run = cluster
     probes = [
+        {"id": "local-web2", "from": {"local": True, "netns": names[0]}, "kind": "tcp", "target": WEB2[2], "port": 5999, "timeout": 2},
         {"id": "web1-web2", "from": {"vmid": WEB1[0], "node": WEB1[1]}, "kind": "icmp", "target": WEB2[2], "timeout": 2},
         {"id": "web2-nobody", "from": {"vmid": WEB2[0], "node": WEB2[1]}, "kind": "tcp", "target": WEB1[2], "port": 5999, "timeout": 2},
         {"id": "db1-web1", "from": {"vmid": UNREGISTERED[0], "node": UNREGISTERED[1]}, "kind": "icmp", "target": WEB1[2], "timeout": 2},
@@ -87,6 +88,8 @@ def test_module_reaches_one_guest_from_the_other_and_fails_clearly_without_a_nam
     assert not result.get("failed"), process.stdout[-3000:]
     by_id = dict((entry["id"], entry) for entry in result["results"])
     assert by_id["web1-web2"]["reached"] and not by_id["web1-web2"]["failed"], by_id
+    # from the controller inside web1's namespace: web2 answers (a refusal: nothing listens there)
+    assert not by_id["local-web2"]["reached"] and "ConnectionRefusedError" in by_id["local-web2"]["detail"], by_id["local-web2"]
     assert by_id["web2-nobody"]["reached"] is False and not by_id["web2-nobody"]["failed"]
     assert "ConnectionRefusedError" in by_id["web2-nobody"]["detail"]
     # db1 runs the simulated programs: ping does not exist there - a failed probe that says so
