@@ -278,8 +278,8 @@ class Builder:
         """POST /_sim/qemu/exec-netns per VM: pvesim runs the guest agent's exec inside that namespace."""
         results = {}
         for vmid, vm in sorted(self.twin["vms"].items()):
-            status, document = pve.side("POST", "qemu/exec-netns", {"vmid": int(vmid), "netns": vm["netns"]})
-            results[vmid] = "registered" if status == 200 else "%s: %s" % (status, document.get("error"))
+            code, document = pve.side("POST", "qemu/exec-netns", {"vmid": int(vmid), "netns": vm["netns"]})
+            results[vmid] = "registered" if code == 200 else "%s: %s" % (code, document.get("error"))
         failed = sorted(set(value for value in results.values() if value != "registered"))
         self.twin["exec_netns"] = {"registered": sorted(key for key, value in results.items() if value == "registered"),
                                    "failed": failed}

@@ -119,7 +119,7 @@ def built_twin(state_dir):
         api = ApiSession(simulator)
         converge_sdn(api)
         create_vms(api)
-        tokenid, secret = next(iter(simulator.tokens.items()))
+        tokenid, secret = sorted(simulator.tokens.items())[0]
         user, token = tokenid.split("!")
         env = {"PROXMOX_HOST": "127.0.0.1", "PROXMOX_PORT": str(simulator.port), "PROXMOX_CA_PATH": simulator.cert_path,
                "PROXMOX_USER": user, "PROXMOX_TOKEN_ID": token, "PROXMOX_TOKEN_SECRET": secret}

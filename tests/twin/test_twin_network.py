@@ -8,6 +8,15 @@ import subprocess
 from .conftest import VMS, built_twin, in_netns, mac, nettwin, ping
 
 
+def running(pid):
+    """Whether a process still runs (a zombie left for its parent to reap does not)."""
+    try:
+        with open("/proc/%d/status" % pid, encoding="utf-8") as handle:
+            return "zombie" not in handle.read().lower()
+    except OSError:
+        return False
+
+
 def vm_netns(twin, name):
     return next(vm["netns"] for vm in twin["vms"].values() if vm["name"] == name)
 
@@ -109,7 +118,7 @@ def test_down_removes_every_namespace_and_process_of_the_run_and_can_be_repeated
         names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True, timeout=10).stdout
         assert "hctw-%s-" % document["id"] not in names
         for pid in pids:
-            assert not os.path.exists("/proc/%d" % pid) or "zombie" in open("/proc/%d/status" % pid, encoding="utf-8").read().lower()
+            assert not running(pid), pid
         assert not [path for path in document["created"]["pid_files"] if os.path.exists(path)]
         assert not os.path.exists("/run/hctw-%s" % document["id"])
         again = nettwin("down", "--state-dir", state_dir)
