@@ -450,7 +450,7 @@ def read_entry(raw, position, settings, errors, kind):
         if vnet is not None:
             entry.vnets.append(vnet)
     read_vmid_range(entry, settings, errors)
-    for index, raw_guest in enumerate(read_list(raw, "guests", entry.label, errors)):
+    for index, raw_guest in enumerate(read_list(raw, "guests", entry.label, errors) if kind != KIND_TRANSIT else []):
         guest = read_guest(raw_guest, index, entry, settings, errors)
         if guest is not None:
             entry.guests.append(guest)
