@@ -186,10 +186,24 @@ class RolePlanner:
         address = self.interface_address("tenant_gateway_transit.address", leg.get("address"))
         routes = [self.network("tenant_gateway_transit.routes[%d]" % index, route)
                   for index, route in enumerate(leg.get("routes") or [])]
+        if leg.get("gateway") in (None, ""):
+            self.error("tenant_gateway_transit.gateway is required with the transit leg: the transit hub's address on it")
+            gateway = None
+        else:
+            gateway = self.address("tenant_gateway_transit.gateway", leg.get("gateway"))
+        if address is not None and gateway is not None and gateway not in address.network:
+            self.error("tenant_gateway_transit.gateway %s is not inside the transit network %s" % (gateway, address.network))
         ifname = self.link_by_mac("tenant_gateway_transit", mac, address) if mac else None
         if ifname:
             self.interfaces["transit"] = ifname
-        return {"ifname": ifname, "address": str(address), "routes": [str(route) for route in routes if route]}
+        if address is None or gateway is None:
+            return None
+        routes = [route for route in routes if route]
+        for route in routes:
+            if route.version != address.version:
+                self.error("tenant_gateway_transit.routes: %s is not IPv%d like the transit address" % (route, address.version))
+        return {"ifname": ifname or "transit0", "address": str(address), "gateway": str(gateway),
+                "family": "ip" if address.version == 4 else "ip6", "routes": [str(route) for route in routes]}
 
     def vnets(self, management):
         items = self.vars.get("tenant_gateway_vnets") or []
@@ -377,6 +391,197 @@ class RolePlanner:
                 "allow": vnet["allow"]}
 
 
+class TransitHubPlanner(RolePlanner):
+    """The transit_hub role's variables (legs found by MAC like the tenant gateway's, routes, policy rules)."""
+
+    def build(self):
+        rate = str(self.vars.get("transit_hub_log_rate", ""))
+        if not RATE.match(rate):
+            self.error("transit_hub_log_rate: %r is not a rate like 10/minute (per second, minute, hour or day)" % rate)
+        admin = self.networks("transit_hub_admin_networks", required=True)
+        management = self.networks("transit_hub_management_networks", required=False)
+        transit, services = self.legs(management)
+        routes, tenants = self.routes(transit)
+        rules = self.rules(tenants, services)
+        tenant_networks = [net for networks in tenants.values() for net in networks]
+        counters = {}
+        for rule in rules:
+            counters.setdefault(rule["counter"], "%s to %s" % (rule["tenant"], rule["service"]))
+        return {
+            "log_rate": rate,
+            "log_prefix": "homecloud-transit drop: ",
+            "transit": transit and {"ifname": transit["ifname"], "address": str(transit["address"]),
+                                    "network": str(transit["address"].network)},
+            "services": [{"ifname": leg["ifname"], "vnet": leg["vnet"], "address": str(leg["address"]),
+                          "network": str(leg["address"].network)} for leg in services],
+            "service_ifnames": [leg["ifname"] for leg in services],
+            "routes": routes,
+            "tenants": split_families(tenant_networks),
+            "rules": rules,
+            "counters": [{"name": name, "comment": comment} for name, comment in sorted(counters.items())],
+            "admin": split_families(admin),
+            "management": split_families(management),
+            "uses_ipv6": any(net.version == 6 for net in tenant_networks)
+            or any(leg["address"].version == 6 for leg in ([transit] if transit else []) + services),
+        }
+
+    def leg(self, where, item, management):
+        if not isinstance(item, dict):
+            self.error("%s must be a dict {mac, address}" % where)
+            return None
+        mac = self.mac(where + ".mac", item.get("mac"))
+        address = self.interface_address(where + ".address", item.get("address"))
+        if mac is None or address is None:
+            return None
+        for net in management:
+            if address.network.overlaps(net):
+                self.error("%s.address %s overlaps the management network %s" % (where, address, net))
+        ifname = self.link_by_mac(where, mac, address)
+        return {"mac": mac, "address": address, "ifname": ifname or where.rsplit(".", 1)[-1].replace("[", "").replace("]", "")}
+
+    def legs(self, management):
+        legs = self.vars.get("transit_hub_legs") or {}
+        if not isinstance(legs, dict) or not legs.get("transit") or not legs.get("services"):
+            self.error("transit_hub_legs is required: {transit: {mac, address}, services: [{mac, address, vnet}, ...]}")
+            return None, []
+        transit = self.leg("transit_hub_legs.transit", legs["transit"], management)
+        if transit:
+            self.interfaces["transit"] = transit["ifname"]
+        services = []
+        items = legs["services"] if isinstance(legs["services"], list) else []
+        for index, item in enumerate(items):
+            vnet = (item or {}).get("vnet") if isinstance(item, dict) else None
+            if not isinstance(vnet, str) or not re.match(r"^[a-z][a-z0-9]{1,7}$", vnet):
+                self.error("transit_hub_legs.services[%d].vnet: %r is not a VNet id ([a-z][a-z0-9]{1,7})" % (index, vnet))
+                continue
+            leg = self.leg("transit_hub_legs.services[%s]" % vnet, item, management)
+            if leg:
+                leg["vnet"] = vnet
+                self.interfaces[vnet] = leg["ifname"]
+                services.append(leg)
+        if not items:
+            self.error("transit_hub_legs.services needs at least one services VNet leg")
+        self.unique("transit_hub_legs MACs", [leg["mac"] for leg in services + ([transit] if transit else [])])
+        self.unique("transit_hub_legs.services VNets", [leg["vnet"] for leg in services])
+        everything = services + ([transit] if transit else [])
+        for first in range(len(everything)):
+            for second in range(first + 1, len(everything)):
+                if everything[first]["address"].network.overlaps(everything[second]["address"].network):
+                    self.error("transit_hub_legs: the networks of %s (%s) and %s (%s) overlap" % (
+                        everything[first]["ifname"], everything[first]["address"].network,
+                        everything[second]["ifname"], everything[second]["address"].network))
+        return transit, services
+
+    def routes(self, transit):
+        items = self.vars.get("transit_hub_routes") or []
+        if not isinstance(items, list):
+            self.error("transit_hub_routes must be a list of {network, via, tenant}")
+            return [], {}
+        routes = []
+        tenants = {}
+        for index, item in enumerate(items):
+            where = "transit_hub_routes[%d]" % index
+            if not isinstance(item, dict):
+                self.error("%s must be a dict {network, via, tenant}" % where)
+                continue
+            tenant = item.get("tenant")
+            if not isinstance(tenant, str) or not NAME.match(tenant):
+                self.error("%s.tenant: %r must match [a-z][a-z0-9-]*" % (where, tenant))
+                continue
+            network = self.network(where + ".network", item.get("network"))
+            via = self.address(where + ".via", item.get("via"))
+            if network is None or via is None:
+                continue
+            if transit is not None and via not in transit["address"].network:
+                self.error("%s.via %s is not on the transit network %s: the hub reaches the tenants' gateways there"
+                           % (where, via, transit["address"].network))
+                continue
+            if transit is not None and via == transit["address"].ip:
+                self.error("%s.via %s is the hub's own transit address" % (where, via))
+                continue
+            tenants.setdefault(tenant, []).append(network)
+            routes.append({"network": str(network), "via": str(via), "tenant": tenant,
+                           "family": "inet" if network.version == 4 else "inet6"})
+        self.unique("transit_hub_routes networks", [route["network"] for route in routes])
+        owned = [(tenant, net) for tenant, networks in sorted(tenants.items()) for net in networks]
+        for first in range(len(owned)):
+            for second in range(first + 1, len(owned)):
+                if owned[first][0] != owned[second][0] and owned[first][1].overlaps(owned[second][1]):
+                    self.error("transit_hub_routes: %s of %s overlaps %s of %s" % (
+                        owned[first][1], owned[first][0], owned[second][1], owned[second][0]))
+        return routes, tenants
+
+    def rules(self, tenants, services):
+        items = self.vars.get("transit_hub_rules") or []
+        if not isinstance(items, list):
+            self.error("transit_hub_rules must be a list of {tenant, sources, service, addresses, proto, dport, comment}")
+            return []
+        rules = []
+        for index, item in enumerate(items):
+            where = "transit_hub_rules[%d]" % index
+            if not isinstance(item, dict):
+                self.error("%s must be a dict {tenant, sources, service, addresses, proto, dport, comment}" % where)
+                continue
+            rule = self.rule(where, item, tenants, services)
+            if rule:
+                rules.extend(rule)
+        return rules
+
+    def rule(self, where, item, tenants, services):
+        tenant = item.get("tenant")
+        if tenant not in tenants:
+            self.error("%s.tenant: %r has no route on the hub (transit_hub_routes): the hub could not answer it" % (where, tenant))
+            return None
+        service = item.get("service")
+        if not isinstance(service, str) or not NAME.match(service):
+            self.error("%s.service: %r must match [a-z][a-z0-9-]*" % (where, service))
+            return None
+        sources = [self.network("%s.sources[%d]" % (where, index), source) for index, source in enumerate(item.get("sources") or [])]
+        sources = [source for source in sources if source is not None]
+        if not sources:
+            self.error("%s.sources needs at least one network of tenant %s" % (where, tenant))
+            return None
+        for source in sources:
+            if not any(source.version == net.version and source.subnet_of(net) for net in tenants[tenant]):
+                self.error("%s.sources: %s is not inside the networks routed to tenant %s (%s)"
+                           % (where, source, tenant, ", ".join(str(net) for net in tenants[tenant])))
+                return None
+        addresses = [self.address("%s.addresses[%d]" % (where, index), address) for index, address in enumerate(item.get("addresses") or [])]
+        addresses = [address for address in addresses if address is not None]
+        if not addresses:
+            self.error("%s.addresses needs at least one address of service %s" % (where, service))
+            return None
+        for address in addresses:
+            if services and not any(address in leg["address"].network for leg in services):
+                self.error("%s.addresses: %s is on none of the hub's services legs (%s)"
+                           % (where, address, ", ".join(str(leg["address"].network) for leg in services)))
+                return None
+        proto = item.get("proto")
+        if proto not in ("tcp", "udp"):
+            self.error("%s.proto must be tcp or udp, got %r" % (where, proto))
+            return None
+        dport = str(item.get("dport", "")).replace(" ", "")
+        if not PORTS.match(dport) or not all(0 < int(port) < 65536 for port in re.split("[,-]", dport)):
+            self.error("%s.dport %r: a port, a range a-b or a comma list of them (1-65535)" % (where, dport))
+            return None
+        comment = str(item.get("comment") or "%s to %s %s/%s" % (tenant, service, proto, dport))
+        if '"' in comment or "\n" in comment:
+            self.error("%s.comment may not contain double quotes or newlines" % where)
+            return None
+        counter = re.sub("[^a-z0-9_]", "_", "allow_%s_%s" % (tenant, service))
+        rules = []
+        for version, family in ((4, "ip"), (6, "ip6")):
+            family_sources = [str(net) for net in sources if net.version == version]
+            family_addresses = [str(address) for address in addresses if address.version == version]
+            if family_sources and family_addresses:
+                rules.append({"tenant": tenant, "service": service, "counter": counter, "family": family,
+                              "sources": family_sources, "addresses": family_addresses, "proto": proto,
+                              "ports": dport.split(","), "comment": comment})
+        if not rules:
+            self.error("%s: no source and address of the same IP version" % where)
+        return rules
+
+
 def split_families(networks):
     """{'ip': [IPv4 CIDRs], 'ip6': [IPv6 CIDRs]}: nft sets hold one address family each."""
     return {"ip": [str(net) for net in networks if net.version == 4],
@@ -387,5 +592,13 @@ def tenant_gateway_role_plan(variables, links=None):
     """{"errors", "interfaces", "plan"} for the role's variables; links is `ip -json -details address show`
     of the gateway (None skips the search of the interfaces by MAC)."""
     planner = RolePlanner(variables, links)
+    plan = planner.build()
+    return {"errors": planner.errors, "interfaces": planner.interfaces, "plan": plan}
+
+
+def transit_hub_role_plan(variables, links=None):
+    """{"errors", "interfaces", "plan"} for the transit_hub role's variables; links is `ip -json -details
+    address show` of the hub (None skips the search of the legs by MAC)."""
+    planner = TransitHubPlanner(variables, links)
     plan = planner.build()
     return {"errors": planner.errors, "interfaces": planner.interfaces, "plan": plan}
