@@ -530,8 +530,8 @@ def render_svg(report):
         row = rows.index(cell["source"])
         column = columns.index((cell["target"], cell["kind"], cell["port"]))
         color = COLORS["wrong"] if not cell["ok"] else COLORS["ok-%s" % cell["expected"]]
-        title = "%s -> %s %s: expected %s, observed %s" % (cell["source"], cell["target"], _column_label((None, cell["kind"], cell["port"])),
-                                                            cell["expected"], cell["observed"])
+        probe = _column_label((None, cell["kind"], cell["port"]))
+        title = "%s -> %s %s: expected %s, observed %s" % (cell["source"], cell["target"], probe, cell["expected"], cell["observed"])
         parts.append('<rect x="%d" y="%d" width="%d" height="%d" fill="%s" stroke="#ffffff"><title>%s</title></rect>'
                      % (label_width + SQUARE * column, label_height + SQUARE * row, SQUARE, SQUARE, color, escape(title)))
     parts.append('<text x="4" y="%d">green: reached as expected, grey: blocked as expected, red: mismatch</text>' % (height - 8))

@@ -18,7 +18,7 @@ import struct
 import subprocess
 import sys
 import threading
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 import pytest
 import yaml
