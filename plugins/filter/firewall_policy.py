@@ -27,6 +27,10 @@ description:
     policy DROP; the tenant's own networks, the internet (through its gateway) and the shared services
     granted to it accepted; the management segment dropped and logged. The shared services' VNets accept
     each tenant on exactly the ports of the services granted to it.
+  - With a transit network in the plan (C(homecloud_network_plan.transit)), its VNet gets a firewall too - forward
+    policy DROP, the management segment dropped and logged, and each tenant's networks accepted to the services
+    granted to it on their ports (the hub forwards with the tenant's own source address), nothing else; it is
+    an item of RV(_value.shared) with C(kind) V(transit).
   - Every problem of the input is reported at once, one line each, naming the field.
 positional: tenants, settings, nodes
 options:
@@ -39,6 +43,9 @@ options:
     description:
       - The tenant list given to the planner; each tenant's optional C(services) lists the shared services
         it may reach (C(dns) is always granted when it is declared).
+      - An item is a service name (all the service's ports) or C({name, ports}), C(ports) a non-empty subset of the
+        service's own C(ports) (C(proto), C(dport)) - it narrows what the tenant reaches. A port the service does not
+        have, a service named twice, an unknown field are refused.
     type: list
     elements: dict
     required: true
@@ -98,7 +105,8 @@ _value:
   description:
     - C(ipsets), C(rules) (cluster management rules), C(options) (cluster policies), C(enable), C(nodes)
       (C(node), C(options)), C(tenants) (C(tenant), C(zone), C(services), C(group), C(ipsets), C(vnets))
-      and C(shared) (the shared services' VNets).
+      and C(shared) (C(tenant), C(zone), C(kind) - V(shared_services) or V(transit) - and C(vnets) - the shared
+      services' VNets, then the transit VNet).
     - Rules are in the shape M(homecloud.proxmox.firewall_rules) takes.
   type: dict
 """

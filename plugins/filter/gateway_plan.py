@@ -92,6 +92,13 @@ _value:
       description: Per VNet C(name), C(vnet), C(cidr), C(mac), C(address), C(ip) and C(allow).
       type: list
       elements: dict
+    transit:
+      description:
+        - With a transit network (C(homecloud_network_plan.transit)), the gateway VM's leg in it - C(vnet), C(mac),
+          C(address) and C(ip) (the tenant plan's C(transit.address)), C(gateway) (the hub's transit address) and
+          C(routes) (the shared services' networks, routed via the hub). Its NIC and cloud-init address come after
+          the VNets' in C(nics) and C(ipconfig). Null without a transit network.
+      type: dict
     nics:
       description: The NICs as M(homecloud.proxmox.guest) takes them.
       type: list
@@ -119,7 +126,8 @@ _value:
       elements: dict
     role:
       description: >-
-        The variables of the P(homecloud.proxmox.tenant_gateway#role) role in its shape - C(vnets), C(external) and
+        The variables of the P(homecloud.proxmox.tenant_gateway#role) role in its shape - C(vnets), C(external),
+        C(transit) (C(mac), C(address), C(gateway), C(routes); empty without a transit network) and
         C(wireguard) (empty without VPN).
       type: dict
 """

@@ -35,6 +35,13 @@ description:
     other roles.
   - IPv4 and IPv6 supernets are accepted; one plan uses one IP version.
   - The zones of the result, RV(_value[].zone), are what M(homecloud.proxmox.tenant_network) takes as O(homecloud.proxmox.tenant_network#module:zones).
+  - With O(network_plan.transit), the transit network is planned as one more entry (its own zone, so its own VRF) -
+    every tenant gets RV(_value[].transit), its gateway's leg, and the shared services get RV(_value[].hub), the
+    hub VM that is the only path between the two (see P(homecloud.proxmox.transit_plan#filter)).
+  - O(_input[].route_leaking) (opt-in) makes the tenant's zone import the shared services zone's route target and the
+    shared zone import the tenant's (C(rt_import) in RV(_value[].zone), C(<asn>:<vrf-vxlan>) as pve-network's
+    EvpnPlugin.pm writes a zone's route target); it needs O(network_plan.asn), the shared services and a non-empty
+    O(_input[].services).
 positional: network_plan
 options:
   _input:
@@ -68,8 +75,24 @@ options:
         description:
           - Zone options merged over O(network_plan.zone_defaults) for this tenant (shallow merge);
             an option set to V(null) drops the default. C(-) in names becomes C(_).
-          - V(zone), V(type), V(controller), V(vrf_vxlan) and V(vnets) are planned and refused here.
+          - V(zone), V(type), V(controller), V(vrf_vxlan) and V(vnets) are planned and refused here; so is
+            V(rt_import) when O(_input[].route_leaking) is set.
         type: dict
+      services:
+        description:
+          - The shared services (names of C(homecloud_firewall.services)) the tenant may reach; read here only to
+            refuse O(_input[].route_leaking) without them (P(homecloud.proxmox.firewall_policy#filter) and
+            P(homecloud.proxmox.transit_plan#filter) read the grants).
+        type: list
+        elements: raw
+      route_leaking:
+        description:
+          - The zones whose routes the tenant's VRF imports; only V(shared) (the shared services zone). The tenant's
+            routes keep their own route target, so two leaking tenants never import each other's.
+          - Refused without O(network_plan.asn), without O(network_plan.shared_services) and with an empty
+            O(_input[].services) (the firewall policy that limits what the tenant reaches).
+        type: list
+        elements: str
       vnets:
         description: The tenant's VNets.
         type: list
@@ -202,6 +225,50 @@ options:
             description: Its stable slot, an integer >= 0.
             type: int
             default: 0
+      transit:
+        description:
+          - The transit network between the tenant gateways and the shared services, planned like a tenant of its
+            own - its own zone (VRF), slot O(network_plan.transit.id) of the supernet, one VNet (slot 1 of its network
+            unless O(network_plan.transit.vnets) says otherwise) - flagged RV(_value[].kind) V(transit).
+          - Needs O(network_plan.shared_services) (the hub VM is their infrastructure slot 0) and O(network_plan.reserved_hosts)
+            >= 1 (the hub's addresses are its VNets' first reserved addresses). A tenant's leg is host first guest +
+            tenant id - 1 of the transit VNet; a tenant id beyond the VNet's guest range is refused.
+          - Absent - no transit network, every plan as without it.
+        type: dict
+        suboptions:
+          name:
+            description: Its name, also its zone id unless O(network_plan.transit.zone) is set, for example V(transit).
+            type: str
+            required: true
+          id:
+            description: Its stable slot, an integer >= 1 that no tenant will ever take (for example the last, V(255)).
+            type: int
+            required: true
+          hub:
+            description: C(node) - the PVE node of the hub VM.
+            type: dict
+            required: true
+          prefix:
+            description: The prefix length of the transit VNet, instead of O(network_plan.vnet_prefix).
+            type: int
+          vnets:
+            description: Exactly one VNet (C(name), C(id), C(prefix), ...) instead of the default one.
+            type: list
+            elements: dict
+          zone:
+            description: The zone id, if the name is not a valid PVE zone id.
+            type: str
+          network:
+            description: An explicit network instead of its slot.
+            type: str
+          zone_options:
+            description: Zone options merged over O(network_plan.zone_defaults).
+            type: dict
+      asn:
+        description:
+          - The BGP ASN of the EVPN route targets (C(<asn>:<vrf-vxlan>)), 1 to 4294967295; required when a tenant has
+            O(_input[].route_leaking). Use the EVPN controller's ASN.
+        type: int
 author:
   - homecloud.proxmox contributors (!UNKNOWN)
 """
@@ -261,7 +328,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: One entry per tenant (and the shared services), sorted by id.
+  description: One entry per tenant (and the shared services and the transit network), sorted by id.
   type: list
   elements: dict
   contains:
@@ -273,10 +340,33 @@ _value:
       description: The tenant's id.
       type: int
       sample: 3
+    kind:
+      description:
+        - V(tenant), V(shared_services) or V(transit). Use it to find the shared services entry.
+      type: str
+      sample: tenant
     shared:
-      description: Whether this is the shared services entry.
+      description:
+        - Whether this entry is not a tenant (the shared services or the transit network), so what acts per tenant
+          (guests, gateways, backups, users) skips it. RV(_value[].kind) tells the two apart.
       type: bool
       sample: false
+    transit:
+      description:
+        - Tenants, with a transit network - its gateway's transit leg - C(vnet), C(cidr), C(address) (host first guest
+          + tenant id - 1, with the prefix), C(hub) (the hub's transit address).
+      type: dict
+      sample: {vnet: transi01, cidr: 10.143.241.0/24, address: 10.143.241.10/24, hub: 10.143.241.2}
+    hub:
+      description:
+        - The shared services, with a transit network - the hub VM - C(vmid), C(name) (V(transit-hub)), C(node),
+          C(transit) (C(vnet), C(address), C(mac)) and C(services), one leg per shared services VNet (C(vnet),
+          C(address), C(mac)).
+      type: dict
+    route_leaking:
+      description: Tenants - the zones whose routes its VRF imports (O(_input[].route_leaking)); empty by default.
+      type: list
+      elements: str
     network:
       description: The tenant network.
       type: str
