@@ -108,6 +108,9 @@ def probe_result(probe, exitcode, stdout, stderr, signal=None):
             return {"reached": True, "detail": "echo reply from %s" % probe["target"]}
         if exitcode == 1:
             return {"reached": False, "detail": "no echo reply from %s" % probe["target"]}
+        if exitcode == 2 and "unreachable" in (stderr or "").lower():
+            # iputils ping exits 2 when there is no route at all ("connect: Network is unreachable"): blocked, not a failure
+            return {"reached": False, "detail": "no route to %s: %s" % (probe["target"], stderr.strip()[:200])}
         return {"reached": False, "failed": True, "detail": "ping exited %s: %s" % (exitcode, (stderr or stdout or "").strip()[:200])}
     lines = [line for line in (stdout or "").splitlines() if line.strip()]
     try:

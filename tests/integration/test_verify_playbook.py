@@ -12,11 +12,13 @@ __metaclass__ = type
 
 import copy
 import json
+import os
 import subprocess
 import time
 import uuid
 
 import pytest
+import yaml
 from .playbook import run_repo_playbook, run_tasks
 from .prepared_cluster import ACME_GUESTS, inventory
 
@@ -36,7 +38,7 @@ def ip(*argv):
 def namespaces():
     """Two namespaces joined by a veth pair, web1's and web2's addresses on them; removed at the end."""
     run = uuid.uuid4().hex[:6]
-    names = ["%s%s-v%d" % (PREFIX, run, vmid) for vmid in (WEB1[0], WEB2[0])]
+    names = ["%s%s-v%d" % (PREFIX, run, vmid) for vmid in (WEB1[0], WEB2[0])] + ["%s%s-inet" % (PREFIX, run)]
     made = []
     try:
         for name in names:
@@ -98,10 +100,20 @@ def test_module_reaches_one_guest_from_the_other_and_fails_clearly_without_a_nam
     assert result["changed"] is False
 
 
-def verify(sim, tmp_path, *options):
+def verify(sim, tmp_path, outside_netns, *options):
+    """verify.yml restricted to web1, web2 and an internet probe host (the controller, in `outside_netns`: no route
+    anywhere) on acme's demo guests."""
     path = inventory(tmp_path, ACME_GUESTS)
+    hosts_file = os.path.join(path, "hosts.yml")
+    with open(hosts_file) as handle:
+        hosts = yaml.safe_load(handle)
+    hosts["all"]["children"]["homecloud_verify_probes"] = {"hosts": {"outside": {
+        "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+        "homecloud_verify_role": "internet", "homecloud_verify_netns": outside_netns}}}
+    with open(hosts_file, "w") as handle:
+        yaml.safe_dump(hosts, handle, sort_keys=False)
     report_dir = tmp_path / "report"
-    extra = {"homecloud_verify": {"only": ["acme/web1", "acme/web2"], "timeout": 2}, "homecloud_verify_dir": str(report_dir)}
+    extra = {"homecloud_verify": {"only": ["acme/web1", "acme/web2", "internet/outside"], "timeout": 2}, "homecloud_verify_dir": str(report_dir)}
     (tmp_path / "verify.json").write_text(json.dumps(extra))
     process = run_repo_playbook(sim, "playbooks/verify.yml", inventory=path, options=["-e", "@" + str(tmp_path / "verify.json")] + list(options),
                                 timeout=240)
@@ -110,12 +122,16 @@ def verify(sim, tmp_path, *options):
 
 def test_verify_passes_then_names_the_cell_a_moved_address_breaks(cluster, tmp_path):
     sim, names, run = cluster
-    process, report_dir = verify(sim, tmp_path)
+    process, report_dir = verify(sim, tmp_path, names[2])
     assert process.returncode == 0, process.stdout[-5000:]
     report = json.loads((report_dir / "matrix.json").read_text())
-    cells = dict(((cell["source"], cell["target"], cell["kind"]), cell) for cell in report["cells"])
-    assert set(cells) == {("acme/web1", "acme/web2", "icmp"), ("acme/web2", "acme/web1", "icmp")}
-    assert all(cell["expected"] == cell["observed"] == "reached" for cell in cells.values())
+    cells = dict(((cell["source"], cell["target"], cell["kind"], cell["port"]), cell) for cell in report["cells"])
+    inside = {("acme/web1", "acme/web2", "icmp", None), ("acme/web2", "acme/web1", "icmp", None)}
+    outside = {("internet/outside", guest, kind, port) for guest in ("acme/web1", "acme/web2") for kind, port in (("icmp", None), ("tcp", 22))}
+    assert set(cells) == inside | outside
+    assert all(cells[key]["expected"] == cells[key]["observed"] == "reached" for key in inside)
+    assert all(cells[key]["expected"] == cells[key]["observed"] == "blocked" for key in outside)
+    assert "Network is unreachable" in cells[("internet/outside", "acme/web1", "icmp", None)]["detail"]
     assert "acme/web1" in (report_dir / "matrix.txt").read_text()
     assert (report_dir / "matrix.svg").read_text().startswith("<svg")
     assert "cells probed in" in process.stdout
@@ -124,11 +140,11 @@ def test_verify_passes_then_names_the_cell_a_moved_address_breaks(cluster, tmp_p
     # In check mode: the probes change nothing, so they run (and the reports are written) all the same.
     ip("-n", names[1], "addr", "del", WEB2[2] + "/24", "dev", "hv%sb" % run)
     ip("-n", names[1], "addr", "add", "10.128.17.99/24", "dev", "hv%sb" % run)
-    process, report_dir = verify(sim, tmp_path, "--check")
+    process, report_dir = verify(sim, tmp_path, names[2], "--check")
     assert process.returncode != 0
     assert "acme/web1 -> acme/web2 icmp: expected reached, observed blocked" in process.stdout, process.stdout[-5000:]
     assert "acme/web2 -> acme/web1 icmp: expected" not in process.stdout
     report = json.loads((report_dir / "matrix.json").read_text())
-    assert report["summary"] == {"cells": 2, "ok": 1, "mismatches": 1}
-    rows = dict((line.split()[0], line.split()[1:]) for line in (report_dir / "matrix.txt").read_text().splitlines()[1:3])
-    assert rows == {"acme/web1": [".", "!!ok/--"], "acme/web2": ["ok", "."]}
+    assert report["summary"] == {"cells": 6, "ok": 5, "mismatches": 1}
+    rows = dict((line.split()[0], line.split()[1:]) for line in (report_dir / "matrix.txt").read_text().splitlines()[1:4])
+    assert rows == {"acme/web1": [".", "!!ok/--"], "acme/web2": ["ok", "."], "internet/outside": ["--", "--", "--", "--"]}

@@ -184,6 +184,8 @@ def test_probe_commands_are_built_not_taken():
     assert probe_result(icmp, 0, "", "")["reached"] is True
     assert probe_result(icmp, 1, "", "") == {"reached": False, "detail": "no echo reply from 10.0.0.1"}
     assert probe_result(icmp, 2, "", "ping: unknown host")["failed"] is True
+    assert probe_result(icmp, 2, "", "ping: connect: Network is unreachable\n") == {
+        "reached": False, "detail": "no route to 10.0.0.1: ping: connect: Network is unreachable"}
 
 
 def run_probe(probe):
