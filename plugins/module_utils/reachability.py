@@ -249,7 +249,8 @@ def expected_matrix(tenant_plans, gateway_plans, settings=None, tenants=None, se
     tenant_plans: the tenant_plan filter's output (the shared entry included); gateway_plans: gateway_plan's;
     settings: homecloud_verify (probes_per_vnet, internet {address, port}, management, tcp_port, timeout,
     only); tenants: homecloud_tenants (services, route_leaking); services: homecloud_firewall.services;
-    transit: the transit plan (anything but empty = a transit hub exists); probe_hosts: [{name, role,
+    transit: the transit settings or plan (anything but empty = a transit hub exists; the tenant plans' own
+    `transit` legs say so too); probe_hosts: [{name, role,
     address?, netns?}] of group homecloud_verify_probes; management: [{address, port, name?}] (default of the
     playbook: every node's management address on 8006 and 22); domain: the internal DNS domain;
     tenant: only this tenant's guests and gateway as sources (the targets stay all).
@@ -262,7 +263,8 @@ def expected_matrix(tenant_plans, gateway_plans, settings=None, tenants=None, se
     timeout = int(settings.get("timeout", DEFAULT_TIMEOUT))
     only = set(settings.get("only") or [])
     gateways = dict((plan["tenant"], plan) for plan in gateway_plans or [])
-    shared = [plan for plan in tenant_plans if plan.get("shared")]
+    # the shared services' entry (kind shared_services); the transit network's entry (kind transit) has no guests
+    shared = [plan for plan in tenant_plans if plan.get("shared") and plan.get("kind", "shared_services") == "shared_services"]
     tenant_entries = [plan for plan in tenant_plans if not plan.get("shared")]
     probe_hosts = [probe_host(host) for host in probe_hosts or []]
     matrix = _Matrix()
@@ -306,7 +308,8 @@ def expected_matrix(tenant_plans, gateway_plans, settings=None, tenants=None, se
         raw = raw_tenants.get(name, {})
         gateway = gateways.get(name)
         allow = dict((vnet["name"], vnet.get("allow") or []) for vnet in (gateway or {}).get("vnets", []))
-        reaches_services = bool(transit) or "shared" in (raw.get("route_leaking") or [])
+        # the tenant plan says it too: `transit` (its gateway's leg) when a hub exists, `route_leaking`
+        reaches_services = bool(transit) or bool(plan.get("transit")) or "shared" in (plan.get("route_leaking") or raw.get("route_leaking") or [])
         grants = _service_grants(raw, services)
         for source in tenant_sources(plan):
             for target in (node for node in guests[name] if node["name"] != source["name"] and wanted(node)):
