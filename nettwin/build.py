@@ -112,6 +112,7 @@ class Builder:
                 raise RuntimeError("node %s: the rendered vxlan-local-tunnelip %s is not its inventory underlay_address %s" % (
                     node, ", ".join(sorted(locals_)), address))
             node_ns = self.netns("n%d" % index)
+            shell.sysctl(node_ns, "net.ipv4.ip_forward", 0)  # the node holds no address on a VNet: it bridges, never routes
             shell.batch(underlay_ns, ["link add n%d type veth peer name underlay netns %s" % (index, node_ns),
                                       "link set n%d master underlay" % index, "link set n%d up" % index])
             shell.batch(node_ns, ["addr add %s/%d dev underlay" % (address, UNDERLAY_PREFIX), "link set underlay up"])
@@ -180,6 +181,8 @@ class Builder:
             record = {"name": vm["name"], "tenant": inventory.tenant_of_vmid(vmid), "kind": inventory.kind(vmid, vm["name"]),
                       "node": node, "netns": vm_ns, "nics": []}
             self.twin["vms"][str(vmid)] = record
+            # A new namespace inherits the host's IPv4 forwarding (net.core.devconf_inherit_init_net 0); a fresh VM does not route.
+            shell.sysctl(vm_ns, "net.ipv4.ip_forward", 0)
             default_route = None
             for nic in source.vm_nics(vm["config"]):
                 tap = "tap%di%d" % (vmid, nic["index"])  # qemu-server's tap device name
@@ -208,8 +211,6 @@ class Builder:
                 record["nics"].append({"index": nic["index"], "ifname": nic["ifname"], "mac": nic["mac"],
                                        "bridge": nic["bridge"], "tag": nic["tag"],
                                        "vnet": nic["bridge"] if vnet else None, "address": nic["address"], "gateway": nic["gateway"]})
-            if record["kind"] in ("gateway", "hub"):  # they route (the roles make it so on a real VM; the twin starts so)
-                shell.sysctl(vm_ns, "net.ipv4.ip_forward", 1)
         save(self.twin)
 
     def outside(self, inventory):
@@ -265,6 +266,8 @@ class Builder:
                     return None
                 if any(remote.get(vni, -1) < len(nodes) - 1 for vni in vnis):
                     return None
+                if frr.multicast_routes(socket_dir) < len(nodes) * len(vnis):  # a type-3 route per VNI and VTEP
+                    return None
             return state
 
         state = shell.wait_until(converged, BGP_WAIT_SECONDS, 0.5)
@@ -295,6 +298,9 @@ class Builder:
             if vm["kind"] == "guest":
                 continue
             name = "%s%s-%s" % (NAME_PREFIX, self.twin_id, vmid)
+            if vm["kind"] in ("gateway", "hub"):
+                # podman mounts /proc/sys read-only in the container: the role cannot turn forwarding on, the twin does
+                shell.sysctl(vm["netns"], "net.ipv4.ip_forward", 1)
             self.twin["created"]["containers"].append(name)
             vm["container"] = name
             save(self.twin)

@@ -62,7 +62,7 @@ class PveSource:
         """[{vmid, name, node, config}] of every VM (GET /cluster/resources?type=vm + each VM's config)."""
         result = []
         for resource in self.api("/cluster/resources", type="vm"):
-            if resource.get("type") != "qemu":
+            if resource.get("type") != "qemu" or resource.get("template"):  # a template never runs: no namespace
                 continue
             config = self.api("/nodes/%s/qemu/%s/config" % (resource["node"], resource["vmid"]))
             result.append({"vmid": int(resource["vmid"]), "name": config.get("name", resource.get("name")),

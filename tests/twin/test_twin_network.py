@@ -102,6 +102,9 @@ def test_the_outside_answers_the_gateway_and_routes_tenant_networks_via_it(twin)
     assert banner.stdout.strip() == "hctw 8006 198.51.100.21"
     routes = in_netns(document["external"]["netns"], "ip", "-4", "route", "show", "10.128.16.0/20").stdout
     assert "via 198.51.100.21" in routes
+    # without its role (--no-containers) the gateway VM is a fresh VM: it does not route (a new namespace would
+    # inherit the host's forwarding)
+    assert in_netns(gateway, "sysctl", "-n", "net.ipv4.ip_forward").stdout.strip() == "0"
 
 
 def test_down_removes_every_namespace_and_process_of_the_run_and_can_be_repeated(tmp_path):
