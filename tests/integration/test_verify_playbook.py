@@ -38,7 +38,8 @@ def ip(*argv):
 def namespaces():
     """Two namespaces joined by a veth pair, web1's and web2's addresses on them; removed at the end."""
     run = uuid.uuid4().hex[:6]
-    names = ["%s%s-v%d" % (PREFIX, run, vmid) for vmid in (WEB1[0], WEB2[0])] + ["%s%s-inet" % (PREFIX, run)]
+    # "vt" (verify test) keeps these apart from the network twin's namespaces of the same prefix
+    names = ["%svt%s-v%d" % (PREFIX, run, vmid) for vmid in (WEB1[0], WEB2[0])] + ["%svt%s-inet" % (PREFIX, run)]
     made = []
     try:
         for name in names:
