@@ -39,7 +39,7 @@ def send_frames(ifname, sender_ip, targets, rounds=ROUNDS):
             arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + mac + spa + b"\x00" * 6 + ipaddress.ip_address(target).packed
             frames.append(BROADCAST + mac + struct.pack("!H", 0x0806) + arp)
         frames.append(BROADCAST + mac + struct.pack("!H", BROADCAST_ETHERTYPE) + b"hctw l2-check".ljust(46, b"\x00"))
-        for _ in range(rounds):
+        for _round in range(rounds):
             for frame in frames:
                 raw.send(frame)
             time.sleep(0.2)
