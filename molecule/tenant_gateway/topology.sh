@@ -13,6 +13,7 @@
 #   ens18 02:00:00:27:11:00 198.51.100.21/24 external leg, default via 198.51.100.1
 #   ens19 02:00:00:27:11:01 10.129.0.2/24   tenant acme, VNet web
 #   ens20 02:00:00:27:11:02 10.129.1.2/24   tenant acme, VNet db
+#   ens21 02:00:00:27:11:03 10.128.241.10/24 transit leg (the role routes 10.128.1.0/24 via .2)
 # Around it:
 #   hcta-ID  acme's web client 10.129.0.10 (listens on 8080), default via 10.129.0.2
 #   hctd-ID  acme's db server 10.129.1.10 (listens on 5432 and 8080), default via 10.129.1.2
@@ -26,6 +27,10 @@
 #   hcwp-ID  a remote user's WireGuard peer 198.51.100.41 on the LAN, wireguard-go
 #            interface wgpID with 10.250.1.10; its private key lives in a 0700 directory
 #            of its own (STATE_DIR/peer_dir names it), only the public key is in STATE_DIR.
+#   hcgh-ID  the transit hub's stand-in: 10.128.241.2 on the transit leg, 10.128.1.2 to the
+#            shared services, forwards, routes 10.129.0.0/16 via the gateway's 10.128.241.10
+#   hcgs-ID  a shared service behind the hub: 10.128.1.12 (HTTP on 5432, its log names every
+#            client address), 10.129.0.0/16 via the hub
 set -euo pipefail
 action=${1:?gateway, up or down}
 state=${2:?state directory}
@@ -46,7 +51,9 @@ BR=hcbr-$id
 TB=hctb-$id
 PEER=hcwp-$id
 PEER_IF=wgp$id
-NAMESPACES=("$GW" "$WEB" "$DB" "$LAN" "$NET" "$MGMT" "$BR" "$TB" "$PEER")
+HUB=hcgh-$id
+SERVICE=hcgs-$id
+NAMESPACES=("$GW" "$WEB" "$DB" "$LAN" "$NET" "$MGMT" "$BR" "$TB" "$PEER" "$HUB" "$SERVICE")
 
 log() { echo "topology: $*"; }
 
@@ -186,6 +193,17 @@ up)
     ip -n "$GW" addr add 10.129.0.2/24 dev ens19
     ip -n "$GW" addr add 10.129.1.2/24 dev ens20
 
+    # the transit leg to the hub's stand-in, and a shared service behind the hub
+    veth "$HUB" transit0 "$GW" ens21 02:00:00:27:11:03
+    ip -n "$GW" addr add 10.128.241.10/24 dev ens21
+    ip -n "$HUB" addr add 10.128.241.2/24 dev transit0
+    veth "$HUB" services0 "$SERVICE" eth0
+    ip -n "$HUB" addr add 10.128.1.2/24 dev services0
+    ip -n "$HUB" route add 10.129.0.0/16 via 10.128.241.10
+    ip netns exec "$HUB" sysctl -qw net.ipv4.ip_forward=1
+    ip -n "$SERVICE" addr add 10.128.1.12/24 dev eth0
+    ip -n "$SERVICE" route add 10.129.0.0/16 via 10.128.1.2
+
     ip -n "$WEB" addr add 10.129.0.10/24 dev eth0
     ip -n "$WEB" route add default via 10.129.0.2
     ip -n "$DB" addr add 10.129.1.10/24 dev eth0
@@ -228,11 +246,13 @@ up)
     http web "$WEB" 10.129.0.10 8080
     http db-5432 "$DB" 10.129.1.10 5432
     http db-8080 "$DB" 10.129.1.10 8080
+    http service "$SERVICE" 10.128.1.12 5432
     wait_tcp "$NET" 203.0.113.10 80
     wait_tcp "$MGMT" 192.0.2.11 8006
     wait_tcp "$WEB" 10.129.0.10 8080
     wait_tcp "$DB" 10.129.1.10 5432
     wait_tcp "$DB" 10.129.1.10 8080
+    wait_tcp "$SERVICE" 10.128.1.12 5432
     touch "$state/up"
     log "up: id $id, gateway namespace $GW"
     ;;

@@ -425,7 +425,7 @@ class TransitHubPlanner(RolePlanner):
             or any(leg["address"].version == 6 for leg in ([transit] if transit else []) + services),
         }
 
-    def leg(self, where, item, management):
+    def leg(self, where, item, management, placeholder):
         if not isinstance(item, dict):
             self.error("%s must be a dict {mac, address}" % where)
             return None
@@ -437,14 +437,14 @@ class TransitHubPlanner(RolePlanner):
             if address.network.overlaps(net):
                 self.error("%s.address %s overlaps the management network %s" % (where, address, net))
         ifname = self.link_by_mac(where, mac, address)
-        return {"mac": mac, "address": address, "ifname": ifname or where.rsplit(".", 1)[-1].replace("[", "").replace("]", "")}
+        return {"mac": mac, "address": address, "ifname": ifname or placeholder}
 
     def legs(self, management):
         legs = self.vars.get("transit_hub_legs") or {}
         if not isinstance(legs, dict) or not legs.get("transit") or not legs.get("services"):
             self.error("transit_hub_legs is required: {transit: {mac, address}, services: [{mac, address, vnet}, ...]}")
             return None, []
-        transit = self.leg("transit_hub_legs.transit", legs["transit"], management)
+        transit = self.leg("transit_hub_legs.transit", legs["transit"], management, "transit0")
         if transit:
             self.interfaces["transit"] = transit["ifname"]
         services = []
@@ -454,7 +454,7 @@ class TransitHubPlanner(RolePlanner):
             if not isinstance(vnet, str) or not re.match(r"^[a-z][a-z0-9]{1,7}$", vnet):
                 self.error("transit_hub_legs.services[%d].vnet: %r is not a VNet id ([a-z][a-z0-9]{1,7})" % (index, vnet))
                 continue
-            leg = self.leg("transit_hub_legs.services[%s]" % vnet, item, management)
+            leg = self.leg("transit_hub_legs.services[%s]" % vnet, item, management, "svc-%s" % vnet)
             if leg:
                 leg["vnet"] = vnet
                 self.interfaces[vnet] = leg["ifname"]

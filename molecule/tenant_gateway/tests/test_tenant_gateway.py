@@ -45,7 +45,7 @@ def _read(path):
 RUN_ID = _read(os.path.join(STATE, 'id')).strip()
 NS = dict((role, '%s-%s' % (prefix, RUN_ID)) for role, prefix in (
     ('web', 'hcta'), ('db', 'hctd'), ('lan', 'hcx'), ('internet', 'hcin'), ('mgmt', 'hcmg'),
-    ('tenant_b', 'hctb'), ('peer', 'hcwp')))
+    ('tenant_b', 'hctb'), ('peer', 'hcwp'), ('hub', 'hcgh'), ('service', 'hcgs')))
 PEER_IF = 'wgp' + RUN_ID
 VARS = yaml.safe_load(_read(os.path.join(EPHEMERAL, 'gateway_vars.yml')))
 WG = VARS['tenant_gateway_wireguard']
@@ -204,6 +204,41 @@ def test_nothing_gets_in_from_outside(host):
     # ping + SYN (and its retransmissions) per source: at least one packet each
     assert after['fwd_from_external'] - before['fwd_from_external'] >= 5
     assert after['fwd_egress'] == before['fwd_egress']
+
+
+def test_transit_leg_reaches_the_shared_service_with_its_own_addresses(host):
+    """The role's route (protocol 75) sends the shared services network via the hub's stand-in on
+    the transit leg; web and db reach the service there with their own addresses (no masquerade
+    on the transit leg: the service's log and nat_masquerade say so), counted by fwd_transit."""
+    routes = json.loads(on_gateway(['ip', '-json', 'route', 'show', 'proto', '75']).stdout)
+    assert [(route['dst'], route['gateway'], route['dev']) for route in routes] == [('10.128.1.0/24', '10.128.241.2', 'ens21')]
+    assert host.service('homecloud-gateway-transit-routes').is_enabled
+    log = os.path.join(STATE, 'service.log')
+    logged_before = len(_read(log).splitlines())
+    before = counters()
+    assert http_status('web', 'http://10.128.1.12:5432/') == '200'
+    assert http_status('db', 'http://10.128.1.12:5432/') == '200'
+    after = counters()
+    print(after)
+    logged = _read(log).splitlines()[logged_before:]
+    assert [line.split()[0] for line in logged if '"GET / ' in line] == ['10.129.0.10', '10.129.1.10'], logged
+    assert after['fwd_transit'] > before['fwd_transit']
+    assert after['nat_masquerade'] == before['nat_masquerade']
+    assert after['fwd_private_drop'] == before['fwd_private_drop']
+
+
+def test_transit_side_cannot_open_a_connection_into_the_tenant(host):
+    """The hub's stand-in and the service behind it (both routed to 10.129.0.0/16 via the
+    gateway) cannot reach tenant A's client; the gateway itself can (the control)."""
+    assert on_gateway(['timeout', '2', 'bash', '-c', 'exec 3<>/dev/tcp/10.129.0.10/8080']).returncode == 0
+    before = counters()
+    assert not tcp_opens('hub', '10.129.0.10', 8080)
+    assert not tcp_opens('service', '10.129.0.10', 8080)
+    assert not pings('service', '10.129.1.10')
+    after = counters()
+    print(after)
+    assert after['fwd_from_transit'] - before['fwd_from_transit'] >= 3
+    assert after['fwd_transit'] == before['fwd_transit']
 
 
 def _gateway_public_key():
