@@ -41,11 +41,18 @@ with open(os.path.join(REPO, "playbooks", "vars", "automation_role.yml")) as _ha
     ROLE = yaml.safe_load(_handle)
 PRIVILEGES = ROLE["homecloud_automation_privileges"]
 BY_MAJOR = ROLE["homecloud_automation_privileges_by_major"]
-# The privileges only the guest playbooks use: each is shown needed from the state the network part leaves;
-# those only data protection uses, from the state the guest part leaves.
-GUEST_PRIVILEGES = PRIVILEGES[PRIVILEGES.index("Datastore.AllocateTemplate"):PRIVILEGES.index("Datastore.Allocate")] + [
-    "VM.GuestAgent.Audit"]
-PROTECTION_PRIVILEGES = PRIVILEGES[PRIVILEGES.index("Datastore.Allocate"):] + ["VM.Replicate"]
+# Where the demo stops without each privilege of the role: the first playbook that needs it (the earlier ones pass
+# without it). Each case starts from the state the demo leaves just before that playbook.
+STOPS_AT = {
+    "playbooks/cluster_info.yml": ["Sys.Audit"],
+    "playbooks/tenant_network.yml": ["SDN.Allocate"],
+    "playbooks/tenant_access.yml": ["Pool.Allocate", "Group.Allocate", "User.Modify", "Realm.AllocateUser", "Permissions.Modify"],
+    "playbooks/firewall.yml": ["Sys.Modify"],
+    "playbooks/guest_templates.yml": ["Datastore.AllocateTemplate", "Datastore.AllocateSpace", "VM.Allocate", "VM.Config.Disk",
+                                      "VM.Config.CPU", "VM.Config.Memory", "VM.Config.HWType", "VM.Config.Options"],
+    "playbooks/tenant_guests.yml": ["VM.Clone", "VM.Audit", "VM.Config.Network", "VM.PowerMgmt", "SDN.Use", "VM.GuestAgent.Audit"],
+    "playbooks/data_protection.yml": ["Datastore.Allocate", "VM.Backup", "Sys.Console", "VM.Replicate"],
+}
 with open(os.path.join(REPO, "inventories", "demo", "group_vars", "all", "proxmox_api.yml")) as _handle:
     ROLE_OWNER = yaml.safe_load(_handle)["homecloud_automation"]
 
@@ -101,15 +108,22 @@ def run_stages(state, playbooks):
 
 
 @pytest.fixture(scope="module")
-def network_done(bootstrapped, made_once):  # pylint: disable=redefined-outer-name
-    """The state after the network part of the demo (run as root), to start the guest part from."""
-    return made_once("least-privilege-network-done", lambda: run_stages(bootstrapped[0], NETWORK_DEMO))
+def state_before(bootstrapped, made_once):  # pylint: disable=redefined-outer-name
+    """state_before(playbook): the state the demo (run as root after the bootstrap) leaves just before `playbook`.
+    Each stage is made once per test run from the one before it (made_once), and kept per worker."""
+    states = {}
 
-
-@pytest.fixture(scope="module")
-def guests_done(network_done, made_once):  # pylint: disable=redefined-outer-name
-    """The state after the guest part of the demo too (run as root), to start data protection from."""
-    return made_once("least-privilege-guests-done", lambda: run_stages(network_done, GUEST_DEMO))
+    def before(playbook):
+        if playbook not in states:
+            index = DEMO.index(playbook)
+            if index == 0:
+                states[playbook] = bootstrapped[0]
+            else:
+                previous = DEMO[index - 1]
+                states[playbook] = made_once("least-privilege-before-" + os.path.basename(playbook),
+                                             lambda: run_stages(before(previous), [previous]))
+        return states[playbook]
+    return before
 
 
 @pytest.fixture
@@ -150,12 +164,34 @@ def test_make_demo_passes_as_the_automation_token_and_shows_its_secret_once():
     assert secret and process.stdout.count(secret.group(1)) == 1
 
 
+@pytest.fixture(scope="module")
+def pve84_before_guests(tmp_path_factory, made_once):
+    """On PVE 8.4: the bootstrap (every privilege of the role), then the demo as the automation token up to
+    tenant_guests.yml. The state it leaves, the identity and the 403 answers on the way; made once per test run."""
+    def make():
+        simulator = Simulator(pve_version="8.4", task_duration=TASK_SECONDS)
+        simulator.start()
+        try:
+            serve_demo_image(simulator)
+            _process, identity = bootstrap(simulator, tmp_path_factory.mktemp("bootstrap84"))
+            for playbook in NETWORK_DEMO + GUEST_DEMO[:1]:
+                process = run_repo_playbook(simulator, playbook, identity=identity)
+                assert process.returncode == 0, (playbook, process.stdout[-4000:])
+            denied = [entry for entry in simulator.requests() if entry["status"] == 403]
+            return simulator.dump_state(), identity, denied
+        finally:
+            simulator.stop()
+    return made_once("least-privilege-pve84-before-tenant-guests", make)
+
+
 @pytest.mark.timeout(300)
-def test_the_demo_runs_as_the_automation_token_on_pve_8_4(sim_factory, tmp_path, pbs):  # pylint: disable=redefined-outer-name
+def test_the_demo_runs_as_the_automation_token_on_pve_8_4(sim_factory, pbs, pve84_before_guests):  # pylint: disable=redefined-outer-name
+    state, identity, denied = pve84_before_guests
+    assert denied == [], denied  # up to tenant_guests.yml
     sim = sim_factory(version="8.4")
+    sim.state.load(state)
     serve_demo_image(sim)
-    _process, identity = bootstrap(sim, tmp_path)
-    for playbook in DEMO:
+    for playbook in DEMO[DEMO.index(GUEST_DEMO[1]):]:
         process = run_repo_playbook(sim, playbook, identity=identity, pbs=pbs)
         assert process.returncode == 0, (playbook, process.stdout[-4000:])
     denied = [entry for entry in sim.requests() if entry["status"] == 403]
@@ -163,15 +199,17 @@ def test_the_demo_runs_as_the_automation_token_on_pve_8_4(sim_factory, tmp_path,
 
 
 @pytest.mark.timeout(300)
-def test_on_pve_8_4_the_guest_agent_needs_vm_monitor(sim_factory, tmp_path):
+def test_on_pve_8_4_the_guest_agent_needs_vm_monitor(sim_factory, pve84_before_guests):  # pylint: disable=redefined-outer-name
     """PVE 8 names the agent's privilege VM.Monitor (9 has VM.GuestAgent.Audit): without it the guests
-    are made, and the address check stops with the 403."""
+    are made, and the address check stops with the 403. Only tenant_guests.yml's agent calls ask for VM.Monitor:
+    the case starts from the state the playbooks before it leave."""
+    state, identity, _denied = pve84_before_guests
     sim = sim_factory(version="8.4")
+    sim.state.load(state)
     serve_demo_image(sim)
-    _process, identity = bootstrap(sim, tmp_path, privileges=PRIVILEGES)
-    for playbook in NETWORK_DEMO:
-        assert run_repo_playbook(sim, playbook, identity=identity).returncode == 0, playbook
-    assert run_repo_playbook(sim, GUEST_DEMO[0], identity=identity).returncode == 0
+    # the role as access.yml makes it from the release-independent list alone (no VM.Monitor)
+    answer = ApiSession(sim).api("PUT", "/access/roles/" + ROLE["homecloud_automation_role"], data={"privs": ",".join(PRIVILEGES)})
+    assert answer.status_code == 200, answer.text
     process = run_repo_playbook(sim, GUEST_DEMO[1], identity=identity)
     task, message = failed_step(process)
     assert re.search(r"HTTP 403 .*Permission check failed \(/vms/\d+, VM.Monitor\)", message or ""), (task, message)
@@ -179,21 +217,19 @@ def test_on_pve_8_4_the_guest_agent_needs_vm_monitor(sim_factory, tmp_path):
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("privilege", PRIVILEGES + BY_MAJOR["9"])
-def test_without_any_one_privilege_the_demo_stops_with_a_403_naming_it(sim, privilege, request, pbs, bootstrapped):  # pylint: disable=redefined-outer-name
-    state, identity = bootstrapped
-    playbooks = DEMO
-    if privilege in PROTECTION_PRIVILEGES:  # the network and guest parts need none of them: start after them
-        state, playbooks = request.getfixturevalue("guests_done"), PROTECTION_DEMO
-    elif privilege in GUEST_PRIVILEGES:  # the network part needs none of them: start after it
-        state, playbooks = request.getfixturevalue("network_done"), GUEST_DEMO
-    sim.state.load(state)
+def test_without_any_one_privilege_the_demo_stops_with_a_403_naming_it(sim, privilege, pbs, bootstrapped, state_before):  # pylint: disable=redefined-outer-name
+    identity = bootstrapped[1]
+    stops_at = [playbook for playbook, needing in STOPS_AT.items() if privilege in needing]
+    assert len(stops_at) == 1, "%s: list it once in STOPS_AT, under the first playbook of the demo that needs it" % privilege
+    # the playbooks before that one pass without the privilege: start from the state they leave
+    sim.state.load(state_before(stops_at[0]))
     serve_demo_image(sim)
     # the role access.yml made, without this one privilege (as access.yml would make it from that list)
     session = ApiSession(sim)
     answer = session.api("PUT", "/access/roles/" + ROLE["homecloud_automation_role"],
                          data={"privs": ",".join(item for item in PRIVILEGES + BY_MAJOR["9"] if item != privilege)})
     assert answer.status_code == 200, answer.text
-    for playbook in playbooks:
+    for playbook in DEMO[DEMO.index(stops_at[0]):]:
         process = run_repo_playbook(sim, playbook, identity=identity, pbs=pbs)
         if process.returncode != 0:
             task, message = failed_step(process)
@@ -209,6 +245,7 @@ def test_without_any_one_privilege_the_demo_stops_with_a_403_naming_it(sim, priv
                 privilege == "VM.Allocate" and re.search(r"POST /nodes/\w+/qemu failed: HTTP 403 Permission check failed$",
                                                          message or "")), \
                 (playbook, task, message, process.stdout[-3000:])
+            assert playbook == stops_at[0], "without %s the demo stops at %s, not at %s (STOPS_AT)" % (privilege, playbook, stops_at[0])
             denied = [entry for entry in sim.requests() if entry["status"] == 403]
             assert all(entry["token"] == "homecloud@pve!automation" for entry in denied), denied
             print("without %s: %s stops at task %r: %s" % (privilege, playbook, task, message))
