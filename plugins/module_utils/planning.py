@@ -121,7 +121,7 @@ class Settings:
 
 
 class Entry:
-    """One tenant (or the shared services) as read and derived; None marks invalid input."""
+    """One tenant (or the shared services, or the transit network) as read and derived; None marks invalid input."""
 
     def __init__(self, position, kind):
         self.position = position  # "tenants[3]", "shared_services" or "transit": names the input item
