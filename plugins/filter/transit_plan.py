@@ -15,7 +15,7 @@ description:
   - Turns the tenant plans of P(homecloud.proxmox.tenant_plan#filter) (with C(homecloud_network_plan.transit)), the
     tenants' C(services) grants and C(homecloud_firewall.services) into the hub VM, the variables of the
     P(homecloud.proxmox.transit_hub#role) role, each tenant gateway's transit leg and the shared services' routes back.
-  - The transit network is its own EVPN zone (its own VRF): the only path between a tenant gateway's transit leg and
+  - The transit network is its own EVPN zone (its own VRF) - the only path between a tenant gateway's transit leg and
     the shared services' VNets is the hub VM, VMID C(vmid_base + shared services id * vmids_per_tenant), named
     C(transit-hub), with NIC 0 on the transit VNet and NIC 1.. on each shared services VNet, each at its VNet's first
     reserved address.
