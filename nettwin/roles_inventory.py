@@ -14,7 +14,8 @@ firewall policy) apply to these hosts too:
 Groups: twin_hub (the transit hub), twin_gateways (host var twin_tenant), twin_dns, twin_s3,
 twin_postgresql - a service VM belongs to the service of homecloud_firewall.services whose addresses
 hold one of its NIC addresses (the services playbook puts each service's guest there) - and
-twin_roles, all of them. Host vars: twin_vmid, twin_vm_name, twin_kind, twin_netns.
+twin_roles, all of them. Host vars: twin_vmid, twin_vm_name, twin_kind, twin_netns (and the connection: podman exec
+as root, su to become another user).
 """
 
 import argparse
@@ -53,6 +54,8 @@ def roles_inventory(twin, services=None):
             continue
         host = {"ansible_connection": "containers.podman.podman", "ansible_host": container,
                 "ansible_python_interpreter": "/usr/bin/python3",
+                # the roles' tasks that become another user (postgres): the image has su, no sudo
+                "ansible_become_method": "ansible.builtin.su",
                 "twin_vmid": int(vmid), "twin_vm_name": vm.get("name"), "twin_kind": vm["kind"], "twin_netns": vm.get("netns")}
         if vm["kind"] == "hub":
             groups["twin_hub"][container] = host

@@ -31,6 +31,7 @@ CONVERGE = os.path.join(HERE, '..', 'converge.yml')
 EPHEMERAL = os.environ['MOLECULE_EPHEMERAL_DIRECTORY']
 STATE = os.path.join(EPHEMERAL, 'topology')
 TABLE = ['table', 'inet', 'homecloud_transit']
+NFT_FILE = '/etc/nftables.d/homecloud-transit.nft'
 HANDLER = 'RUNNING HANDLER [homecloud.proxmox.transit_hub : Load the transit ruleset]'
 
 
@@ -204,13 +205,16 @@ def test_the_hub_itself_takes_ssh_from_the_admin_networks_only():
 
 def test_a_policy_change_is_one_ruleset_load():
     """Grant globex postgresql and take s3 from acme: the converge loads the ruleset once (one
-    handler run, and the table's handle moves by exactly what one `nft -f` of the file moves it),
+    handler run, and the table's handle moves by exactly what one `nft -c` check and one `nft -f`
+    of the file move it),
     and the new policy holds at once. The original policy back: once more exactly one load."""
-    # What one load of the file does to the table's handle (the kernel counts a handle per table
-    # object of the transaction): the measure of "one load" below.
+    # What a changed file costs the table's handle (the kernel counts one per table the transaction
+    # creates, also in nft -c's transaction, which is aborted): the template's `nft -c` check plus
+    # ONE `nft -f` load. A second load would move the handle further.
     handle = table_handle()
-    loaded = on_hub(['nft', '-f', '/etc/nftables.d/homecloud-transit.nft'])
-    assert loaded.returncode == 0, loaded.stderr
+    for argv in (['nft', '-c', '-f', NFT_FILE], ['nft', '-f', NFT_FILE]):
+        done = on_hub(argv)
+        assert done.returncode == 0, done.stderr
     one_load = table_handle() - handle
     assert one_load > 0
     rules = VARS['transit_hub_rules']
