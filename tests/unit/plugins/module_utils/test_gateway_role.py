@@ -91,11 +91,12 @@ def test_without_links_the_legs_get_placeholder_names():
 
 def test_transit_leg_is_found_by_mac_with_its_routes():
     links = LINKS + [{"ifname": "ens21", "address": "02:00:00:27:11:03", "addr_info": [{"local": "10.200.0.2", "prefixlen": 30}]}]
-    transit = {"mac": "02:00:00:27:11:03", "address": "10.200.0.2/30", "routes": ["10.201.0.0/16"]}
+    transit = {"mac": "02:00:00:27:11:03", "address": "10.200.0.2/30", "gateway": "10.200.0.1", "routes": ["10.201.0.0/16"]}
     result = tenant_gateway_role_plan(variables(tenant_gateway_transit=transit), links)
     assert result["errors"] == []
     assert result["interfaces"]["transit"] == "ens21"
-    assert result["plan"]["transit"] == {"ifname": "ens21", "address": "10.200.0.2/30", "routes": ["10.201.0.0/16"]}
+    assert result["plan"]["transit"] == {"ifname": "ens21", "address": "10.200.0.2/30", "gateway": "10.200.0.1", "family": "ip",
+                                         "routes": ["10.201.0.0/16"]}
 
 
 def test_families_masquerade_sources_and_ipv6():
