@@ -19,7 +19,7 @@ COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/homecloud/proxmox
 export PYTHON
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help venv host-packages collection build sanity lint docs-lint changelog-lint pytest test demo clean rig molecule
+.PHONY: help venv host-packages collection build sanity lint docs-lint changelog-lint pytest test demo twin clean rig molecule
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -68,47 +68,32 @@ rig: venv collection ## container test rig: Debian packages, podman settings, co
 
 # The Molecule scenarios under molecule/, each a full `molecule test` (podman containers), two at a
 # time (MOLECULE_JOBS; scripts/molecule.sh). Longest first, so the two lanes end close together.
-MOLECULE_SCENARIOS ?= pve_host_evpn postgres_server pve_host tenant_gateway object_storage dns_server
+MOLECULE_SCENARIOS ?= pve_host_evpn postgres_server pve_host tenant_gateway transit_hub object_storage dns_server
 MOLECULE_JOBS ?= 2
 molecule: rig ## Molecule scenarios in podman containers (MOLECULE_SCENARIOS="pve_host ..." picks some, MOLECULE_JOBS=1 one at a time)
 	@MOLECULE_JOBS=$(MOLECULE_JOBS) bash scripts/molecule.sh $(MOLECULE_SCENARIOS)
 
-# Gates in order, cheapest first; stops at the first failure and says which one failed. The
-# Molecule gate mostly waits (containers booting, ssh, bounded network probes), so it starts right
-# after pytest, in the background (its own process group, ended with the run should a gate fail),
-# while the lint gates run; its log is printed whole when it ends.
-TEST_GATES := pytest sanity lint docs-lint changelog-lint molecule
-TEST_BACKGROUND_GATE := molecule
-test: venv ## venv, then every gate: pytest, then sanity lint docs-lint changelog-lint beside molecule
-	@start=$$(date +%s); bg_pid=; bg_log=$(BUILD)/gate-$(TEST_BACKGROUND_GATE).log; mkdir -p $(BUILD); \
-	stop_bg() { [ -z "$$bg_pid" ] || kill -TERM -- "-$$bg_pid" 2>/dev/null || true; }; \
-	trap stop_bg EXIT; \
-	for gate in $(TEST_GATES); do \
-	    if [ "$$gate" = "$(TEST_BACKGROUND_GATE)" ]; then \
-	        [ -n "$$bg_pid" ] || continue; \
-	        rc=0; wait "$$bg_pid" || rc=$$?; bg_pid=; \
-	        echo "=== make test: $$gate (started in the background after pytest; its log follows)"; cat "$$bg_log"; \
-	        if [ "$$rc" -ne 0 ]; then \
-	            echo "=== make test: FAILED at gate '$$gate' (run 'make $$gate' to reproduce)" >&2; exit 1; fi; \
-	        echo "=== make test: $$gate passed in $$(cat "$$bg_log.seconds") s"; \
-	        continue; \
-	    fi; \
-	    echo "=== make test: $$gate"; t0=$$(date +%s); \
-	    if ! $(MAKE) --no-print-directory $$gate; then \
-	        echo "=== make test: FAILED at gate '$$gate' (run 'make $$gate' to reproduce)" >&2; exit 1; \
-	    fi; \
-	    echo "=== make test: $$gate passed in $$(( $$(date +%s) - t0 )) s"; \
-	    if [ "$$gate" = pytest ] && [[ " $(TEST_GATES) " == *" $(TEST_BACKGROUND_GATE) "* ]]; then \
-	        echo "=== make test: $(TEST_BACKGROUND_GATE) starts in the background ($$bg_log)"; \
-	        set -m; \
-	        ( t1=$$(date +%s); rc=0; $(MAKE) --no-print-directory $(TEST_BACKGROUND_GATE) > "$$bg_log" 2>&1 < /dev/null || rc=$$?; \
-	          echo $$(( $$(date +%s) - t1 )) > "$$bg_log.seconds"; exit $$rc ) & bg_pid=$$!; set +m; \
-	    fi; \
-	done; \
-	echo "=== make test: all gates passed in $$(( $$(date +%s) - start )) s ($(TEST_GATES))"
+# Gates in order, cheapest first; stops at the first failure and says which one failed (scripts/gates.sh).
+# The Molecule scenarios and the network twin mostly wait (containers booting, ssh, BGP timers, bounded
+# network probes), so they run in the background, beside the lint gates, once pytest has passed; the
+# container image they share is built (make rig) just before they start.
+TEST_GATES := pytest sanity lint docs-lint changelog-lint
+TEST_BACKGROUND_GATES := molecule twin
+TEST_BACKGROUND_AFTER := pytest
+test: venv ## venv, then every gate: pytest, then sanity lint docs-lint changelog-lint beside molecule and twin
+	@TEST_GATES="$(TEST_GATES)" TEST_BACKGROUND_GATES="$(TEST_BACKGROUND_GATES)" TEST_BACKGROUND_AFTER="$(TEST_BACKGROUND_AFTER)" \
+	    bash scripts/gates.sh
 
 demo: venv collection ## start the Proxmox VE simulator (3 nodes, PVE 9.1) and run the demo playbooks against it
 	@bash scripts/demo.sh
+
+# The network twin (nettwin/, README "The network twin"): the demo against the simulators, then namespaces,
+# VXLAN and FRR EVPN built from what the simulator rendered for each node, the guests as namespaces, the
+# gateways, the transit hub and the shared services as containers configured by the real roles, and
+# playbooks/verify.yml's reachability matrix through the simulated guest agent, with the mutation and L2 checks.
+twin: venv collection rig ## the demo, then the network twin built from it and verify.yml's reachability matrix on it (scripts/twin.sh)
+	@DEMO_TASK_SECONDS=$${DEMO_TASK_SECONDS:-0.05} DEMO_SIM_ARGS="--exec-netns-prefix hctw-" DEMO_AFTER="bash scripts/twin.sh" \
+	    bash scripts/demo.sh
 
 clean: ## remove build output (.build); keeps .venv
 	rm -rf $(BUILD)

@@ -11,7 +11,7 @@ import secrets
 import sys
 import time
 
-from nettwin import NAME_PREFIX, TWIN_FILE, frr, outside, shell, source
+from nettwin import NAME_PREFIX, TWIN_FILE, frr, outside, pve_firewall, shell, source
 
 VXLAN_PORT = 4789  # IANA VXLAN port; pve-network's vxlan interfaces use the kernel default 4789
 UNDERLAY_PREFIX = 24
@@ -92,6 +92,7 @@ class Builder:
         self.outside(inventory)
         self.start_frr(nodes, rendered)
         self.register_exec(pve)
+        self.firewall(pve)
         if self.containers:
             self.start_containers()
         self.twin["seconds"] = round(time.monotonic() - started, 2)
@@ -277,6 +278,12 @@ class Builder:
         self.twin["frr"]["sessions"] = sum(len(item["peers"]) for item in state.values())
         self.twin["frr"]["type3"] = dict((node, frr.multicast_routes(self.twin["nodes"][node]["vty_socket"])) for node in nodes)
 
+    def firewall(self, pve):
+        """PVE's firewall as the simulator holds it (VNet forward rules, guest NIC firewall), as nftables in every
+        node namespace (nettwin/pve_firewall.py; FIREWALL.md says what is reproduced)."""
+        self.twin["firewall"] = enforce_firewall(self.twin, pve)
+        save(self.twin)
+
     def register_exec(self, pve):
         """POST /_sim/qemu/exec-netns per VM: pvesim runs the guest agent's exec inside that namespace."""
         results = {}
@@ -313,6 +320,23 @@ class Builder:
                                 check=False, timeout=SYSTEMD_WAIT_SECONDS + 10)
             if process.stdout.strip() not in ("running", "degraded"):
                 raise RuntimeError("container %s: systemd is %r after %d s" % (name, process.stdout.strip(), SYSTEMD_WAIT_SECONDS))
+
+
+def enforce_firewall(twin, pve):
+    """Load the simulator's current firewall into the twin's node namespaces (again after every change: each load
+    replaces the last); {"namespaces": n, "rules": lines loaded}."""
+    loaded = pve_firewall.enforce(twin, pve_firewall.read_state(_ApiSession(pve)))
+    return {"namespaces": len(loaded), "lines": sum(len(text.splitlines()) for text in loaded.values())}
+
+
+class _ApiSession:  # pylint: disable=too-few-public-methods
+    """pve_firewall.read_state's session interface over PveSource."""
+
+    def __init__(self, pve):
+        self.pve = pve
+
+    def api(self, method, path, params=None):
+        return self.pve.request(method, path, params=params)
 
 
 def down(state_dir, log=print):

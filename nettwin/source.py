@@ -43,6 +43,10 @@ class PveSource:
         answer.raise_for_status()
         return answer.json()["data"]
 
+    def request(self, method, path, params=None, data=None):
+        """The API's raw answer (a requests.Response): the session interface nettwin.pve_firewall.read_state takes."""
+        return self.session.request(method, self.url + "/api2/json" + path, params=params, data=data, timeout=REQUEST_TIMEOUT)
+
     def side(self, method, path, body=None):
         """(status, document) of a side-channel call."""
         answer = self.session.request(method, self.url + "/_sim/" + path.lstrip("/"), json=body, timeout=REQUEST_TIMEOUT)
@@ -148,7 +152,8 @@ class Inventory:
         return dict((entry["tenant"], entry["network"]) for entry in self.plan if not entry["shared"])
 
     def shared_tenant(self):
-        return next((entry["tenant"] for entry in self.plan if entry["shared"]), None)
+        return next((entry["tenant"] for entry in self.plan if entry.get("kind", "shared_services" if entry["shared"] else "tenant")
+                     == "shared_services"), None)
 
     def kind(self, vmid, name):
         """guest | gateway | hub | service (the design of the transit hub: the VM named transit-hub is the hub)."""

@@ -9,11 +9,17 @@
 #   DEMO_NODES       node names, default pve1,pve2,pve3
 #   DEMO_PLAYBOOKS   playbooks to run, in order (default: access.yml, cluster_info.yml,
 #                    tenant_network.yml, tenant_access.yml, firewall.yml, guest_templates.yml,
-#                    tenant_guests.yml, data_protection.yml, tenant_gateway.yml, shared_services.yml)
+#                    tenant_guests.yml, data_protection.yml, tenant_gateway.yml, shared_services.yml,
+#                    transit.yml)
 #   DEMO_AUTOMATION  1 (default): access.yml runs as root@pam's token and creates the
 #                    HomecloudAutomation token; every other playbook runs with that token.
 #                    0: everything runs as root@pam's token.
+#   DEMO_PASSES      how many times the playbooks run (default 2: the second must change nothing)
 #   DEMO_KEEP=1      keep the run directory (simulator log, certificate) after the run
+#   DEMO_SIM_ARGS    more options for the Proxmox VE simulator (`make twin`: --exec-netns-prefix)
+#   DEMO_AFTER       a command run after the second pass while the simulators still run, with their
+#                    addresses and the automation token in the environment and DEMO_RUN naming the run
+#                    directory (`make twin` builds the network twin and runs verify.yml there)
 #   DEMO_TASK_SECONDS  seconds each simulated task (clone, start, backup...) runs, default the
 #                    simulators' own (0.5); the test suite runs the demo with 0.05
 set -euo pipefail
@@ -25,7 +31,7 @@ export PATH="$VENV/bin:$PATH"
 
 PVE_VERSION=${PVE_VERSION:-9.1}
 DEMO_NODES=${DEMO_NODES:-pve1,pve2,pve3}
-read -r -a PLAYBOOKS <<< "${DEMO_PLAYBOOKS:-playbooks/access.yml playbooks/cluster_info.yml playbooks/tenant_network.yml playbooks/tenant_access.yml playbooks/firewall.yml playbooks/guest_templates.yml playbooks/tenant_guests.yml playbooks/data_protection.yml playbooks/tenant_gateway.yml playbooks/shared_services.yml}"
+read -r -a PLAYBOOKS <<< "${DEMO_PLAYBOOKS:-playbooks/access.yml playbooks/cluster_info.yml playbooks/tenant_network.yml playbooks/tenant_access.yml playbooks/firewall.yml playbooks/guest_templates.yml playbooks/tenant_guests.yml playbooks/data_protection.yml playbooks/tenant_gateway.yml playbooks/shared_services.yml playbooks/transit.yml}"
 DEMO_AUTOMATION=${DEMO_AUTOMATION:-1}
 INVENTORY=inventories/demo
 START_TIMEOUT=30        # seconds the simulator gets to write its port file
@@ -95,7 +101,8 @@ TOKEN_SECRET=$("$PY" -c 'from pvesim.auth import DEMO_TOKEN_SECRET; print(DEMO_T
 echo "demo: starting the Proxmox VE $PVE_VERSION simulator with nodes $DEMO_NODES"
 TASK_OPTIONS=()
 [ -n "${DEMO_TASK_SECONDS:-}" ] && TASK_OPTIONS=(--task-duration "$DEMO_TASK_SECONDS")
-"$PY" -m pvesim --pve-version "$PVE_VERSION" --nodes "$DEMO_NODES" --bind 127.0.0.1 "${TASK_OPTIONS[@]}" \
+read -r -a SIM_OPTIONS <<< "${DEMO_SIM_ARGS:-}"
+"$PY" -m pvesim --pve-version "$PVE_VERSION" --nodes "$DEMO_NODES" --bind 127.0.0.1 "${TASK_OPTIONS[@]}" "${SIM_OPTIONS[@]}" \
     --port 0 --port-file "$PORT_FILE" --cert-file "$CERT" >"$SIM_LOG" 2>&1 </dev/null &
 SIM_PID=$!
 
@@ -210,7 +217,7 @@ PYEOF
 GATEWAY_OPTIONS=(-e homecloud_gateway_connection=local -e "ansible_python_interpreter=$PY"
                  -e "homecloud_cloudflared_dir=$RUN/cloudflared" --skip-tags gateway_os)
 
-for pass in 1 2; do
+for pass in $(seq "${DEMO_PASSES:-2}"); do
     for playbook in "${PLAYBOOKS[@]}"; do
         use_identity "$(basename "$playbook")"
         echo "demo: run $pass: ansible-playbook -i $INVENTORY $playbook (as $PROXMOX_USER!$PROXMOX_TOKEN_ID)"
@@ -218,6 +225,8 @@ for pass in 1 2; do
         before=$(sim_counters)
         options=()
         [ "$(basename "$playbook")" = tenant_gateway.yml ] && options=("${GATEWAY_OPTIONS[@]}")
+        # the simulated hub VM runs no operating system to configure (the twin's hub does: DEMO_AFTER)
+        [ "$(basename "$playbook")" = transit.yml ] && options=(--skip-tags transit_os)
         timeout "$PLAY_TIMEOUT" ansible-playbook -i "$INVENTORY" "$playbook" \
             -e homecloud_automation_token_file="$AUTOMATION_TOKEN_FILE" "${options[@]}" | tee "$out"
         echo "demo: simulator counters before: $before; after: $(sim_counters)"
@@ -226,4 +235,21 @@ for pass in 1 2; do
         fi
     done
 done
-echo "demo: done; the second run changed nothing"
+"$PY" - "$RUN" <<'PYEOF'
+# access.yml shows the automation token's secret once, when it creates the token: in no other output of the demo
+import glob, os, re, sys
+logs = sorted(glob.glob(os.path.join(sys.argv[1], "run*.log")))
+text = "".join(open(path, encoding="utf-8", errors="replace").read() for path in logs)
+shown = re.findall(r'this is the only time its secret is shown:",\s+"([0-9a-f-]{36})"', text)
+if len(shown) != 1 or text.count(shown[0]) != 1:
+    sys.exit("demo: the automation token's secret must be shown exactly once in the runs' output (shown %d times, "
+             "found %d times)" % (len(shown), text.count(shown[0]) if shown else 0))
+print("demo: the automation token's secret was shown once, when access.yml created it, and nowhere else")
+PYEOF
+if [ "${DEMO_PASSES:-2}" -ge 2 ]; then echo "demo: done; the second run changed nothing"; else echo "demo: done (one run)"; fi
+if [ -n "${DEMO_AFTER:-}" ]; then
+    use_identity after
+    export DEMO_RUN=$RUN PVESIM_PORT=$PORT
+    echo "demo: after the demo: $DEMO_AFTER"
+    bash -c "$DEMO_AFTER"
+fi
