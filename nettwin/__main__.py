@@ -37,7 +37,7 @@ def verify_inventory(state_dir):
     internet and the management namespaces, probing from inside them) and homecloud_verify's targets there."""
     twin = build.load(state_dir)
     internet, management = twin["internet"], twin["management"]
-    address = management["address"].split("/")[0]
+    address = management["address"].split("/", maxsplit=1)[0]
     settings = dict(VERIFY_SETTINGS, internet={"address": internet["address"], "port": internet["echo_port"]},
                     management=[{"address": address, "port": port} for port in MANAGEMENT_PORTS])
     python = sys.executable

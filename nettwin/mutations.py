@@ -110,7 +110,7 @@ class Twin:
     def service_address(self, name):
         for vm in self.twin["vms"].values():
             if vm.get("kind") == "service" and vm.get("name") == name:
-                return vm["nics"][0]["address"].split("/")[0]
+                return vm["nics"][0]["address"].split("/", maxsplit=1)[0]
         raise RuntimeError("the twin has no service VM named %s" % name)
 
     def attach(self, vmid, nic_index, vnet):

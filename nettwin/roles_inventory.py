@@ -63,7 +63,7 @@ def roles_inventory(twin, services=None):
             host["twin_tenant"] = vm.get("tenant")
             groups["twin_gateways"][container] = host
         elif vm["kind"] == "service":
-            names = [by_address.get(str(nic.get("address") or "").split("/")[0]) for nic in vm.get("nics", [])] if by_address else [vm.get("name")]
+            names = [by_address.get(str(nic.get("address") or "").split("/", maxsplit=1)[0]) for nic in vm.get("nics", [])] if by_address else [vm.get("name")]
             names = [name for name in names if name in SERVICE_GROUPS]
             if not names:
                 problems.append("VM %s (%s): none of its addresses is a DNS, S3 or PostgreSQL address of homecloud_firewall.services"
