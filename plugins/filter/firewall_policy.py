@@ -30,7 +30,7 @@ description:
   - With a transit network in the plan (C(homecloud_network_plan.transit)), its VNet gets a firewall too - forward
     policy DROP, the management segment dropped and logged, and each tenant's networks accepted to the services
     granted to it on their ports (the hub forwards with the tenant's own source address), nothing else; it is
-    an item of RV(_value.shared) with C(kind) V(transit).
+    an item of the C(shared) list of RV(_value) with C(kind) V(transit).
   - Every problem of the input is reported at once, one line each, naming the field.
 positional: tenants, settings, nodes
 options:
