@@ -90,6 +90,7 @@ class Builder:
         outside.external_bridge(external["netns"])
         self.guests(vms, inventory)
         self.outside(inventory)
+        self.guest_listeners(inventory.guest_ports)
         self.start_frr(nodes, rendered)
         self.register_exec(pve)
         self.firewall(pve)
@@ -212,6 +213,16 @@ class Builder:
                 record["nics"].append({"index": nic["index"], "ifname": nic["ifname"], "mac": nic["mac"],
                                        "bridge": nic["bridge"], "tag": nic["tag"],
                                        "vnet": nic["bridge"] if vnet else None, "address": nic["address"], "gateway": nic["gateway"]})
+        save(self.twin)
+
+    def guest_listeners(self, ports):
+        """In every guest's namespace a TCP listener on the ports a tenant VM would serve (sshd, the ports the
+        gateways' allow lists and published hostnames name): a connect probe then tells an open path from a
+        closed one."""
+        for vmid, vm in sorted(self.twin["vms"].items()):
+            if vm["kind"] == "guest":
+                outside.listener(self, vm["netns"], "guest-%s" % vmid, sum((["--accept", str(port)] for port in ports), []))
+        self.twin["guest_ports"] = ports
         save(self.twin)
 
     def outside(self, inventory):

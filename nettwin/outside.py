@@ -19,13 +19,23 @@ MANAGEMENT_EDGE = "192.0.2.1"
 MANAGEMENT_PORTS = (8006, 22)
 
 
+HOME_ROUTER_RULES = """table inet hctw_home_router {
+    chain forward {
+        type filter hook forward priority filter; policy accept;
+        iifname "to_inet" oifname "to_mgmt" counter drop
+        iifname "to_mgmt" oifname "to_inet" counter drop
+    }
+}
+"""
+
+
 def external_bridge(external_ns):
     shell.batch(external_ns, ["link add %s type bridge stp_state 0 forward_delay 0" % EXTERNAL_BRIDGE,
                               "addr add %s dev %s" % (EXTERNAL_ADDRESS, EXTERNAL_BRIDGE), "link set %s up" % EXTERNAL_BRIDGE])
     shell.sysctl(external_ns, "net.ipv4.ip_forward", 1)
 
 
-def _listener(builder, netns, name, args):
+def listener(builder, netns, name, args):
     pid_file = os.path.join(builder.state_dir, "%s.pid" % name)
     builder.twin["created"]["pid_files"].append(pid_file)
     env_path = source.REPO
@@ -56,8 +66,12 @@ def build(builder, routes):
     shell.batch(management_ns, ["addr add %s dev mgmt" % MANAGEMENT_ADDRESS, "link set mgmt up",
                                 "route add default via %s" % MANAGEMENT_EDGE])
     builder.links += 2
-    _listener(builder, internet_ns, "internet-echo", ["--echo", str(ECHO_PORT)])
-    _listener(builder, management_ns, "management", sum((["--accept", str(port)] for port in MANAGEMENT_PORTS), []))
+    # The home router between the internet and the LAN: it never forwards between the internet and the management
+    # segment (what any router with NAT and a default-deny inbound does); everything else it routes, so the internet
+    # can still try the tenants' networks through their gateways.
+    shell.run(["nft", "-f", "-"], netns=external_ns, input_text=HOME_ROUTER_RULES)
+    listener(builder, internet_ns, "internet-echo", ["--echo", str(ECHO_PORT)])
+    listener(builder, management_ns, "management", sum((["--accept", str(port)] for port in MANAGEMENT_PORTS), []))
     if not shell.wait_until(lambda: _listening(internet_ns, ECHO_PORT) and all(
             _listening(management_ns, port) for port in MANAGEMENT_PORTS), 15, 0.1):
         raise RuntimeError("the outside's listeners did not start within 15 s (see %s/*.log)" % builder.state_dir)

@@ -123,6 +123,25 @@ def _node_hosts(inventory):
     return (((hosts.get("all") or {}).get("children") or {}).get("pve_nodes") or {}).get("hosts") or {}
 
 
+def guest_ports(gateways):
+    """The TCP ports a twin guest listens on, as the tenants' VMs would: sshd (22) and every port a gateway's
+    allow list opens between VNets or a published hostname forwards to (the probes of verify.yml connect there)."""
+    ports = {22}
+    for gateway in gateways:
+        for vnet in gateway.get("vnets") or []:
+            for rule in vnet.get("allow") or []:
+                if rule.get("proto") in (None, "tcp"):
+                    for part in str(rule.get("dport") or "").replace(",", " ").split():
+                        low, _sep, high = part.partition("-")
+                        if low.isdigit() and (not high or high.isdigit()) and int(high or low) - int(low) < 16:
+                            ports.update(range(int(low), int(high or low) + 1))
+        for entry in gateway.get("publish") or []:  # service "http://<address>:<port>"
+            port = str(entry.get("service") or "").rsplit(":", 1)[-1]
+            if port.isdigit():
+                ports.add(int(port))
+    return sorted(ports)
+
+
 class Inventory:
     """The inventory's facts the twin needs: node underlay addresses, tenants' plan, gateways, services."""
 
@@ -138,6 +157,7 @@ class Inventory:
                                          variables.get("homecloud_cloudflare"), list(self.underlay),
                                          variables.get("homecloud_guest_defaults"))
         self.gateway_vmids = dict((entry["vmid"], entry["tenant"]) for entry in gateways)
+        self.guest_ports = guest_ports(gateways)
         shared = self.network_plan.get("shared_services") or {}
         self.service_names = set(guest.get("name") for guest in shared.get("guests") or [])
 

@@ -45,6 +45,13 @@ step "the real roles on the gateway, hub and service containers"
 timeout 1200 ansible-playbook -i "$INVENTORY" -i "$STATE/roles.yml" nettwin/converge.yml
 # the roles changed the VMs' nftables, not PVE's: nothing to reload; the twin's PVE firewall was loaded by `up`
 
+# verify.yml runs commands in the guests through the agent (VM.GuestAgent.Unrestricted on PVE 9, VM.Monitor on 8.4):
+# a privilege the automation role deliberately lacks. The twin runs it, and the mutations' writes and undo runs,
+# as root's token of the simulator; on a cluster, give verify.yml a token of its own (docs/verify.md).
+export PROXMOX_USER=root@pam PROXMOX_TOKEN_ID=homecloud
+PROXMOX_TOKEN_SECRET=$("$PY" -c 'from pvesim.auth import DEMO_TOKEN_SECRET; print(DEMO_TOKEN_SECRET)')
+export PROXMOX_TOKEN_SECRET
+
 step "verify.yml: the reachability matrix through the guest agent"
 "$PY" -m nettwin verify-inventory --state-dir "$STATE" > "$STATE/verify.yml"
 timeout 900 ansible-playbook -i "$INVENTORY" -i "$STATE/verify.yml" playbooks/verify.yml -e "homecloud_verify_dir=$STATE/verify"

@@ -282,6 +282,7 @@ failure:
   type: dict
 """
 
+import ipaddress
 import re
 import time
 
@@ -585,9 +586,20 @@ class Guest(ConvergeModule):
         for method, entries in (("DELETE", before - wanted), ("POST", wanted - before)):
             for vnet, address, mac in sorted(entries):
                 zone = self.ipam_zone(vnet)
-                if zone is not None:
+                # A NIC moved by hand to a VNet whose subnets do not hold its address was never registered there:
+                # nothing to release (PVE would refuse: "can't find any subnet for ip").
+                if zone is not None and (method == "POST" or self.vnet_holds(vnet, address)):
                     writes.append(IpamWrite(method, vnet, zone, address, mac))
         return writes
+
+    def vnet_holds(self, vnet, address):
+        """Whether ``address`` lies in one of the subnets of ``vnet`` (GET /cluster/sdn/vnets/{vnet}/subnets)."""
+        ip = ipaddress.ip_address(address.split("/", 1)[0])
+        for subnet in self.client.get("/cluster/sdn/vnets/{0}/subnets".format(vnet)) or []:
+            cidr = subnet.get("cidr")
+            if cidr and ip.version == ipaddress.ip_network(cidr, strict=False).version and ip in ipaddress.ip_network(cidr, strict=False):
+                return True
+        return False
 
     def declared_fields(self):
         params = self.module.params
