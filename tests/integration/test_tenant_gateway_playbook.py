@@ -111,10 +111,14 @@ def test_gateway_vm_access_tunnel_and_route_converge_then_a_second_run_writes_no
     assert "bridge=acme01" in config["net1"] and "bridge=acme02" in config["net2"]
     assert config["ipconfig0"] == "ip=198.51.100.21/24,gw=198.51.100.1"
     assert (config["ipconfig1"], config["ipconfig2"]) == ("ip=10.128.17.2/24", "ip=10.128.18.2/24")
+    # the transit leg (homecloud_network_plan.transit): acme's stable slot on the transit VNet, no gateway of its own
+    assert "bridge=transi01" in config["net3"] and config["ipconfig3"] == "ip=10.143.241.10/24"
     # only acme's VMID range and VNets were written on PVE
     for method, written, params in pve_writes(sim, pve_before):
         if written.startswith("/cluster/sdn/vnets/"):
-            assert re.match(r"^/cluster/sdn/vnets/acme0[12]/ips$", written), written
+            assert re.match(r"^/cluster/sdn/vnets/(acme0[12]|transi01)/ips$", written), written
+            if "transi01" in written:  # on the shared transit VNet, only acme's own leg
+                assert params.get("ip") == "10.143.241.10", params
             continue
         found = re.match(r"^/nodes/\w+/qemu/(\d+)", written)
         vmid = int(params["newid"]) if written.endswith("/clone") else int(found.group(1)) if found else None

@@ -115,7 +115,9 @@ def test_down_removes_every_namespace_and_process_of_the_run_and_can_be_repeated
         for pid_file in document["created"]["pid_files"]:
             with open(pid_file, encoding="utf-8") as handle:
                 pids.append(int(handle.read().split()[0]))
-        assert len(pids) == 8  # zebra + bgpd on 3 nodes, the internet's echo server, the management listeners
+        # zebra + bgpd on 3 nodes, the internet's echo server, the management listeners, one listener per guest
+        guests = [vm for vm in document["vms"].values() if vm["kind"] == "guest"]
+        assert guests and len(pids) == 8 + len(guests)
         first = nettwin("down", "--state-dir", state_dir)
         assert first.returncode == 0, first.stdout + first.stderr
         names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True, timeout=10).stdout
